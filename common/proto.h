@@ -1,0 +1,142 @@
+/*
+ * Wire formats shared by libesem, esemd and esemctl (untrusted side).
+ *
+ *  - The control socket (SOCK_SEQPACKET, AF_UNIX): one HELLO per connection.
+ *    A client connection then carries nothing else; it stays open as the
+ *    session's lifeline (hang-up = the process is gone or exec'd).  An admin
+ *    connection carries request/record messages for esemctl.
+ *  - The channel: shared memory that the daemon creates per client process
+ *    (memfd, passed by fd, never named) holding one slot per client thread.
+ *    Requests and replies go through it; the socket is not on the data path.
+ */
+#ifndef ESEM_PROTO_H
+#define ESEM_PROTO_H
+
+#include <stdint.h>
+#include "esem_core.h"
+
+#define ESEM_PROTO_MAGIC 0x4553454du /* "ESEM" */
+#define ESEM_PROTO_VERSION 1u
+
+#define ESEM_NSLOTS 128u
+#define ESEM_NAME_BUF 256u
+
+enum esem_hello_kind { ESEM_HELLO_CLIENT = 1, ESEM_HELLO_ADMIN = 2 };
+
+struct esem_hello {
+    uint32_t magic, version, kind, pad_;
+    /* A child after fork(): the parent's session, whose opens it inherits.
+     * The daemon checks that the caller really is that process's child. */
+    uint64_t inherit_session;
+};
+
+struct esem_hello_reply {
+    int32_t err; /* 0 or a positive errno */
+    uint32_t nslots;
+    uint64_t session;
+    uint64_t chan_size;
+    uint32_t inherited, pad_;
+    /* SCM_RIGHTS: [0] channel memfd, [1] doorbell eventfd (client only) */
+};
+
+/* ---- channel ---- */
+
+enum esem_op {
+    ESEM_OP_OPEN = 1,
+    ESEM_OP_CREATE,
+    ESEM_OP_CLOSE,
+    ESEM_OP_DESTROY,
+    ESEM_OP_UNLINK,
+    ESEM_OP_POST,
+    ESEM_OP_WAIT,    /* may block: reply comes when granted */
+    ESEM_OP_TRYWAIT,
+    ESEM_OP_GETVALUE,
+    ESEM_OP_MAX_
+};
+
+/* Reply status for a wait the client cancelled before it was granted. */
+#define ESEM_ST_CANCELLED (-1)
+
+/*
+ * One slot = one client thread's mailbox.  The first cache line is written
+ * by the client, the second by the daemon, so the two sides do not bounce a
+ * line while one spins and the other writes.
+ *
+ * Protocol (per slot, n = request number, wrapping):
+ *   client: fill request fields; store-release req_seq = n; set the slot's
+ *           bit in hdr.pending; if hdr.daemon_sleeping, write the doorbell.
+ *   daemon: copy the request out (the client may change it under us),
+ *           validate, call the core, write reply fields, store-release
+ *           rep_seq = n; if client_sleeping, FUTEX_WAKE rep_seq.
+ *   client: spin on rep_seq == n, then set client_sleeping and FUTEX_WAIT.
+ *   cancel: client stores cancel_seq = n and rings again; the daemon answers
+ *           ESEM_ST_CANCELLED, or the grant if it won the race.
+ */
+struct esem_slot {
+    /* client -> daemon */
+    uint32_t req_seq;
+    uint32_t cancel_seq;
+    uint32_t op;
+    uint32_t oflag;
+    uint64_t handle;
+    uint32_t value;
+    uint32_t mode;
+    uint32_t name_len;
+    int32_t prio;
+    uint8_t pad0_[24];
+    /* daemon -> client */
+    uint32_t rep_seq; /* futex word */
+    uint32_t client_sleeping;
+    int32_t status; /* 0, a positive errno, or ESEM_ST_CANCELLED */
+    uint32_t rvalue;
+    uint64_t rhandle;
+    uint8_t pad1_[40];
+    char name[ESEM_NAME_BUF];
+};
+
+struct esem_chan_hdr {
+    uint32_t magic, nslots;
+    uint8_t pad0_[56];
+    uint32_t daemon_sleeping; /* set by the daemon before it sleeps */
+    uint8_t pad1_[60];
+    uint64_t pending[ESEM_NSLOTS / 64]; /* one bit per slot with news */
+    uint8_t pad2_[64 - 8 * (ESEM_NSLOTS / 64)];
+};
+
+struct esem_chan {
+    struct esem_chan_hdr hdr;
+    struct esem_slot slot[ESEM_NSLOTS];
+};
+
+_Static_assert(sizeof(struct esem_slot) == 128 + ESEM_NAME_BUF, "slot layout");
+_Static_assert(sizeof(struct esem_chan_hdr) == 192, "header layout");
+
+/* ---- admin (esemctl) ---- */
+
+enum esem_admin_type {
+    ESEM_ADM_LIST = 1, /* -> SEM* END */
+    ESEM_ADM_SHOW,     /* name -> SEM HOLDER* WAITER* END */
+    ESEM_ADM_STATS,    /* -> STATS */
+    ESEM_ADM_SHUTDOWN, /* -> END (daemon's own uid or root only) */
+    /* records */
+    ESEM_ADM_SEM = 100,
+    ESEM_ADM_HOLDER,
+    ESEM_ADM_WAITER,
+    ESEM_ADM_STATSREC,
+    ESEM_ADM_END
+};
+
+struct esem_admin_msg {
+    uint32_t type;
+    int32_t err; /* END: 0 or positive errno */
+    uint32_t pid, count;
+    int32_t prio;
+    uint32_t name_len;
+    char name[ESEM_NAME_BUF];
+    struct core_sem_info sem;
+    struct core_stats stats;
+    uint64_t uptime_ms;
+    uint32_t nclients, nworkers;
+};
+
+#endif

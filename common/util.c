@@ -1,0 +1,100 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int esem_util_default_socket(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    int n;
+    if (xdg && xdg[0] == '/')
+        n = snprintf(buf, len, "%s/esem/esemd.sock", xdg);
+    else
+        n = snprintf(buf, len, "/tmp/esem-%u/esemd.sock", (unsigned)getuid());
+    if (n < 0 || (size_t)n >= len) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+int esem_util_client_socket(char *buf, size_t len)
+{
+    const char *env = getenv("ESEM_SOCKET");
+    if (env && env[0]) {
+        if (strlen(env) >= len) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        strcpy(buf, env);
+        return 0;
+    }
+    return esem_util_default_socket(buf, len);
+}
+
+int esem_util_futex_wait(uint32_t *addr, uint32_t val, const struct timespec *rel)
+{
+    /* Shared (not PRIVATE) futex: the word lives in memory mapped by two
+     * processes.  A relative timeout makes the kernel report EINTR for any
+     * handled signal, SA_RESTART or not, which sem_wait's contract needs. */
+    long r = syscall(SYS_futex, addr, FUTEX_WAIT, val, rel, NULL, 0);
+    return r == 0 ? 0 : -errno;
+}
+
+int esem_util_futex_wake(uint32_t *addr, int n)
+{
+    long r = syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
+    return r < 0 ? -errno : (int)r;
+}
+
+int esem_util_pidfd_open(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int esem_util_pidfd_alive(int pidfd)
+{
+    return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}
+
+int esem_util_proc_stat(pid_t pid, uint64_t *start_time, pid_t *ppid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    /* comm may hold spaces and parentheses: parse from the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    p += 2; /* field 3 (state) */
+    unsigned long long v = 0;
+    for (int field = 3; field <= 22 && *p; field++) {
+        char *end;
+        v = strtoull(p, &end, 10);
+        if (field == 4 && ppid)
+            *ppid = (pid_t)v;
+        if (field == 22)
+            break;
+        p = strchr(p, ' ');
+        if (!p)
+            return -1;
+        p++;
+    }
+    if (start_time)
+        *start_time = v;
+    return 0;
+}

@@ -1,0 +1,41 @@
+/* Small helpers shared by the untrusted programs (not the core). */
+#ifndef ESEM_UTIL_H
+#define ESEM_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* Default control socket: $XDG_RUNTIME_DIR/esem/esemd.sock, else
+ * /tmp/esem-$UID/esemd.sock; ESEM_SOCKET overrides for clients.
+ * Returns 0, or -1 with errno = ENAMETOOLONG. */
+int esem_util_default_socket(char *buf, size_t len);
+int esem_util_client_socket(char *buf, size_t len);
+
+/* Wrappers for calls glibc 2.36 has no function for. */
+int esem_util_futex_wait(uint32_t *addr, uint32_t val, const struct timespec *rel);
+int esem_util_futex_wake(uint32_t *addr, int n);
+int esem_util_pidfd_open(pid_t pid);
+int esem_util_pidfd_alive(int pidfd);
+
+/* From /proc/PID/stat: start time (clock ticks since boot) and ppid. */
+int esem_util_proc_stat(pid_t pid, uint64_t *start_time, pid_t *ppid);
+
+static inline uint64_t esem_util_now_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void esem_util_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+#endif

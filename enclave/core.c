@@ -1,0 +1,1093 @@
+/*
+ * esem trusted core: semaphore objects, sessions, open records and waiter
+ * queues, all inside one arena.  Freestanding: no system calls, no libc
+ * beyond the mem* functions the compiler may emit, no allocation.
+ *
+ * Tables are fixed arrays with free lists; every cross-reference is an index,
+ * checked for range before use, so a corrupted or hostile id can only ever
+ * select a slot the core then validates (generation + in-use flag).
+ */
+#include "esem_core.h"
+
+#define NIL 0xffffffffu
+
+/* ---- tiny freestanding helpers ---- */
+
+static void zero(void *p, uint64_t n)
+{
+    unsigned char *b = p;
+    while (n--)
+        *b++ = 0;
+}
+
+static void copy(void *d, const void *s, uint64_t n)
+{
+    unsigned char *db = d;
+    const unsigned char *sb = s;
+    while (n--)
+        *db++ = *sb++;
+}
+
+static int same(const void *a, const void *b, uint64_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (uint64_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return 0;
+    return 1;
+}
+
+static uint32_t hash_bytes(const char *s, uint32_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (uint32_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static uint32_t hash_pair(uint32_t a, uint32_t b)
+{
+    uint64_t x = ((uint64_t)a << 32 | b) * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(x >> 32);
+}
+
+static uint64_t align64(uint64_t n) { return (n + 63u) & ~(uint64_t)63u; }
+
+/* ---- objects ---- */
+
+enum { SEM_FREE = 0, SEM_LIVE = 1 };
+
+struct sem {
+    uint32_t gen;
+    uint8_t state;  /* SEM_FREE / SEM_LIVE */
+    uint8_t flags;  /* CORE_SEMF_* */
+    uint16_t pad_;
+    uint32_t value;
+    uint32_t mode, uid, gid;
+    uint32_t open_count; /* sum of open record counts */
+    uint32_t nwaiters;
+    uint32_t wait_head, wait_tail; /* waiter indices, queue order */
+    uint32_t open_head;            /* open records of this sem */
+    uint32_t hash_next;            /* name hash chain / free list */
+    uint32_t name_len;
+    uint32_t long_name;            /* index into long-name pool or NIL */
+    uint64_t posts, waits, blocks, cancels;
+    char name[CORE_INLINE_NAME];
+};
+
+struct session {
+    uint32_t gen;
+    uint32_t live;
+    uint32_t pid, uid, gid, ngroups;
+    uint32_t groups[CORE_NGROUPS_MAX];
+    uint64_t start_time;
+    uint32_t open_head; /* open records of this session */
+    uint32_t nopens;
+    uint32_t waiter_head; /* waiters of this session */
+    uint32_t nwaiters;
+    uint32_t next_free;
+    uint32_t pad_;
+};
+
+struct openrec {
+    uint32_t sess, sem, count;
+    uint32_t sess_next, sess_prev;
+    uint32_t sem_next, sem_prev;
+    uint32_t hash_next; /* hash chain / free list */
+};
+
+struct waiter {
+    uint32_t sess, sem, slot;
+    int32_t prio;
+    uint32_t q_next, q_prev;       /* semaphore queue / free list */
+    uint32_t s_next, s_prev;       /* session list */
+    uint32_t live, pad_;
+};
+
+struct longname {
+    uint32_t next_free;
+    char s[CORE_NAME_MAX + 1];
+};
+
+struct core {
+    uint32_t magic;
+    struct core_config cfg;
+    uint32_t name_buckets, open_buckets; /* powers of two */
+    struct sem *sems;
+    struct session *sessions;
+    struct openrec *opens;
+    struct waiter *waiters;
+    struct longname *longnames;
+    uint32_t *name_hash;
+    uint32_t *open_hash;
+    uint32_t sem_free, session_free, open_free, waiter_free, longname_free;
+    uint32_t sems_in_use, sessions_in_use, opens_in_use, waiters_in_use;
+    uint64_t ops_ok;
+    uint64_t refused[-CORE_E_MIN + 1];
+    uint64_t arena_bytes;
+};
+
+#define CORE_MAGIC 0x6553656du
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+    uint32_t p = 16;
+    while (p < n && p < 0x80000000u)
+        p <<= 1;
+    return p;
+}
+
+static int cfg_ok(const struct core_config *cfg)
+{
+    /* Indices must fit below NIL and sizes must not overflow 64-bit sums. */
+    const uint32_t lim = 1u << 24;
+    return cfg && cfg->max_sems && cfg->max_sessions && cfg->max_opens &&
+           cfg->max_waiters && cfg->max_sems <= lim && cfg->max_sessions <= lim &&
+           cfg->max_opens <= lim && cfg->max_waiters <= lim &&
+           cfg->max_long_names <= lim;
+}
+
+struct layout {
+    uint64_t sems, sessions, opens, waiters, longnames, name_hash, open_hash, end;
+    uint32_t name_buckets, open_buckets;
+};
+
+static void plan(const struct core_config *cfg, struct layout *l)
+{
+    uint64_t off = align64(sizeof(struct core));
+    l->name_buckets = pow2_at_least(cfg->max_sems);
+    l->open_buckets = pow2_at_least(cfg->max_opens);
+    l->sems = off;
+    off = align64(off + (uint64_t)cfg->max_sems * sizeof(struct sem));
+    l->sessions = off;
+    off = align64(off + (uint64_t)cfg->max_sessions * sizeof(struct session));
+    l->opens = off;
+    off = align64(off + (uint64_t)cfg->max_opens * sizeof(struct openrec));
+    l->waiters = off;
+    off = align64(off + (uint64_t)cfg->max_waiters * sizeof(struct waiter));
+    l->longnames = off;
+    off = align64(off + (uint64_t)cfg->max_long_names * sizeof(struct longname));
+    l->name_hash = off;
+    off = align64(off + (uint64_t)l->name_buckets * sizeof(uint32_t));
+    l->open_hash = off;
+    off = align64(off + (uint64_t)l->open_buckets * sizeof(uint32_t));
+    l->end = off;
+}
+
+uint64_t core_arena_size(const struct core_config *cfg)
+{
+    struct layout l;
+    if (!cfg_ok(cfg))
+        return 0;
+    plan(cfg, &l);
+    return l.end;
+}
+
+struct core *core_init(void *arena, uint64_t size, const struct core_config *cfg)
+{
+    struct layout l;
+    if (!arena || ((uintptr_t)arena & 63u) || !cfg_ok(cfg))
+        return 0;
+    plan(cfg, &l);
+    if (size < l.end)
+        return 0;
+    unsigned char *base = arena;
+    zero(base, l.end);
+    struct core *c = (struct core *)base;
+    c->magic = CORE_MAGIC;
+    c->cfg = *cfg;
+    c->name_buckets = l.name_buckets;
+    c->open_buckets = l.open_buckets;
+    c->sems = (struct sem *)(base + l.sems);
+    c->sessions = (struct session *)(base + l.sessions);
+    c->opens = (struct openrec *)(base + l.opens);
+    c->waiters = (struct waiter *)(base + l.waiters);
+    c->longnames = (struct longname *)(base + l.longnames);
+    c->name_hash = (uint32_t *)(base + l.name_hash);
+    c->open_hash = (uint32_t *)(base + l.open_hash);
+    c->arena_bytes = l.end;
+
+    for (uint32_t i = 0; i < cfg->max_sems; i++) {
+        c->sems[i].hash_next = i + 1 < cfg->max_sems ? i + 1 : NIL;
+        c->sems[i].gen = 1;
+    }
+    for (uint32_t i = 0; i < cfg->max_sessions; i++) {
+        c->sessions[i].next_free = i + 1 < cfg->max_sessions ? i + 1 : NIL;
+        c->sessions[i].gen = 1;
+    }
+    for (uint32_t i = 0; i < cfg->max_opens; i++)
+        c->opens[i].hash_next = i + 1 < cfg->max_opens ? i + 1 : NIL;
+    for (uint32_t i = 0; i < cfg->max_waiters; i++)
+        c->waiters[i].q_next = i + 1 < cfg->max_waiters ? i + 1 : NIL;
+    for (uint32_t i = 0; i < cfg->max_long_names; i++)
+        c->longnames[i].next_free = i + 1 < cfg->max_long_names ? i + 1 : NIL;
+    for (uint32_t i = 0; i < l.name_buckets; i++)
+        c->name_hash[i] = NIL;
+    for (uint32_t i = 0; i < l.open_buckets; i++)
+        c->open_hash[i] = NIL;
+    c->sem_free = 0;
+    c->session_free = 0;
+    c->open_free = 0;
+    c->waiter_free = 0;
+    c->longname_free = cfg->max_long_names ? 0 : NIL;
+    return c;
+}
+
+/* ---- ids ---- */
+
+static core_id_t mkid(uint32_t idx, uint32_t gen)
+{
+    return (uint64_t)gen << 32 | (uint64_t)(idx + 1);
+}
+
+static uint32_t id_index(core_id_t id) { return (uint32_t)id - 1; }
+static uint32_t id_gen(core_id_t id) { return (uint32_t)(id >> 32); }
+
+static struct session *session_get(struct core *c, core_id_t id, uint32_t *idx)
+{
+    uint32_t i = id_index(id);
+    *idx = 0;
+    if (i >= c->cfg.max_sessions)
+        return 0;
+    struct session *s = &c->sessions[i];
+    if (!s->live || s->gen != id_gen(id))
+        return 0;
+    *idx = i;
+    return s;
+}
+
+static struct sem *sem_get(struct core *c, core_id_t h, uint32_t *idx)
+{
+    uint32_t i = id_index(h);
+    *idx = 0;
+    if (i >= c->cfg.max_sems)
+        return 0;
+    struct sem *s = &c->sems[i];
+    if (s->state != SEM_LIVE || s->gen != id_gen(h))
+        return 0;
+    *idx = i;
+    return s;
+}
+
+static const char *sem_name(const struct core *c, const struct sem *s)
+{
+    return s->long_name == NIL ? s->name : c->longnames[s->long_name].s;
+}
+
+/* ---- open records: (session, sem) -> count ---- */
+
+static uint32_t open_bucket(const struct core *c, uint32_t sess, uint32_t sem)
+{
+    return hash_pair(sess, sem) & (c->open_buckets - 1);
+}
+
+static uint32_t open_find(const struct core *c, uint32_t sess, uint32_t sem)
+{
+    for (uint32_t o = c->open_hash[open_bucket(c, sess, sem)]; o != NIL;
+         o = c->opens[o].hash_next)
+        if (c->opens[o].sess == sess && c->opens[o].sem == sem)
+            return o;
+    return NIL;
+}
+
+/* Add n references of sem to session; CORE_E_NOSPC if the table is full. */
+static int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n)
+{
+    uint32_t o = open_find(c, sess, sem);
+    if (o != NIL) {
+        if (c->opens[o].count > 0xffffffffu - n ||
+            c->sems[sem].open_count > 0xffffffffu - n)
+            return CORE_E_NOSPC;
+        c->opens[o].count += n;
+        c->sems[sem].open_count += n;
+        return CORE_OK;
+    }
+    if (c->open_free == NIL)
+        return CORE_E_NOSPC;
+    o = c->open_free;
+    struct openrec *r = &c->opens[o];
+    c->open_free = r->hash_next;
+    r->sess = sess;
+    r->sem = sem;
+    r->count = n;
+    uint32_t b = open_bucket(c, sess, sem);
+    r->hash_next = c->open_hash[b];
+    c->open_hash[b] = o;
+    struct session *ss = &c->sessions[sess];
+    r->sess_prev = NIL;
+    r->sess_next = ss->open_head;
+    if (ss->open_head != NIL)
+        c->opens[ss->open_head].sess_prev = o;
+    ss->open_head = o;
+    ss->nopens++;
+    struct sem *sm = &c->sems[sem];
+    r->sem_prev = NIL;
+    r->sem_next = sm->open_head;
+    if (sm->open_head != NIL)
+        c->opens[sm->open_head].sem_prev = o;
+    sm->open_head = o;
+    sm->open_count += n;
+    c->opens_in_use++;
+    return CORE_OK;
+}
+
+static void open_remove(struct core *c, uint32_t o)
+{
+    struct openrec *r = &c->opens[o];
+    uint32_t b = open_bucket(c, r->sess, r->sem);
+    uint32_t *pp = &c->open_hash[b];
+    while (*pp != o)
+        pp = &c->opens[*pp].hash_next;
+    *pp = r->hash_next;
+    struct session *ss = &c->sessions[r->sess];
+    if (r->sess_prev != NIL)
+        c->opens[r->sess_prev].sess_next = r->sess_next;
+    else
+        ss->open_head = r->sess_next;
+    if (r->sess_next != NIL)
+        c->opens[r->sess_next].sess_prev = r->sess_prev;
+    ss->nopens--;
+    struct sem *sm = &c->sems[r->sem];
+    if (r->sem_prev != NIL)
+        c->opens[r->sem_prev].sem_next = r->sem_next;
+    else
+        sm->open_head = r->sem_next;
+    if (r->sem_next != NIL)
+        c->opens[r->sem_next].sem_prev = r->sem_prev;
+    sm->open_count -= r->count;
+    r->count = 0;
+    r->hash_next = c->open_free;
+    c->open_free = o;
+    c->opens_in_use--;
+}
+
+/* ---- semaphores ---- */
+
+static void name_unhash(struct core *c, uint32_t si)
+{
+    struct sem *s = &c->sems[si];
+    uint32_t b = hash_bytes(sem_name(c, s), s->name_len) & (c->name_buckets - 1);
+    uint32_t *pp = &c->name_hash[b];
+    while (*pp != NIL && *pp != si)
+        pp = &c->sems[*pp].hash_next;
+    if (*pp == si)
+        *pp = s->hash_next;
+    s->hash_next = NIL;
+}
+
+static void sem_free(struct core *c, uint32_t si)
+{
+    struct sem *s = &c->sems[si];
+    if ((s->flags & CORE_SEMF_NAMED) && !(s->flags & CORE_SEMF_UNLINKED))
+        name_unhash(c, si);
+    if (s->long_name != NIL) {
+        c->longnames[s->long_name].next_free = c->longname_free;
+        c->longname_free = s->long_name;
+    }
+    uint32_t gen = s->gen + 1;
+    zero(s, sizeof *s);
+    s->gen = gen ? gen : 1; /* a stale handle never matches again */
+    s->state = SEM_FREE;
+    s->hash_next = c->sem_free;
+    c->sem_free = si;
+    c->sems_in_use--;
+}
+
+/* Free an object nobody can reach any more: unlinked (or anonymous) and
+ * closed by everyone.  A named, linked semaphore persists with no opens,
+ * like the file glibc keeps in /dev/shm. */
+static void sem_maybe_free(struct core *c, uint32_t si)
+{
+    struct sem *s = &c->sems[si];
+    if (s->open_count == 0 && s->nwaiters == 0 &&
+        (s->flags & (CORE_SEMF_UNLINKED | CORE_SEMF_ANON)))
+        sem_free(c, si);
+}
+
+static int32_t sem_alloc(struct core *c, uint32_t *out)
+{
+    if (c->sem_free == NIL)
+        return CORE_E_NOSPC;
+    uint32_t si = c->sem_free;
+    struct sem *s = &c->sems[si];
+    c->sem_free = s->hash_next;
+    uint32_t gen = s->gen;
+    zero(s, sizeof *s);
+    s->gen = gen;
+    s->state = SEM_LIVE;
+    s->wait_head = s->wait_tail = s->open_head = NIL;
+    s->hash_next = NIL;
+    s->long_name = NIL;
+    c->sems_in_use++;
+    *out = si;
+    return CORE_OK;
+}
+
+/* POSIX name checks after the client stripped leading slashes: non-empty,
+ * no further '/', no NUL, not "." or "..". */
+static int32_t name_check(const char *n, uint32_t len)
+{
+    if (len > CORE_NAME_MAX)
+        return CORE_E_NAMETOOLONG;
+    if (len == 0)
+        return CORE_E_INVAL;
+    for (uint32_t i = 0; i < len; i++)
+        if (n[i] == '/' || n[i] == '\0')
+            return CORE_E_INVAL;
+    if ((len == 1 && n[0] == '.') || (len == 2 && n[0] == '.' && n[1] == '.'))
+        return CORE_E_INVAL;
+    return CORE_OK;
+}
+
+static uint32_t name_lookup(const struct core *c, const char *n, uint32_t len)
+{
+    uint32_t b = hash_bytes(n, len) & (c->name_buckets - 1);
+    for (uint32_t si = c->name_hash[b]; si != NIL; si = c->sems[si].hash_next) {
+        const struct sem *s = &c->sems[si];
+        if (s->name_len == len && same(sem_name(c, s), n, len))
+            return si;
+    }
+    return NIL;
+}
+
+/* Read+write permission in the POSIX sense (glibc opens the file O_RDWR):
+ * the owner class applies if the uid matches, else the group class if any of
+ * the caller's groups matches, else other.  uid 0 bypasses, as with files. */
+static int may_open(const struct session *ss, const struct sem *s)
+{
+    if (ss->uid == 0)
+        return 1;
+    if (ss->uid == s->uid)
+        return (s->mode & 0600u) == 0600u;
+    int ingroup = ss->gid == s->gid;
+    for (uint32_t i = 0; i < ss->ngroups && !ingroup; i++)
+        ingroup = ss->groups[i] == s->gid;
+    if (ingroup)
+        return (s->mode & 0060u) == 0060u;
+    return (s->mode & 0006u) == 0006u;
+}
+
+/* ---- waiters ---- */
+
+static void waiter_unlink(struct core *c, uint32_t w)
+{
+    struct waiter *wt = &c->waiters[w];
+    struct sem *s = &c->sems[wt->sem];
+    if (wt->q_prev != NIL)
+        c->waiters[wt->q_prev].q_next = wt->q_next;
+    else
+        s->wait_head = wt->q_next;
+    if (wt->q_next != NIL)
+        c->waiters[wt->q_next].q_prev = wt->q_prev;
+    else
+        s->wait_tail = wt->q_prev;
+    s->nwaiters--;
+    struct session *ss = &c->sessions[wt->sess];
+    if (wt->s_prev != NIL)
+        c->waiters[wt->s_prev].s_next = wt->s_next;
+    else
+        ss->waiter_head = wt->s_next;
+    if (wt->s_next != NIL)
+        c->waiters[wt->s_next].s_prev = wt->s_prev;
+    ss->nwaiters--;
+    wt->live = 0;
+    wt->q_next = c->waiter_free;
+    c->waiter_free = w;
+    c->waiters_in_use--;
+}
+
+static uint32_t waiter_of_slot(const struct core *c, uint32_t sess, uint32_t slot)
+{
+    for (uint32_t w = c->sessions[sess].waiter_head; w != NIL; w = c->waiters[w].s_next)
+        if (c->waiters[w].slot == slot)
+            return w;
+    return NIL;
+}
+
+/* ---- entry points ---- */
+
+static int32_t do_session_open(struct core *c, struct core_session_open_args *a)
+{
+    struct core_session_open_args in;
+    copy(&in, a, sizeof in);
+    if (in.ngroups > CORE_NGROUPS_MAX)
+        return CORE_E_INVAL;
+    if (c->session_free == NIL)
+        return CORE_E_NOSPC;
+    uint32_t i = c->session_free;
+    struct session *s = &c->sessions[i];
+    c->session_free = s->next_free;
+    uint32_t gen = s->gen;
+    zero(s, sizeof *s);
+    s->gen = gen;
+    s->live = 1;
+    s->pid = in.pid;
+    s->uid = in.uid;
+    s->gid = in.gid;
+    s->ngroups = in.ngroups;
+    copy(s->groups, in.groups, sizeof s->groups);
+    s->start_time = in.start_time;
+    s->open_head = s->waiter_head = NIL;
+    s->next_free = NIL;
+    c->sessions_in_use++;
+    a->session = mkid(i, gen);
+    return CORE_OK;
+}
+
+static int32_t do_session_inherit(struct core *c, struct core_session_inherit_args *a)
+{
+    uint32_t ci, pi;
+    core_id_t child = a->child, parent = a->parent;
+    struct session *cs = session_get(c, child, &ci);
+    struct session *ps = session_get(c, parent, &pi);
+    if (!cs || !ps)
+        return CORE_E_SESSION;
+    if (ci == pi || cs->nopens != 0)
+        return CORE_E_PERM;
+    /* Count first so that a full table fails the whole call, not half of it. */
+    uint32_t need = 0;
+    for (uint32_t o = ps->open_head; o != NIL; o = c->opens[o].sess_next)
+        need++;
+    if (need > c->cfg.max_opens - c->opens_in_use)
+        return CORE_E_NOSPC;
+    uint32_t n = 0;
+    for (uint32_t o = ps->open_head; o != NIL; o = c->opens[o].sess_next) {
+        /* POSIX: the child refers to the same semaphores the parent had open,
+         * each with one reference per open in the parent. */
+        if (open_add(c, ci, c->opens[o].sem, c->opens[o].count) == CORE_OK)
+            n++;
+    }
+    a->nopens = n;
+    return CORE_OK;
+}
+
+static int32_t do_session_close(struct core *c, struct core_session_close_args *a)
+{
+    uint32_t si;
+    struct session *s = session_get(c, a->session, &si);
+    if (!s)
+        return CORE_E_SESSION;
+    uint32_t nw = 0, no = 0;
+    while (s->waiter_head != NIL) {
+        uint32_t w = s->waiter_head;
+        uint32_t sem = c->waiters[w].sem;
+        c->sems[sem].cancels++;
+        waiter_unlink(c, w);
+        nw++;
+    }
+    while (s->open_head != NIL) {
+        uint32_t o = s->open_head;
+        uint32_t sem = c->opens[o].sem;
+        open_remove(c, o);
+        sem_maybe_free(c, sem);
+        no++;
+    }
+    uint32_t gen = s->gen + 1;
+    zero(s, sizeof *s);
+    s->gen = gen ? gen : 1;
+    s->next_free = c->session_free;
+    c->session_free = si;
+    c->sessions_in_use--;
+    a->waiters_removed = nw;
+    a->opens_closed = no;
+    return CORE_OK;
+}
+
+static int32_t do_sem_open(struct core *c, struct core_sem_open_args *a)
+{
+    uint32_t ssi;
+    struct core_sem_open_args in;
+    copy(&in, a, sizeof in);
+    struct session *ss = session_get(c, in.session, &ssi);
+    if (!ss)
+        return CORE_E_SESSION;
+    if (in.oflag & ~(CORE_O_CREAT | CORE_O_EXCL))
+        return CORE_E_INVAL;
+    int32_t r = name_check(in.name, in.name_len);
+    if (r)
+        return r;
+    uint32_t si = name_lookup(c, in.name, in.name_len);
+    a->created = 0;
+    if (si != NIL) {
+        if ((in.oflag & (CORE_O_CREAT | CORE_O_EXCL)) == (CORE_O_CREAT | CORE_O_EXCL))
+            return CORE_E_EXIST;
+        if (!may_open(ss, &c->sems[si]))
+            return CORE_E_ACCES;
+    } else {
+        if (!(in.oflag & CORE_O_CREAT))
+            return CORE_E_NOENT;
+        if (in.value > CORE_SEM_VALUE_MAX)
+            return CORE_E_INVAL;
+        if (in.mode & ~07777u)
+            return CORE_E_INVAL;
+        uint32_t ln = NIL;
+        if (in.name_len >= CORE_INLINE_NAME) {
+            if (c->longname_free == NIL)
+                return CORE_E_NOSPC;
+            ln = c->longname_free;
+        }
+        if (c->open_free == NIL)
+            return CORE_E_NOSPC;
+        r = sem_alloc(c, &si);
+        if (r)
+            return r;
+        struct sem *s = &c->sems[si];
+        if (ln != NIL) {
+            c->longname_free = c->longnames[ln].next_free;
+            s->long_name = ln;
+            copy(c->longnames[ln].s, in.name, in.name_len);
+            c->longnames[ln].s[in.name_len] = 0;
+        } else {
+            copy(s->name, in.name, in.name_len);
+        }
+        s->name_len = in.name_len;
+        s->flags = CORE_SEMF_NAMED;
+        s->value = in.value;
+        s->mode = in.mode & 0777u;
+        s->uid = ss->uid;
+        s->gid = ss->gid;
+        uint32_t b = hash_bytes(in.name, in.name_len) & (c->name_buckets - 1);
+        s->hash_next = c->name_hash[b];
+        c->name_hash[b] = si;
+        a->created = 1;
+    }
+    r = open_add(c, ssi, si, 1);
+    if (r) {
+        if (a->created) {
+            a->created = 0;
+            sem_free(c, si);
+        }
+        return r;
+    }
+    a->handle = mkid(si, c->sems[si].gen);
+    return CORE_OK;
+}
+
+static int32_t do_sem_create(struct core *c, struct core_sem_create_args *a)
+{
+    uint32_t ssi, si;
+    struct session *ss = session_get(c, a->session, &ssi);
+    if (!ss)
+        return CORE_E_SESSION;
+    uint32_t value = a->value;
+    if (value > CORE_SEM_VALUE_MAX)
+        return CORE_E_INVAL;
+    if (c->open_free == NIL)
+        return CORE_E_NOSPC;
+    int32_t r = sem_alloc(c, &si);
+    if (r)
+        return r;
+    struct sem *s = &c->sems[si];
+    s->flags = CORE_SEMF_ANON;
+    s->value = value;
+    s->mode = 0600;
+    s->uid = ss->uid;
+    s->gid = ss->gid;
+    r = open_add(c, ssi, si, 1);
+    if (r) {
+        sem_free(c, si);
+        return r;
+    }
+    a->handle = mkid(si, s->gen);
+    return CORE_OK;
+}
+
+/* Resolve (session, handle) and check the session holds the semaphore open:
+ * every operation is checked against the caller, not just the handle. */
+static int32_t resolve(struct core *c, core_id_t session, core_id_t handle,
+                       uint32_t *ssi, uint32_t *si, uint32_t *oi)
+{
+    if (!session_get(c, session, ssi))
+        return CORE_E_SESSION;
+    if (!sem_get(c, handle, si))
+        return CORE_E_HANDLE;
+    uint32_t o = open_find(c, *ssi, *si);
+    if (o == NIL)
+        return CORE_E_NOTOPEN;
+    if (oi)
+        *oi = o;
+    return CORE_OK;
+}
+
+static int32_t session_waits_on(const struct core *c, uint32_t ssi, uint32_t si)
+{
+    for (uint32_t w = c->sessions[ssi].waiter_head; w != NIL; w = c->waiters[w].s_next)
+        if (c->waiters[w].sem == si)
+            return 1;
+    return 0;
+}
+
+static int32_t do_sem_close(struct core *c, struct core_sem_handle_args *a)
+{
+    uint32_t ssi, si, oi;
+    int32_t r = resolve(c, a->session, a->handle, &ssi, &si, &oi);
+    if (r)
+        return r;
+    /* A thread of this process still waits on it: closing the last
+     * reference would strand that waiter, so refuse. */
+    if (c->opens[oi].count == 1 && session_waits_on(c, ssi, si))
+        return CORE_E_BUSY;
+    if (--c->opens[oi].count == 0) {
+        c->opens[oi].count = 1; /* open_remove subtracts the record's count */
+        open_remove(c, oi);
+    } else {
+        c->sems[si].open_count--;
+    }
+    sem_maybe_free(c, si);
+    return CORE_OK;
+}
+
+static int32_t do_sem_destroy(struct core *c, struct core_sem_handle_args *a)
+{
+    uint32_t ssi, si;
+    int32_t r = resolve(c, a->session, a->handle, &ssi, &si, 0);
+    if (r)
+        return r;
+    struct sem *s = &c->sems[si];
+    if (!(s->flags & CORE_SEMF_ANON))
+        return CORE_E_INVAL;
+    if (s->nwaiters)
+        return CORE_E_BUSY;
+    /* sem_destroy ends the object for every process sharing it. */
+    while (s->open_head != NIL)
+        open_remove(c, s->open_head);
+    sem_free(c, si);
+    return CORE_OK;
+}
+
+static int32_t do_sem_unlink(struct core *c, struct core_sem_unlink_args *a)
+{
+    uint32_t ssi;
+    struct core_sem_unlink_args in;
+    copy(&in, a, sizeof in);
+    struct session *ss = session_get(c, in.session, &ssi);
+    if (!ss)
+        return CORE_E_SESSION;
+    int32_t r = name_check(in.name, in.name_len);
+    if (r)
+        return r;
+    uint32_t si = name_lookup(c, in.name, in.name_len);
+    if (si == NIL)
+        return CORE_E_NOENT;
+    struct sem *s = &c->sems[si];
+    /* /dev/shm is sticky: only the owner (or root) may remove the name. */
+    if (ss->uid != 0 && ss->uid != s->uid)
+        return CORE_E_ACCES;
+    name_unhash(c, si);
+    s->flags |= CORE_SEMF_UNLINKED;
+    sem_maybe_free(c, si);
+    return CORE_OK;
+}
+
+static int32_t do_sem_post(struct core *c, struct core_sem_post_args *a)
+{
+    uint32_t ssi, si;
+    struct core_wake wake = {0, 0, 0};
+    int32_t r = resolve(c, a->session, a->handle, &ssi, &si, 0);
+    a->wake = wake;
+    if (r)
+        return r;
+    struct sem *s = &c->sems[si];
+    if (s->wait_head != NIL) {
+        /* Hand the permit straight to the first waiter: the value never
+         * rises, so no later trywait can steal a permit a waiter was due. */
+        uint32_t w = s->wait_head;
+        struct waiter *wt = &c->waiters[w];
+        wake.session = mkid(wt->sess, c->sessions[wt->sess].gen);
+        wake.slot = wt->slot;
+        wake.valid = 1;
+        waiter_unlink(c, w);
+        s->posts++;
+        s->waits++;
+        a->wake = wake;
+        return CORE_OK;
+    }
+    if (s->value >= CORE_SEM_VALUE_MAX)
+        return CORE_E_OVERFLOW;
+    s->value++;
+    s->posts++;
+    return CORE_OK;
+}
+
+static int32_t do_sem_wait(struct core *c, struct core_sem_wait_args *a)
+{
+    uint32_t ssi, si;
+    struct core_sem_wait_args in;
+    copy(&in, a, sizeof in);
+    int32_t r = resolve(c, in.session, in.handle, &ssi, &si, 0);
+    if (r)
+        return r;
+    if (in.flags & ~CORE_WAIT_TRY)
+        return CORE_E_INVAL;
+    struct sem *s = &c->sems[si];
+    if (s->value > 0) {
+        s->value--;
+        s->waits++;
+        return CORE_OK;
+    }
+    if (in.flags & CORE_WAIT_TRY)
+        return CORE_E_AGAIN;
+    /* One outstanding wait per slot: a slot is one thread's. */
+    if (waiter_of_slot(c, ssi, in.slot) != NIL)
+        return CORE_E_BUSY;
+    if (c->waiter_free == NIL)
+        return CORE_E_NOSPC;
+    uint32_t w = c->waiter_free;
+    struct waiter *wt = &c->waiters[w];
+    c->waiter_free = wt->q_next;
+    c->waiters_in_use++;
+    wt->live = 1;
+    wt->sess = ssi;
+    wt->sem = si;
+    wt->slot = in.slot;
+    wt->prio = in.prio;
+    /* Insert after the last waiter of equal or higher priority. */
+    uint32_t after = s->wait_tail;
+    while (after != NIL && c->waiters[after].prio < in.prio)
+        after = c->waiters[after].q_prev;
+    wt->q_prev = after;
+    wt->q_next = after == NIL ? s->wait_head : c->waiters[after].q_next;
+    if (after == NIL)
+        s->wait_head = w;
+    else
+        c->waiters[after].q_next = w;
+    if (wt->q_next == NIL)
+        s->wait_tail = w;
+    else
+        c->waiters[wt->q_next].q_prev = w;
+    s->nwaiters++;
+    struct session *ss = &c->sessions[ssi];
+    wt->s_prev = NIL;
+    wt->s_next = ss->waiter_head;
+    if (ss->waiter_head != NIL)
+        c->waiters[ss->waiter_head].s_prev = w;
+    ss->waiter_head = w;
+    ss->nwaiters++;
+    s->blocks++;
+    return CORE_QUEUED;
+}
+
+static int32_t do_sem_cancel(struct core *c, struct core_sem_cancel_args *a)
+{
+    uint32_t ssi;
+    if (!session_get(c, a->session, &ssi))
+        return CORE_E_SESSION;
+    uint32_t w = waiter_of_slot(c, ssi, a->slot);
+    /* No waiter: a post already granted it (the grant is being delivered)
+     * or there never was one.  Either way nothing is taken back. */
+    if (w == NIL)
+        return CORE_E_NOWAITER;
+    uint32_t si = c->waiters[w].sem;
+    c->sems[si].cancels++;
+    waiter_unlink(c, w);
+    sem_maybe_free(c, si);
+    return CORE_OK;
+}
+
+static int32_t do_sem_getvalue(struct core *c, struct core_sem_handle_args *a)
+{
+    uint32_t ssi, si;
+    int32_t r = resolve(c, a->session, a->handle, &ssi, &si, 0);
+    if (r)
+        return r;
+    a->value = c->sems[si].value;
+    return CORE_OK;
+}
+
+static void fill_info(const struct core *c, uint32_t si, struct core_sem_info *o)
+{
+    const struct sem *s = &c->sems[si];
+    zero(o, sizeof *o);
+    o->handle = mkid(si, s->gen);
+    o->value = s->value;
+    o->nwaiters = s->nwaiters;
+    o->open_count = s->open_count;
+    o->uid = s->uid;
+    o->gid = s->gid;
+    o->mode = s->mode;
+    o->flags = s->flags;
+    o->name_len = s->name_len;
+    copy(o->name, sem_name(c, s), s->name_len);
+    o->posts = s->posts;
+    o->waits = s->waits;
+    o->blocks = s->blocks;
+    o->cancels = s->cancels;
+}
+
+static int32_t do_sem_info(struct core *c, struct core_sem_info_args *a)
+{
+    uint32_t i = a->cursor;
+    a->found = 0;
+    for (; i < c->cfg.max_sems; i++) {
+        if (c->sems[i].state == SEM_LIVE) {
+            fill_info(c, i, &a->info);
+            a->found = 1;
+            a->next = i + 1;
+            return CORE_OK;
+        }
+    }
+    a->next = c->cfg.max_sems;
+    return CORE_OK;
+}
+
+/* Cursor = 1 + index of the next record to report; 0 = start of the list. */
+static int32_t do_sem_members(struct core *c, struct core_sem_member_args *a, int waiters)
+{
+    uint32_t si;
+    core_id_t h = a->handle;
+    uint32_t cur = a->cursor;
+    if (!sem_get(c, h, &si))
+        return CORE_E_HANDLE;
+    a->found = 0;
+    uint32_t lim = waiters ? c->cfg.max_waiters : c->cfg.max_opens;
+    uint32_t i;
+    if (cur == 0)
+        i = waiters ? c->sems[si].wait_head : c->sems[si].open_head;
+    else if (cur - 1 < lim)
+        i = cur - 1;
+    else
+        return CORE_E_INVAL;
+    if (i == NIL)
+        return CORE_OK;
+    /* The cursor came from outside: it must name a record of this sem. */
+    if (waiters) {
+        struct waiter *w = &c->waiters[i];
+        if (!w->live || w->sem != si)
+            return CORE_E_INVAL;
+        a->session = mkid(w->sess, c->sessions[w->sess].gen);
+        a->pid = c->sessions[w->sess].pid;
+        a->count = w->slot;
+        a->prio = w->prio;
+        a->next = w->q_next == NIL ? 0xffffffffu : w->q_next + 1;
+    } else {
+        struct openrec *o = &c->opens[i];
+        if (o->sem != si || o->count == 0)
+            return CORE_E_INVAL;
+        a->session = mkid(o->sess, c->sessions[o->sess].gen);
+        a->pid = c->sessions[o->sess].pid;
+        a->count = o->count;
+        a->prio = 0;
+        a->next = o->sem_next == NIL ? 0xffffffffu : o->sem_next + 1;
+    }
+    a->found = 1;
+    return CORE_OK;
+}
+
+static int32_t do_session_info(struct core *c, struct core_session_info_args *a)
+{
+    uint32_t si;
+    struct session *s = session_get(c, a->session, &si);
+    if (!s)
+        return CORE_E_SESSION;
+    a->pid = s->pid;
+    a->uid = s->uid;
+    a->gid = s->gid;
+    a->nopens = s->nopens;
+    a->nwaiters = s->nwaiters;
+    a->start_time = s->start_time;
+    return CORE_OK;
+}
+
+static int32_t do_stats(struct core *c, struct core_stats_args *a)
+{
+    struct core_stats *st = &a->stats;
+    zero(st, sizeof *st);
+    st->sems_in_use = c->sems_in_use;
+    st->sessions_in_use = c->sessions_in_use;
+    st->opens_in_use = c->opens_in_use;
+    st->waiters_in_use = c->waiters_in_use;
+    st->max_sems = c->cfg.max_sems;
+    st->max_sessions = c->cfg.max_sessions;
+    st->max_opens = c->cfg.max_opens;
+    st->max_waiters = c->cfg.max_waiters;
+    st->ops_ok = c->ops_ok;
+    copy(st->refused, c->refused, sizeof st->refused);
+    st->arena_bytes = c->arena_bytes;
+    st->sem_bytes = (uint32_t)sizeof(struct sem);
+    return CORE_OK;
+}
+
+static const uint64_t arg_size[CORE_ECALL_MAX_] = {
+    [CORE_ECALL_SESSION_OPEN] = sizeof(struct core_session_open_args),
+    [CORE_ECALL_SESSION_INHERIT] = sizeof(struct core_session_inherit_args),
+    [CORE_ECALL_SESSION_CLOSE] = sizeof(struct core_session_close_args),
+    [CORE_ECALL_SEM_OPEN] = sizeof(struct core_sem_open_args),
+    [CORE_ECALL_SEM_CREATE] = sizeof(struct core_sem_create_args),
+    [CORE_ECALL_SEM_CLOSE] = sizeof(struct core_sem_handle_args),
+    [CORE_ECALL_SEM_DESTROY] = sizeof(struct core_sem_handle_args),
+    [CORE_ECALL_SEM_UNLINK] = sizeof(struct core_sem_unlink_args),
+    [CORE_ECALL_SEM_POST] = sizeof(struct core_sem_post_args),
+    [CORE_ECALL_SEM_WAIT] = sizeof(struct core_sem_wait_args),
+    [CORE_ECALL_SEM_CANCEL] = sizeof(struct core_sem_cancel_args),
+    [CORE_ECALL_SEM_GETVALUE] = sizeof(struct core_sem_handle_args),
+    [CORE_ECALL_SEM_INFO] = sizeof(struct core_sem_info_args),
+    [CORE_ECALL_SEM_HOLDERS] = sizeof(struct core_sem_member_args),
+    [CORE_ECALL_SEM_WAITERS] = sizeof(struct core_sem_member_args),
+    [CORE_ECALL_STATS] = sizeof(struct core_stats_args),
+    [CORE_ECALL_SESSION_INFO] = sizeof(struct core_session_info_args),
+};
+
+int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size)
+{
+    if (!c || c->magic != CORE_MAGIC)
+        return CORE_E_BADCALL;
+    if (call == 0 || call >= CORE_ECALL_MAX_ || !args || args_size != arg_size[call]) {
+        c->refused[-CORE_E_BADCALL]++;
+        return CORE_E_BADCALL;
+    }
+    int32_t r;
+    switch ((enum core_ecall)call) {
+    case CORE_ECALL_SESSION_OPEN: r = do_session_open(c, args); break;
+    case CORE_ECALL_SESSION_INHERIT: r = do_session_inherit(c, args); break;
+    case CORE_ECALL_SESSION_CLOSE: r = do_session_close(c, args); break;
+    case CORE_ECALL_SEM_OPEN: r = do_sem_open(c, args); break;
+    case CORE_ECALL_SEM_CREATE: r = do_sem_create(c, args); break;
+    case CORE_ECALL_SEM_CLOSE: r = do_sem_close(c, args); break;
+    case CORE_ECALL_SEM_DESTROY: r = do_sem_destroy(c, args); break;
+    case CORE_ECALL_SEM_UNLINK: r = do_sem_unlink(c, args); break;
+    case CORE_ECALL_SEM_POST: r = do_sem_post(c, args); break;
+    case CORE_ECALL_SEM_WAIT: r = do_sem_wait(c, args); break;
+    case CORE_ECALL_SEM_CANCEL: r = do_sem_cancel(c, args); break;
+    case CORE_ECALL_SEM_GETVALUE: r = do_sem_getvalue(c, args); break;
+    case CORE_ECALL_SEM_INFO: r = do_sem_info(c, args); break;
+    case CORE_ECALL_SEM_HOLDERS: r = do_sem_members(c, args, 0); break;
+    case CORE_ECALL_SEM_WAITERS: r = do_sem_members(c, args, 1); break;
+    case CORE_ECALL_STATS: r = do_stats(c, args); break;
+    case CORE_ECALL_SESSION_INFO: r = do_session_info(c, args); break;
+    default: r = CORE_E_BADCALL; break;
+    }
+    if (r >= 0)
+        c->ops_ok++;
+    else if (r >= CORE_E_MIN)
+        c->refused[-r]++;
+    return r;
+}
+
+const char *core_strerror(int32_t status)
+{
+    static const char *const msg[] = {
+        "ok",
+        "invalid argument",
+        "unknown or stale session",
+        "unknown, stale or forged semaphore handle",
+        "semaphore not open in this session",
+        "no semaphore of that name",
+        "semaphore exists",
+        "permission denied",
+        "name too long",
+        "value would exceed SEM_VALUE_MAX",
+        "no permit available",
+        "core table full",
+        "busy",
+        "no waiter to cancel",
+        "bad ecall",
+        "inheritance refused",
+    };
+    if (status == CORE_QUEUED)
+        return "queued";
+    if (status > 0 || status < CORE_E_MIN)
+        return "unknown status";
+    return msg[-status];
+}

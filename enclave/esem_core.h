@@ -1,0 +1,257 @@
+/*
+ * esem trusted core — the enclave boundary.
+ *
+ * This is the one file through which anything crosses into or out of the
+ * trusted core.  Every entry point is listed in enum core_ecall, and each one
+ * takes exactly one fixed-width, explicitly padded argument struct, so that an
+ * SGX .edl can be derived from it line by line.  Nothing else is exported by
+ * the core (enclave/symbols.allow is checked by CI).
+ *
+ * Rules every entry point follows:
+ *   - all inputs are untrusted: ids, handles, lengths, flags and names are
+ *     validated before use; nothing read from the argument struct is trusted
+ *     to stay the same (it is copied once, then checked);
+ *   - no host pointer is ever dereferenced except the argument struct itself
+ *     and the arena handed in at init;
+ *   - the result is 0, a positive status (CORE_QUEUED), or a negative
+ *     CORE_E_* code; the core never aborts.
+ *
+ * Calls out: none.  The core needs nothing from the host at run time: a
+ * blocking wait is reported as CORE_QUEUED and the permit hand-off is returned
+ * as a wake record in the post's output, which the host delivers.  A wake is
+ * therefore only ever the host's *delivery* of a grant the core made; the
+ * client re-checks the reply it gets, it never infers a grant from a wake-up.
+ *
+ * Concurrency: one core instance is not internally synchronised; the host
+ * serialises calls into one instance (esemd holds a mutex around them).
+ */
+#ifndef ESEM_CORE_H
+#define ESEM_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CORE_ABI_VERSION 1u
+
+/* POSIX limits the core enforces (match glibc on Linux). */
+#define CORE_SEM_VALUE_MAX 2147483647u /* SEM_VALUE_MAX */
+#define CORE_NAME_MAX 251u             /* NAME_MAX - strlen("sem.") */
+#define CORE_NGROUPS_MAX 16u           /* supplementary groups kept per session */
+
+/* oflag bits understood by CORE_ECALL_SEM_OPEN (not the host's O_* values). */
+#define CORE_O_CREAT 0x1u
+#define CORE_O_EXCL 0x2u
+
+/* wait flags */
+#define CORE_WAIT_TRY 0x1u /* never queue: CORE_E_AGAIN if no permit */
+
+/* Result codes.  Negative = refused; see core_strerror(). */
+enum core_status {
+    CORE_OK = 0,
+    CORE_QUEUED = 1, /* wait accepted, caller is queued; a post grants it */
+
+    CORE_E_INVAL = -1,       /* malformed argument */
+    CORE_E_SESSION = -2,     /* unknown, stale or closed session id */
+    CORE_E_HANDLE = -3,      /* unknown, stale or forged semaphore handle */
+    CORE_E_NOTOPEN = -4,     /* session has not opened that semaphore */
+    CORE_E_NOENT = -5,       /* no semaphore of that name */
+    CORE_E_EXIST = -6,       /* O_CREAT|O_EXCL and the name exists */
+    CORE_E_ACCES = -7,       /* mode bits / ownership deny it */
+    CORE_E_NAMETOOLONG = -8, /* name longer than CORE_NAME_MAX */
+    CORE_E_OVERFLOW = -9,    /* post would exceed SEM_VALUE_MAX */
+    CORE_E_AGAIN = -10,      /* try-wait with no permit */
+    CORE_E_NOSPC = -11,      /* a table of the core is full */
+    CORE_E_BUSY = -12,       /* waiters present (destroy/close) or slot busy */
+    CORE_E_NOWAITER = -13,   /* cancel found no waiter: it was granted */
+    CORE_E_BADCALL = -14,    /* unknown entry point or wrong argument size */
+    CORE_E_PERM = -15,       /* inheritance refused */
+};
+#define CORE_E_MIN (-15)
+
+/* The ecall table.  Values are part of the ABI: append, never renumber. */
+enum core_ecall {
+    CORE_ECALL_SESSION_OPEN = 1,
+    CORE_ECALL_SESSION_INHERIT = 2,
+    CORE_ECALL_SESSION_CLOSE = 3,
+    CORE_ECALL_SEM_OPEN = 4,
+    CORE_ECALL_SEM_CREATE = 5,
+    CORE_ECALL_SEM_CLOSE = 6,
+    CORE_ECALL_SEM_DESTROY = 7,
+    CORE_ECALL_SEM_UNLINK = 8,
+    CORE_ECALL_SEM_POST = 9,
+    CORE_ECALL_SEM_WAIT = 10,
+    CORE_ECALL_SEM_CANCEL = 11,
+    CORE_ECALL_SEM_GETVALUE = 12,
+    CORE_ECALL_SEM_INFO = 13,    /* iterate semaphores (admin) */
+    CORE_ECALL_SEM_HOLDERS = 14, /* iterate sessions holding one open */
+    CORE_ECALL_SEM_WAITERS = 15, /* iterate queued waiters of one */
+    CORE_ECALL_STATS = 16,
+    CORE_ECALL_SESSION_INFO = 17,
+    CORE_ECALL_MAX_ = 18
+};
+
+/* Sizing, chosen by the host at init and fixed for the core's lifetime. */
+struct core_config {
+    uint32_t max_sems;      /* semaphores, named + anonymous */
+    uint32_t max_sessions;  /* client processes */
+    uint32_t max_opens;     /* (session, semaphore) open records */
+    uint32_t max_waiters;   /* queued waits */
+    uint32_t max_long_names;/* names longer than CORE_INLINE_NAME-1 */
+    uint32_t pad_;
+};
+#define CORE_INLINE_NAME 64u
+
+/* Ids crossing the boundary: (generation << 32) | (index + 1); 0 is never valid. */
+typedef uint64_t core_id_t;
+
+/* --- argument structs: fixed width, explicit padding, in and out fields --- */
+
+struct core_session_open_args {
+    /* in: identity established by the host (SO_PEERCRED + /proc) */
+    uint32_t pid, uid, gid, ngroups;
+    uint32_t groups[CORE_NGROUPS_MAX];
+    uint64_t start_time; /* process start time (clock ticks since boot) */
+    /* out */
+    core_id_t session;
+};
+
+struct core_session_inherit_args {
+    core_id_t child;  /* in: a fresh session with no opens */
+    core_id_t parent; /* in: the session whose opens the child inherits */
+    uint32_t nopens;  /* out: open records copied */
+    uint32_t pad_;
+};
+
+struct core_session_close_args {
+    core_id_t session;    /* in */
+    uint32_t waiters_removed, opens_closed; /* out */
+};
+
+struct core_sem_open_args {
+    core_id_t session;
+    uint32_t oflag, mode, value, name_len;
+    char name[CORE_NAME_MAX + 1]; /* not NUL-terminated; name_len bytes used */
+    uint8_t pad_[4];
+    core_id_t handle; /* out */
+    uint32_t created; /* out: 1 if this call created it */
+    uint32_t pad2_;
+};
+
+struct core_sem_create_args {
+    core_id_t session;
+    uint32_t value, pad_;
+    core_id_t handle; /* out */
+};
+
+struct core_sem_handle_args { /* close, destroy, getvalue */
+    core_id_t session;
+    core_id_t handle;
+    uint32_t value; /* out (getvalue) */
+    uint32_t pad_;
+};
+
+struct core_sem_unlink_args {
+    core_id_t session;
+    uint32_t name_len, pad_;
+    char name[CORE_NAME_MAX + 1];
+    uint8_t pad2_[4];
+};
+
+/* A grant the host must deliver: the waiter (session, slot) now holds a permit. */
+struct core_wake {
+    core_id_t session;
+    uint32_t slot;
+    uint32_t valid; /* 1 if this record holds a wake */
+};
+
+struct core_sem_post_args {
+    core_id_t session;
+    core_id_t handle;
+    struct core_wake wake; /* out */
+};
+
+struct core_sem_wait_args {
+    core_id_t session;
+    core_id_t handle;
+    uint32_t slot;  /* caller's channel slot, identifies the waiter */
+    uint32_t flags; /* CORE_WAIT_TRY */
+    int32_t prio;   /* higher is released first; FIFO among equals */
+    uint32_t pad_;
+};
+
+struct core_sem_cancel_args {
+    core_id_t session;
+    uint32_t slot, pad_;
+};
+
+/* Admin view of one semaphore. */
+struct core_sem_info {
+    core_id_t handle;
+    uint32_t value, nwaiters, open_count, uid, gid, mode;
+    uint32_t flags; /* CORE_SEMF_* */
+    uint32_t name_len;
+    char name[CORE_NAME_MAX + 1];
+    uint8_t pad_[4];
+    uint64_t posts, waits, blocks, cancels;
+};
+#define CORE_SEMF_NAMED 0x1u
+#define CORE_SEMF_UNLINKED 0x2u
+#define CORE_SEMF_ANON 0x4u
+
+struct core_sem_info_args {
+    uint32_t cursor; /* in: first semaphore index to consider */
+    uint32_t next;   /* out: cursor for the next call; found=0 ends */
+    uint32_t found, pad_;
+    struct core_sem_info info; /* out */
+};
+
+/* Iterate holders (SEM_HOLDERS) or waiters (SEM_WAITERS) of one semaphore. */
+struct core_sem_member_args {
+    core_id_t handle; /* in */
+    uint32_t cursor;  /* in: 0 to start */
+    uint32_t next;    /* out */
+    uint32_t found;   /* out: 0 when the list is exhausted */
+    uint32_t pid;     /* out */
+    core_id_t session;/* out */
+    uint32_t count;   /* out: opens (holders) or slot (waiters) */
+    int32_t prio;     /* out (waiters) */
+};
+
+struct core_session_info_args {
+    core_id_t session; /* in */
+    uint32_t pid, uid, gid, nopens, nwaiters, pad_;
+    uint64_t start_time;
+};
+
+struct core_stats {
+    uint32_t sems_in_use, sessions_in_use, opens_in_use, waiters_in_use;
+    uint32_t max_sems, max_sessions, max_opens, max_waiters;
+    uint64_t ops_ok;
+    uint64_t refused[-CORE_E_MIN + 1]; /* indexed by -status */
+    uint64_t arena_bytes;
+    uint32_t sem_bytes; /* bytes of core metadata per semaphore object */
+    uint32_t pad_;
+};
+
+struct core_stats_args {
+    struct core_stats stats; /* out */
+};
+
+/* --- entry points --- */
+
+struct core;
+
+/* Bytes of arena needed for cfg (0 if cfg is unusable). */
+uint64_t core_arena_size(const struct core_config *cfg);
+
+/* Lay out a core in arena (size bytes, 64-byte aligned). NULL if too small. */
+struct core *core_init(void *arena, uint64_t size, const struct core_config *cfg);
+
+/* The single gate: dispatch one ecall.  args must point to args_size bytes,
+ * and args_size must equal the size of the call's struct. */
+int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size);
+
+/* Static string for a core status (never NULL). */
+const char *core_strerror(int32_t status);
+
+#endif

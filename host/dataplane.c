@@ -1,0 +1,446 @@
+/*
+ * The data plane: worker threads (the paper's TCSs) that take requests from
+ * client channels, call the core, and write replies.
+ *
+ * Binding: thread-process — each client channel is served by one worker.
+ * A worker spins over its channels while there is work and for spin_ns
+ * after the last request, then arms every channel's daemon_sleeping flag and
+ * sleeps in epoll on the channels' doorbell eventfds.  With both sides busy
+ * a request therefore costs no system call on either side.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "esemd.h"
+#include "util.h"
+
+int dp_errno(int32_t st)
+{
+    switch (st) {
+    case CORE_OK: return 0;
+    case CORE_E_NOENT: return ENOENT;
+    case CORE_E_EXIST: return EEXIST;
+    case CORE_E_ACCES: return EACCES;
+    case CORE_E_NAMETOOLONG: return ENAMETOOLONG;
+    case CORE_E_OVERFLOW: return EOVERFLOW;
+    case CORE_E_AGAIN: return EAGAIN;
+    case CORE_E_NOSPC: return ENOSPC;
+    case CORE_E_BUSY: return EBUSY;
+    case CORE_E_PERM: return EPERM;
+    /* A bad, stale or not-opened handle is an invalid sem_t to POSIX. */
+    case CORE_E_HANDLE:
+    case CORE_E_NOTOPEN:
+    case CORE_E_INVAL:
+    case CORE_E_BADCALL:
+    case CORE_E_SESSION:
+    default: return EINVAL;
+    }
+}
+
+/* Refusals worth an audit line: a caller tried something it may not do or
+ * sent something malformed.  Ordinary outcomes (ENOENT, EAGAIN...) are not. */
+static int is_refusal(int32_t st)
+{
+    return st == CORE_E_ACCES || st == CORE_E_HANDLE || st == CORE_E_NOTOPEN ||
+           st == CORE_E_SESSION || st == CORE_E_BADCALL || st == CORE_E_PERM;
+}
+
+struct wakeq {
+    uint32_t *addr[64];
+    int n;
+};
+
+static void wake_flush(struct wakeq *q)
+{
+    for (int i = 0; i < q->n; i++)
+        esem_util_futex_wake(q->addr[i], 1);
+    q->n = 0;
+}
+
+/* Publish a reply.  Called with core_mu held. */
+static void reply(struct client *c, uint32_t slot, uint32_t seq, int32_t status,
+                  uint32_t value, uint64_t handle, struct wakeq *q)
+{
+    struct esem_slot *s = &c->chan->slot[slot];
+    s->status = status;
+    s->rvalue = value;
+    s->rhandle = handle;
+    atomic_store_explicit((_Atomic uint32_t *)&s->rep_seq, seq, memory_order_seq_cst);
+    /* Pairs with the client's store of client_sleeping then re-check of
+     * rep_seq: one of the two sides sees the other's store. */
+    if (atomic_load_explicit((_Atomic uint32_t *)&s->client_sleeping, memory_order_seq_cst)) {
+        if (q->n == (int)(sizeof q->addr / sizeof q->addr[0]))
+            wake_flush(q);
+        q->addr[q->n++] = &s->rep_seq;
+    }
+}
+
+/* Deliver the grant a post produced.  core_mu held. */
+static void deliver(const struct core_wake *wk, struct wakeq *q)
+{
+    if (!wk->valid)
+        return;
+    uint32_t idx = (uint32_t)wk->session - 1;
+    struct client *t = idx < D.max_sessions ? D.by_session[idx] : NULL;
+    if (!t || t->session != wk->session || wk->slot >= ESEM_NSLOTS) {
+        esemd_log("internal: grant for unknown session %#llx slot %u dropped",
+                  (unsigned long long)wk->session, wk->slot);
+        return;
+    }
+    struct slot_state *st = &t->ss[wk->slot];
+    if (!st->queued) {
+        esemd_log("internal: grant for pid %d slot %u with no queued wait", (int)t->pid, wk->slot);
+        return;
+    }
+    st->queued = 0;
+    reply(t, wk->slot, st->queued_seq, 0, 0, 0, q);
+}
+
+static void cancel_queued(struct client *c, uint32_t slot)
+{
+    struct core_sem_cancel_args a = {.session = c->session, .slot = slot};
+    core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
+    c->ss[slot].queued = 0;
+}
+
+struct req {
+    uint32_t op, oflag, value, mode, name_len;
+    int32_t prio;
+    uint64_t handle;
+    char name[ESEM_NAME_BUF];
+};
+
+static const char *op_name(uint32_t op)
+{
+    static const char *const n[] = {"?", "open", "create", "close", "destroy", "unlink",
+                                    "post", "wait", "trywait", "getvalue"};
+    return op < ESEM_OP_MAX_ ? n[op] : "bad-op";
+}
+
+/* Run one request against the core.  core_mu held.  Returns the core status;
+ * CORE_QUEUED means no reply now. */
+static int32_t execute(struct client *c, uint32_t slot, const struct req *r,
+                       uint32_t *value, uint64_t *handle, struct wakeq *q)
+{
+    int32_t st;
+    switch (r->op) {
+    case ESEM_OP_OPEN: {
+        struct core_sem_open_args a;
+        memset(&a, 0, sizeof a);
+        if (r->name_len > CORE_NAME_MAX)
+            return CORE_E_NAMETOOLONG;
+        a.session = c->session;
+        a.oflag = r->oflag;
+        a.mode = r->mode;
+        a.value = r->value;
+        a.name_len = r->name_len;
+        memcpy(a.name, r->name, r->name_len);
+        st = core_ecall(D.core, CORE_ECALL_SEM_OPEN, &a, sizeof a);
+        *handle = a.handle;
+        return st;
+    }
+    case ESEM_OP_CREATE: {
+        struct core_sem_create_args a = {.session = c->session, .value = r->value};
+        st = core_ecall(D.core, CORE_ECALL_SEM_CREATE, &a, sizeof a);
+        *handle = a.handle;
+        return st;
+    }
+    case ESEM_OP_CLOSE:
+    case ESEM_OP_DESTROY:
+    case ESEM_OP_GETVALUE: {
+        struct core_sem_handle_args a = {.session = c->session, .handle = r->handle};
+        uint32_t call = r->op == ESEM_OP_CLOSE     ? CORE_ECALL_SEM_CLOSE
+                        : r->op == ESEM_OP_DESTROY ? CORE_ECALL_SEM_DESTROY
+                                                   : CORE_ECALL_SEM_GETVALUE;
+        st = core_ecall(D.core, call, &a, sizeof a);
+        *value = a.value;
+        return st;
+    }
+    case ESEM_OP_UNLINK: {
+        struct core_sem_unlink_args a;
+        memset(&a, 0, sizeof a);
+        if (r->name_len > CORE_NAME_MAX)
+            return CORE_E_NAMETOOLONG;
+        a.session = c->session;
+        a.name_len = r->name_len;
+        memcpy(a.name, r->name, r->name_len);
+        return core_ecall(D.core, CORE_ECALL_SEM_UNLINK, &a, sizeof a);
+    }
+    case ESEM_OP_POST: {
+        struct core_sem_post_args a = {.session = c->session, .handle = r->handle};
+        st = core_ecall(D.core, CORE_ECALL_SEM_POST, &a, sizeof a);
+        if (st == CORE_OK)
+            deliver(&a.wake, q);
+        return st;
+    }
+    case ESEM_OP_WAIT:
+    case ESEM_OP_TRYWAIT: {
+        struct core_sem_wait_args a = {.session = c->session, .handle = r->handle,
+                                       .slot = slot, .prio = r->prio,
+                                       .flags = r->op == ESEM_OP_TRYWAIT ? CORE_WAIT_TRY : 0};
+        return core_ecall(D.core, CORE_ECALL_SEM_WAIT, &a, sizeof a);
+    }
+    default:
+        return CORE_E_BADCALL;
+    }
+}
+
+struct refusal {
+    int32_t st;
+    uint32_t op;
+};
+
+/* Take news from one slot.  core_mu held. */
+static void serve_slot(struct client *c, uint32_t k, struct wakeq *q, struct refusal *ref)
+{
+    struct esem_slot *s = &c->chan->slot[k];
+    struct slot_state *ss = &c->ss[k];
+    uint32_t seq = atomic_load_explicit((_Atomic uint32_t *)&s->req_seq, memory_order_acquire);
+    uint32_t cseq = atomic_load_explicit((_Atomic uint32_t *)&s->cancel_seq, memory_order_acquire);
+    ref->st = 0;
+
+    if (seq != ss->last_seq) {
+        /* Copy the request once; the client can rewrite the slot at any
+         * time, so nothing is read from it twice. */
+        struct req r;
+        r.op = s->op;
+        r.oflag = s->oflag;
+        r.value = s->value;
+        r.mode = s->mode;
+        r.name_len = s->name_len;
+        r.prio = s->prio;
+        r.handle = s->handle;
+        if (r.op == ESEM_OP_OPEN || r.op == ESEM_OP_UNLINK) {
+            if (r.name_len > ESEM_NAME_BUF)
+                r.name_len = ESEM_NAME_BUF;
+            memcpy(r.name, s->name, r.name_len);
+        }
+        /* A new request on a slot whose wait is still queued: the client
+         * gave up on that wait (a well-behaved one cancels first). */
+        if (ss->queued)
+            cancel_queued(c, k);
+        ss->last_seq = seq;
+        uint32_t value = 0;
+        uint64_t handle = 0;
+        int32_t st = execute(c, k, &r, &value, &handle, q);
+        if (st == CORE_QUEUED) {
+            ss->queued = 1;
+            ss->queued_seq = seq;
+            return;
+        }
+        if (is_refusal(st)) {
+            ref->st = st;
+            ref->op = r.op;
+        }
+        reply(c, k, seq, st < 0 ? dp_errno(st) : 0, value, handle, q);
+        return;
+    }
+    if (ss->queued && cseq == ss->queued_seq) {
+        struct core_sem_cancel_args a = {.session = c->session, .slot = k};
+        int32_t st = core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
+        ss->queued = 0;
+        /* CORE_E_NOWAITER cannot happen here: grants clear `queued` under
+         * the same lock.  Either way the client gets a final answer. */
+        reply(c, k, ss->queued_seq, st == CORE_OK ? ESEM_ST_CANCELLED : 0, 0, 0, q);
+    }
+}
+
+static int serve_client(struct client *c, struct wakeq *q)
+{
+    int n = 0;
+    for (uint32_t w = 0; w < ESEM_NSLOTS / 64; w++) {
+        uint64_t bits = atomic_exchange_explicit((_Atomic uint64_t *)&c->chan->hdr.pending[w], 0,
+                                                 memory_order_acq_rel);
+        while (bits) {
+            uint32_t k = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            struct refusal ref;
+            pthread_mutex_lock(&D.core_mu);
+            serve_slot(c, k, q, &ref);
+            pthread_mutex_unlock(&D.core_mu);
+            if (ref.st)
+                esemd_refusal(c, op_name(ref.op), ref.st);
+            n++;
+        }
+    }
+    return n;
+}
+
+static int any_pending(struct worker *w)
+{
+    for (uint32_t i = 0; i < w->nclients; i++)
+        for (uint32_t k = 0; k < ESEM_NSLOTS / 64; k++)
+            if (atomic_load_explicit((_Atomic uint64_t *)&w->clients[i]->chan->hdr.pending[k],
+                                     memory_order_seq_cst))
+                return 1;
+    return 0;
+}
+
+static void set_sleeping(struct worker *w, uint32_t v)
+{
+    for (uint32_t i = 0; i < w->nclients; i++)
+        atomic_store_explicit((_Atomic uint32_t *)&w->clients[i]->chan->hdr.daemon_sleeping, v,
+                              memory_order_seq_cst);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct wakeq q = {.n = 0};
+    uint64_t idle_since = 0;
+    unsigned spins = 0;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        if (w->stop) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        int n = 0;
+        for (uint32_t i = 0; i < w->nclients; i++)
+            n += serve_client(w->clients[i], &q);
+        pthread_mutex_unlock(&w->mu);
+        wake_flush(&q);
+        if (n) {
+            w->ops += (uint64_t)n;
+            idle_since = 0;
+            continue;
+        }
+        /* Spin a bounded time after the last request: a busy client's next
+         * request then costs no doorbell and no wake-up. */
+        if (++spins & 63) {
+            esem_util_cpu_relax();
+            continue;
+        }
+        uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
+        if (!idle_since)
+            idle_since = now;
+        if (now - idle_since < D.spin_ns) {
+            esem_util_cpu_relax();
+            continue;
+        }
+        pthread_mutex_lock(&w->mu);
+        set_sleeping(w, 1);
+        int busy = any_pending(w) || w->stop;
+        pthread_mutex_unlock(&w->mu);
+        if (!busy) {
+            struct epoll_event ev[64];
+            w->sleeps++;
+            int ne = epoll_wait(w->epfd, ev, 64, -1);
+            for (int i = 0; i < ne; i++) {
+                uint64_t v;
+                /* Drain the doorbell; the pending bits say what to do. */
+                if (read((int)ev[i].data.u64, &v, sizeof v) < 0 && errno != EAGAIN)
+                    esemd_log("worker %d: doorbell read: %s", w->index, strerror(errno));
+            }
+        }
+        pthread_mutex_lock(&w->mu);
+        set_sleeping(w, 0);
+        pthread_mutex_unlock(&w->mu);
+        idle_since = 0;
+    }
+    return NULL;
+}
+
+static void worker_poke(struct worker *w)
+{
+    uint64_t one = 1;
+    if (write(w->cmd_efd, &one, sizeof one) < 0 && errno != EAGAIN)
+        esemd_log("worker %d: poke: %s", w->index, strerror(errno));
+}
+
+int dp_start(int nworkers)
+{
+    D.nworkers = nworkers;
+    D.workers = calloc((size_t)nworkers, sizeof *D.workers);
+    if (!D.workers)
+        return -1;
+    for (int i = 0; i < nworkers; i++) {
+        struct worker *w = &D.workers[i];
+        w->index = i;
+        pthread_mutex_init(&w->mu, NULL);
+        w->epfd = epoll_create1(EPOLL_CLOEXEC);
+        w->cmd_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (w->epfd < 0 || w->cmd_efd < 0)
+            return -1;
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)w->cmd_efd};
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->cmd_efd, &ev) < 0)
+            return -1;
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void dp_stop(void)
+{
+    for (int i = 0; i < D.nworkers; i++) {
+        struct worker *w = &D.workers[i];
+        pthread_mutex_lock(&w->mu);
+        w->stop = 1;
+        pthread_mutex_unlock(&w->mu);
+        worker_poke(w);
+    }
+    for (int i = 0; i < D.nworkers; i++) {
+        struct worker *w = &D.workers[i];
+        pthread_join(w->thread, NULL);
+        close(w->epfd);
+        close(w->cmd_efd);
+        free(w->clients);
+    }
+    free(D.workers);
+    D.workers = NULL;
+}
+
+void dp_attach(struct client *c)
+{
+    /* Fewest clients wins; ties go to the lowest index. */
+    struct worker *w = &D.workers[0];
+    for (int i = 1; i < D.nworkers; i++)
+        if (D.workers[i].nclients < w->nclients)
+            w = &D.workers[i];
+    pthread_mutex_lock(&w->mu);
+    if (w->nclients == w->cap) {
+        uint32_t cap = w->cap ? w->cap * 2 : 16;
+        struct client **n = realloc(w->clients, cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&w->mu);
+            esemd_log("out of memory attaching pid %d", (int)c->pid);
+            return;
+        }
+        w->clients = n;
+        w->cap = cap;
+    }
+    w->clients[w->nclients++] = c;
+    c->w = w;
+    /* Start armed: the worker may be asleep, so the client's first request
+     * must ring the doorbell.  The worker clears it when it wakes. */
+    c->chan->hdr.daemon_sleeping = 1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)c->efd};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->efd, &ev) < 0)
+        esemd_log("epoll add for pid %d: %s", (int)c->pid, strerror(errno));
+    pthread_mutex_unlock(&w->mu);
+    worker_poke(w);
+}
+
+void dp_detach(struct client *c)
+{
+    struct worker *w = c->w;
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    for (uint32_t i = 0; i < w->nclients; i++) {
+        if (w->clients[i] == c) {
+            w->clients[i] = w->clients[--w->nclients];
+            break;
+        }
+    }
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->efd, NULL);
+    pthread_mutex_unlock(&w->mu);
+    c->w = NULL;
+}

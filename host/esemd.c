@@ -1,0 +1,764 @@
+/*
+ * esemd — the host daemon (untrusted runtime) around the trusted core.
+ *
+ * The main thread owns the control socket: it authenticates each connection
+ * with SO_PEERCRED, binds the session to the process (pidfd + start time),
+ * creates the client's private channel (a sealed memfd passed only to that
+ * client), answers esemctl, and notices client death (pidfd readable or
+ * socket hang-up).  Worker threads (dataplane.c) serve the channels.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "esemd.h"
+#include "util.h"
+
+struct daemon_state D;
+
+static FILE *logf_;
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static int listen_fd = -1, sig_fd = -1, ep_fd = -1, lock_fd = -1;
+static struct client **clients;
+static uint32_t nclients_cap;
+static uint32_t nclients_live;
+static int shutting_down;
+
+enum { EV_LISTEN = 1, EV_SIGNAL, EV_SOCK, EV_PIDFD };
+#define EV(type, id) (((uint64_t)(type) << 32) | (uint32_t)(id))
+
+void esemd_log(const char *fmt, ...)
+{
+    char ts[32];
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&log_mu);
+    FILE *f = logf_ ? logf_ : stderr;
+    fprintf(f, "%s.%03ldZ esemd[%d]: ", ts, now.tv_nsec / 1000000, (int)getpid());
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    fflush(f);
+    pthread_mutex_unlock(&log_mu);
+    va_end(ap);
+}
+
+/* Audit line for a refused request.  Rate-limited so that a client spraying
+ * garbage cannot fill the disk; the core's counters still count every one. */
+void esemd_refusal(const struct client *c, const char *what, int32_t st)
+{
+    static _Atomic uint64_t window_start, in_window, suppressed;
+    uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC) / 1000000000ull;
+    uint64_t ws = atomic_load(&window_start);
+    if (ws != now && atomic_compare_exchange_strong(&window_start, &ws, now)) {
+        uint64_t s = atomic_exchange(&suppressed, 0);
+        atomic_store(&in_window, 0);
+        if (s)
+            esemd_log("audit: %llu refusal lines suppressed", (unsigned long long)s);
+    }
+    if (atomic_fetch_add(&in_window, 1) >= 50) {
+        atomic_fetch_add(&suppressed, 1);
+        return;
+    }
+    esemd_log("audit: refused %s pid=%d uid=%u: %s (%s)", what, c ? (int)c->pid : -1,
+              c ? (unsigned)c->uid : 0u, core_strerror(st), strerror(dp_errno(st)));
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: esemd [options]\n"
+            "  -s, --socket PATH    control socket (default: $XDG_RUNTIME_DIR/esem/esemd.sock,\n"
+            "                       else /tmp/esem-$UID/esemd.sock)\n"
+            "  -f, --foreground     stay in the foreground, log to stderr\n"
+            "  -l, --log FILE       log file (default when detached: next to the socket)\n"
+            "  -w, --workers N      worker threads (default: max(1, cores/2))\n"
+            "      --max-sems N     semaphore table size (default 131072)\n"
+            "      --max-clients N  client process table size (default 4096)\n"
+            "      --spin-us N      how long an idle worker spins before sleeping (default 50)\n"
+            "  -h, --help           this text\n"
+            "  -V, --version        version\n");
+}
+
+/* ---- runtime directory and socket ---- */
+
+static int make_private_dir(const char *dir)
+{
+    struct stat st;
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        esemd_log("cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    /* The directory guards the socket: it must be ours, a real directory
+     * and closed to others, or another user could swap the socket. */
+    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 0077)) {
+        esemd_log("refusing runtime directory %s: not a private directory owned by uid %u", dir,
+                  (unsigned)geteuid());
+        return -1;
+    }
+    return 0;
+}
+
+static int open_socket(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = 0;
+        /* Only the default location's directory is created and vetted; an
+         * explicit --socket lives wherever its caller arranged. */
+        char def[PATH_MAX];
+        if (esem_util_default_socket(def, sizeof def) == 0 && strcmp(def, path) == 0 &&
+            make_private_dir(dir) < 0)
+            return -1;
+    }
+    char lockp[PATH_MAX + 8];
+    snprintf(lockp, sizeof lockp, "%s.lock", path);
+    lock_fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        esemd_log("another esemd serves %s (lock %s: %s)", path, lockp, strerror(errno));
+        return -1;
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path) {
+        esemd_log("socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    unlink(path); /* stale: we hold the lock, so nobody serves it */
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    mode_t old = umask(0077);
+    int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (r < 0 || listen(fd, 128) < 0) {
+        esemd_log("cannot listen on %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* ---- clients ---- */
+
+static struct client *client_new(int sock)
+{
+    uint32_t id = 0;
+    while (id < nclients_cap && clients[id])
+        id++;
+    if (id == nclients_cap) {
+        uint32_t cap = nclients_cap ? nclients_cap * 2 : 64;
+        struct client **n = realloc(clients, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        memset(n + nclients_cap, 0, (cap - nclients_cap) * sizeof *n);
+        clients = n;
+        nclients_cap = cap;
+    }
+    struct client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->id = id;
+    c->sock = sock;
+    c->pidfd = c->efd = -1;
+    clients[id] = c;
+    nclients_live++;
+    return c;
+}
+
+static void client_free(struct client *c, const char *why)
+{
+    dp_detach(c);
+    if (c->session) {
+        struct core_session_close_args a = {.session = c->session};
+        pthread_mutex_lock(&D.core_mu);
+        core_ecall(D.core, CORE_ECALL_SESSION_CLOSE, &a, sizeof a);
+        D.by_session[(uint32_t)c->session - 1] = NULL;
+        pthread_mutex_unlock(&D.core_mu);
+        if (c->kind == ESEM_HELLO_CLIENT)
+            esemd_log("session end pid=%d uid=%u (%s): %u waiters removed, %u opens closed",
+                      (int)c->pid, (unsigned)c->uid, why, a.waiters_removed, a.opens_closed);
+    }
+    if (c->chan)
+        munmap(c->chan, c->chan_size);
+    if (c->sock >= 0)
+        close(c->sock);
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    if (c->efd >= 0)
+        close(c->efd);
+    clients[c->id] = NULL;
+    nclients_live--;
+    free(c);
+}
+
+static int read_groups(pid_t pid, uint32_t *groups, uint32_t max)
+{
+    char path[64], line[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    uint32_t n = 0;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "Groups:", 7) == 0) {
+            char *p = line + 7, *end;
+            while (n < max) {
+                unsigned long g = strtoul(p, &end, 10);
+                if (end == p)
+                    break;
+                groups[n++] = (uint32_t)g;
+                p = end;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    return (int)n;
+}
+
+static int send_reply(int sock, const struct esem_hello_reply *rep, const int *fds, int nfds)
+{
+    struct iovec iov = {.iov_base = (void *)rep, .iov_len = sizeof *rep};
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds) {
+        mh.msg_control = u.buf;
+        mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+    }
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof *rep ? 0 : -1;
+}
+
+static void hello_fail(struct client *c, int err, const char *why)
+{
+    struct esem_hello_reply rep = {.err = err};
+    esemd_log("audit: refused connection pid=%d uid=%u: %s", (int)c->pid, (unsigned)c->uid, why);
+    send_reply(c->sock, &rep, NULL, 0);
+    client_free(c, "refused");
+}
+
+/* Is `c` really a child of the process behind session `parent`?  The parent
+ * must still be alive (its pidfd) and be the same process (start time), so a
+ * process that was handed a dead client's PID passes on nothing. */
+static int may_inherit(const struct client *c, core_id_t parent, pid_t ppid)
+{
+    uint32_t idx = (uint32_t)parent - 1;
+    if (idx >= D.max_sessions)
+        return 0;
+    struct client *p = D.by_session[idx];
+    if (!p || p->session != parent || p->kind != ESEM_HELLO_CLIENT)
+        return 0;
+    uint64_t pst;
+    if (p->pid != ppid || esem_util_proc_stat(ppid, &pst, NULL) < 0 || pst != p->start_time)
+        return 0;
+    return esem_util_pidfd_alive(p->pidfd);
+}
+
+static void handle_hello(struct client *c)
+{
+    struct esem_hello h;
+    ssize_t n = recv(c->sock, &h, sizeof h, MSG_DONTWAIT);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    struct ucred cr;
+    socklen_t crl = sizeof cr;
+    if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0) {
+        hello_fail(c, EIO, "no peer credentials");
+        return;
+    }
+    c->pid = cr.pid;
+    c->uid = cr.uid;
+    c->gid = cr.gid;
+    if (n != (ssize_t)sizeof h || h.magic != ESEM_PROTO_MAGIC) {
+        hello_fail(c, EPROTO, "malformed hello");
+        return;
+    }
+    if (h.version != ESEM_PROTO_VERSION) {
+        hello_fail(c, EPROTO, "protocol version mismatch");
+        return;
+    }
+    if (h.kind != ESEM_HELLO_CLIENT && h.kind != ESEM_HELLO_ADMIN) {
+        hello_fail(c, EPROTO, "unknown connection kind");
+        return;
+    }
+    /* Bind the session to this very process: pidfd first, then read its
+     * start time, then check the pidfd still names a live process, so the
+     * /proc data cannot belong to a successor that reused the PID. */
+    c->pidfd = esem_util_pidfd_open(c->pid);
+    pid_t ppid = 0;
+    if (c->pidfd < 0 || esem_util_proc_stat(c->pid, &c->start_time, &ppid) < 0 ||
+        !esem_util_pidfd_alive(c->pidfd)) {
+        hello_fail(c, ESRCH, "peer process vanished");
+        return;
+    }
+    struct core_session_open_args so;
+    memset(&so, 0, sizeof so);
+    so.pid = (uint32_t)c->pid;
+    so.uid = c->uid;
+    so.gid = c->gid;
+    so.ngroups = (uint32_t)read_groups(c->pid, so.groups, CORE_NGROUPS_MAX);
+    so.start_time = c->start_time;
+    struct esem_hello_reply rep = {0};
+    pthread_mutex_lock(&D.core_mu);
+    int32_t st = core_ecall(D.core, CORE_ECALL_SESSION_OPEN, &so, sizeof so);
+    if (st == CORE_OK) {
+        c->session = so.session;
+        c->kind = (int)h.kind;
+        D.by_session[(uint32_t)so.session - 1] = c;
+        if (h.inherit_session && h.kind == ESEM_HELLO_CLIENT) {
+            if (!may_inherit(c, h.inherit_session, ppid)) {
+                st = CORE_E_PERM;
+            } else {
+                struct core_session_inherit_args ia = {.child = c->session,
+                                                       .parent = h.inherit_session};
+                st = core_ecall(D.core, CORE_ECALL_SESSION_INHERIT, &ia, sizeof ia);
+                rep.inherited = ia.nopens;
+            }
+        }
+    }
+    pthread_mutex_unlock(&D.core_mu);
+    if (st != CORE_OK) {
+        if (st == CORE_E_PERM)
+            esemd_refusal(c, "inherit", st);
+        hello_fail(c, dp_errno(st), core_strerror(st));
+        return;
+    }
+    rep.session = c->session;
+    if (h.kind == ESEM_HELLO_ADMIN) {
+        send_reply(c->sock, &rep, NULL, 0);
+        return;
+    }
+    /* The channel: anonymous memory shared with this client alone.  Sealed
+     * against resizing so the client cannot shrink it under the daemon and
+     * turn our next access into SIGBUS. */
+    int memfd = memfd_create("esem-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    c->chan_size = sizeof(struct esem_chan);
+    if (memfd < 0 || ftruncate(memfd, (off_t)c->chan_size) < 0 ||
+        fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+        if (memfd >= 0)
+            close(memfd);
+        hello_fail(c, ENOMEM, "cannot create channel");
+        return;
+    }
+    c->chan = mmap(NULL, c->chan_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->chan == MAP_FAILED || c->efd < 0) {
+        c->chan = NULL;
+        close(memfd);
+        hello_fail(c, ENOMEM, "cannot map channel");
+        return;
+    }
+    c->chan->hdr.magic = ESEM_PROTO_MAGIC;
+    c->chan->hdr.nslots = ESEM_NSLOTS;
+    rep.nslots = ESEM_NSLOTS;
+    rep.chan_size = c->chan_size;
+    int fds[2] = {memfd, c->efd};
+    dp_attach(c);
+    int r = send_reply(c->sock, &rep, fds, 2);
+    close(memfd);
+    if (r < 0) {
+        client_free(c, "hello reply failed");
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_PIDFD, c->id)};
+    epoll_ctl(ep_fd, EPOLL_CTL_ADD, c->pidfd, &ev);
+    esemd_log("session start pid=%d uid=%u gid=%u%s", (int)c->pid, (unsigned)c->uid,
+              (unsigned)c->gid, h.inherit_session ? " (inherits its parent's opens)" : "");
+}
+
+/* ---- admin ---- */
+
+static int admin_send(struct client *c, struct esem_admin_msg *m)
+{
+    return send(c->sock, m, sizeof *m, MSG_NOSIGNAL) == (ssize_t)sizeof *m ? 0 : -1;
+}
+
+static void admin_members(struct client *c, core_id_t h, uint32_t call, uint32_t type)
+{
+    struct core_sem_member_args a = {.handle = h, .cursor = 0};
+    for (int guard = 0; guard < 1000000; guard++) {
+        pthread_mutex_lock(&D.core_mu);
+        int32_t st = core_ecall(D.core, call, &a, sizeof a);
+        pthread_mutex_unlock(&D.core_mu);
+        if (st != CORE_OK || !a.found)
+            return;
+        struct esem_admin_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = type;
+        m.pid = a.pid;
+        m.count = a.count;
+        m.prio = a.prio;
+        if (admin_send(c, &m) < 0 || a.next == 0xffffffffu)
+            return;
+        a.cursor = a.next;
+    }
+}
+
+static void handle_admin(struct client *c)
+{
+    struct esem_admin_msg req, m;
+    ssize_t n = recv(c->sock, &req, sizeof req, MSG_DONTWAIT);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n != (ssize_t)sizeof req) {
+        if (n > 0)
+            esemd_refusal(c, "admin (malformed)", CORE_E_BADCALL);
+        client_free(c, n == 0 ? "closed" : "malformed admin request");
+        return;
+    }
+    memset(&m, 0, sizeof m);
+    switch (req.type) {
+    case ESEM_ADM_LIST:
+    case ESEM_ADM_SHOW: {
+        uint32_t nl = req.name_len < ESEM_NAME_BUF ? req.name_len : 0;
+        struct core_sem_info_args a;
+        memset(&a, 0, sizeof a);
+        int shown = 0;
+        for (;;) {
+            pthread_mutex_lock(&D.core_mu);
+            core_ecall(D.core, CORE_ECALL_SEM_INFO, &a, sizeof a);
+            pthread_mutex_unlock(&D.core_mu);
+            if (!a.found)
+                break;
+            a.cursor = a.next;
+            if (req.type == ESEM_ADM_SHOW) {
+                /* match by name, or by id ("#<handle>") for anonymous ones */
+                char idbuf[32];
+                snprintf(idbuf, sizeof idbuf, "#%llx", (unsigned long long)a.info.handle);
+                int byname = (a.info.flags & CORE_SEMF_NAMED) && a.info.name_len == nl &&
+                             !(a.info.flags & CORE_SEMF_UNLINKED) &&
+                             memcmp(a.info.name, req.name, nl) == 0;
+                int byid = nl == strlen(idbuf) && memcmp(idbuf, req.name, nl) == 0;
+                if (!byname && !byid)
+                    continue;
+            }
+            memset(&m, 0, sizeof m);
+            m.type = ESEM_ADM_SEM;
+            m.sem = a.info;
+            if (admin_send(c, &m) < 0)
+                return;
+            shown++;
+            if (req.type == ESEM_ADM_SHOW) {
+                admin_members(c, a.info.handle, CORE_ECALL_SEM_HOLDERS, ESEM_ADM_HOLDER);
+                admin_members(c, a.info.handle, CORE_ECALL_SEM_WAITERS, ESEM_ADM_WAITER);
+                break;
+            }
+        }
+        memset(&m, 0, sizeof m);
+        m.type = ESEM_ADM_END;
+        m.err = (req.type == ESEM_ADM_SHOW && !shown) ? ENOENT : 0;
+        admin_send(c, &m);
+        return;
+    }
+    case ESEM_ADM_STATS: {
+        struct core_stats_args a;
+        pthread_mutex_lock(&D.core_mu);
+        core_ecall(D.core, CORE_ECALL_STATS, &a, sizeof a);
+        pthread_mutex_unlock(&D.core_mu);
+        m.type = ESEM_ADM_STATSREC;
+        m.stats = a.stats;
+        m.uptime_ms = (esem_util_now_ns(CLOCK_MONOTONIC) - D.start_ns) / 1000000ull;
+        m.nclients = nclients_live;
+        m.nworkers = (uint32_t)D.nworkers;
+        admin_send(c, &m);
+        return;
+    }
+    case ESEM_ADM_SHUTDOWN:
+        m.type = ESEM_ADM_END;
+        if (c->uid != geteuid() && c->uid != 0) {
+            m.err = EPERM;
+            esemd_refusal(c, "shutdown", CORE_E_PERM);
+        } else {
+            esemd_log("shutdown requested by pid=%d uid=%u", (int)c->pid, (unsigned)c->uid);
+            shutting_down = 1;
+        }
+        admin_send(c, &m);
+        return;
+    default:
+        m.type = ESEM_ADM_END;
+        m.err = EINVAL;
+        esemd_refusal(c, "admin (unknown request)", CORE_E_BADCALL);
+        admin_send(c, &m);
+        return;
+    }
+}
+
+static void on_sock(struct client *c, uint32_t events)
+{
+    if (!c->kind) {
+        handle_hello(c);
+        return;
+    }
+    if (c->kind == ESEM_HELLO_ADMIN && (events & EPOLLIN)) {
+        handle_admin(c);
+        return;
+    }
+    /* A client sends nothing after hello; anything else is garbage, and a
+     * hang-up means the process closed us, exec'd or died. */
+    char junk[256];
+    ssize_t n = recv(c->sock, junk, sizeof junk, MSG_DONTWAIT);
+    if (n > 0) {
+        esemd_refusal(c, "control message after hello", CORE_E_BADCALL);
+        return;
+    }
+    if (n < 0 && errno == EAGAIN && !(events & (EPOLLHUP | EPOLLERR)))
+        return;
+    client_free(c, "hang-up");
+}
+
+static void accept_all(void)
+{
+    for (;;) {
+        int s = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (s < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                esemd_log("accept: %s", strerror(errno));
+            return;
+        }
+        struct client *c = client_new(s);
+        if (!c) {
+            close(s);
+            continue;
+        }
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = EV(EV_SOCK, c->id)};
+        epoll_ctl(ep_fd, EPOLL_CTL_ADD, s, &ev);
+    }
+}
+
+/* ---- start-up ---- */
+
+static uint32_t parse_u32(const char *s, const char *opt)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*s == 0 || *end || v == 0 || v > (1ul << 24)) {
+        fprintf(stderr, "esemd: bad value for %s: %s\n", opt, s);
+        exit(2);
+    }
+    return (uint32_t)v;
+}
+
+static void harden(void)
+{
+    /* Same-uid peers may not ptrace us, read /proc/PID/mem, or get a core
+     * file of the semaphore state (TM-host). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    struct rlimit rl = {0, 0};
+    setrlimit(RLIMIT_CORE, &rl);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"socket", required_argument, 0, 's'}, {"foreground", no_argument, 0, 'f'},
+        {"log", required_argument, 0, 'l'},    {"workers", required_argument, 0, 'w'},
+        {"max-sems", required_argument, 0, 'S'}, {"max-clients", required_argument, 0, 'C'},
+        {"spin-us", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
+    const char *path = NULL, *logpath = NULL;
+    int foreground = 0;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int nworkers = ncpu >= 4 ? (int)(ncpu / 2) : 1;
+    struct core_config cfg = {.max_sems = 131072, .max_sessions = 4096};
+    uint64_t spin_us = 50;
+    int o;
+    while ((o = getopt_long(argc, argv, "s:fl:w:hV", opts, NULL)) != -1) {
+        switch (o) {
+        case 's': path = optarg; break;
+        case 'f': foreground = 1; break;
+        case 'l': logpath = optarg; break;
+        case 'w': nworkers = (int)parse_u32(optarg, "--workers"); break;
+        case 'S': cfg.max_sems = parse_u32(optarg, "--max-sems"); break;
+        case 'C': cfg.max_sessions = parse_u32(optarg, "--max-clients"); break;
+        case 'P': spin_us = strtoull(optarg, NULL, 10); break;
+        case 'h': usage(stdout); return 0;
+        case 'V': puts("esemd " ESEM_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (nworkers > 64)
+        nworkers = 64;
+    cfg.max_opens = cfg.max_sems * 2;
+    cfg.max_waiters = cfg.max_sems / 2 > 1024 ? cfg.max_sems / 2 : 1024;
+    cfg.max_long_names = cfg.max_sems / 16 > 64 ? cfg.max_sems / 16 : 64;
+
+    char defpath[sizeof sock_path];
+    if (!path) {
+        if (esem_util_default_socket(defpath, sizeof defpath) < 0) {
+            fprintf(stderr, "esemd: default socket path too long\n");
+            return 1;
+        }
+        path = defpath;
+    }
+    snprintf(sock_path, sizeof sock_path, "%s", path);
+
+    /* Detach before creating threads; the parent waits until we listen so
+     * that "esemd && client" works. */
+    int ready[2] = {-1, -1};
+    if (!foreground) {
+        if (pipe2(ready, O_CLOEXEC) < 0)
+            return 1;
+        pid_t p = fork();
+        if (p < 0)
+            return 1;
+        if (p > 0) {
+            char ok = 0;
+            close(ready[1]);
+            if (read(ready[0], &ok, 1) != 1 || ok != 1) {
+                fprintf(stderr, "esemd: failed to start (see the log)\n");
+                return 1;
+            }
+            return 0;
+        }
+        close(ready[0]);
+        setsid();
+        if (!logpath) {
+            /* esemd.sock -> esemd.log, beside the socket */
+            static char lp[PATH_MAX];
+            snprintf(lp, sizeof lp, "%s", sock_path);
+            char *dot = strrchr(lp, '.');
+            if (dot && strcmp(dot, ".sock") == 0)
+                *dot = 0;
+            strncat(lp, ".log", sizeof lp - strlen(lp) - 1);
+            logpath = lp;
+        }
+    }
+    if (logpath) {
+        logf_ = fopen(logpath, "ae");
+        if (!logf_) {
+            fprintf(stderr, "esemd: cannot open log %s: %s\n", logpath, strerror(errno));
+            return 1;
+        }
+    }
+    harden();
+    signal(SIGPIPE, SIG_IGN);
+
+    /* The core's arena: private anonymous memory (issue: memfd_secret). */
+    uint64_t asz = core_arena_size(&cfg);
+    void *arena = asz ? mmap(NULL, asz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                      : MAP_FAILED;
+    if (arena == MAP_FAILED || !(D.core = core_init(arena, asz, &cfg))) {
+        esemd_log("cannot set up the core (%llu bytes)", (unsigned long long)asz);
+        return 1;
+    }
+    pthread_mutex_init(&D.core_mu, NULL);
+    D.max_sessions = cfg.max_sessions;
+    D.by_session = calloc(cfg.max_sessions, sizeof *D.by_session);
+    D.spin_ns = spin_us * 1000ull;
+    D.start_ns = esem_util_now_ns(CLOCK_MONOTONIC);
+
+    listen_fd = open_socket(sock_path);
+    if (listen_fd < 0)
+        return 1;
+    sigset_t ss;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGTERM);
+    sigaddset(&ss, SIGINT);
+    sigaddset(&ss, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &ss, NULL); /* workers inherit the mask */
+    sig_fd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+    ep_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (!D.by_session || sig_fd < 0 || ep_fd < 0 || dp_start(nworkers) < 0) {
+        esemd_log("start-up failed: %s", strerror(errno));
+        return 1;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_LISTEN, 0)};
+    epoll_ctl(ep_fd, EPOLL_CTL_ADD, listen_fd, &ev);
+    ev.data.u64 = EV(EV_SIGNAL, 0);
+    epoll_ctl(ep_fd, EPOLL_CTL_ADD, sig_fd, &ev);
+
+    struct core_stats_args sa;
+    core_ecall(D.core, CORE_ECALL_STATS, &sa, sizeof sa);
+    esemd_log("start: socket %s, %d worker(s), %u semaphores max, %u clients max, core arena %llu "
+              "bytes, %u bytes per semaphore object",
+              sock_path, nworkers, cfg.max_sems, cfg.max_sessions, (unsigned long long)asz,
+              sa.stats.sem_bytes);
+    if (!foreground) {
+        char ok = 1;
+        if (write(ready[1], &ok, 1) != 1)
+            return 1;
+        close(ready[1]);
+        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (nul >= 0) {
+            dup2(nul, 0);
+            dup2(nul, 1);
+            dup2(nul, 2);
+            close(nul);
+        }
+    }
+
+    while (!shutting_down) {
+        struct epoll_event evs[64];
+        int n = epoll_wait(ep_fd, evs, 64, -1);
+        if (n < 0 && errno != EINTR) {
+            esemd_log("epoll_wait: %s", strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            uint32_t type = (uint32_t)(evs[i].data.u64 >> 32);
+            uint32_t id = (uint32_t)evs[i].data.u64;
+            if (type == EV_LISTEN) {
+                accept_all();
+            } else if (type == EV_SIGNAL) {
+                struct signalfd_siginfo si;
+                while (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+                    esemd_log("signal %d from pid %d: shutting down", (int)si.ssi_signo,
+                              (int)si.ssi_pid);
+                    shutting_down = 1;
+                }
+            } else if (id < nclients_cap && clients[id]) {
+                if (type == EV_SOCK)
+                    on_sock(clients[id], evs[i].events);
+                else if (type == EV_PIDFD)
+                    client_free(clients[id], "process exited");
+            }
+        }
+    }
+
+    for (uint32_t i = 0; i < nclients_cap; i++)
+        if (clients[i])
+            client_free(clients[i], "daemon stopping");
+    dp_stop();
+    unlink(sock_path);
+    esemd_log("stop");
+    return 0;
+}

@@ -1,0 +1,76 @@
+/* esemd internals: the untrusted runtime around the trusted core. */
+#ifndef ESEMD_H
+#define ESEMD_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "esem_core.h"
+#include "proto.h"
+
+/* Host-private view of one slot; never stored in the channel, which the
+ * client can scribble on. */
+struct slot_state {
+    uint32_t last_seq;   /* last request number taken from the slot */
+    uint32_t queued;     /* a wait of this slot sits in the core's queue */
+    uint32_t queued_seq; /* the request number that wait answers */
+    uint32_t pad_;
+};
+
+struct worker;
+
+struct client {
+    uint32_t id;
+    int kind; /* ESEM_HELLO_CLIENT / ESEM_HELLO_ADMIN, 0 before hello */
+    int sock, pidfd, efd;
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+    uint64_t start_time;
+    core_id_t session;
+    struct esem_chan *chan;
+    size_t chan_size;
+    struct worker *w;
+    struct slot_state ss[ESEM_NSLOTS];
+};
+
+struct worker {
+    pthread_t thread;
+    int index;
+    int epfd;
+    int cmd_efd; /* wakes the worker for list changes and stop */
+    pthread_mutex_t mu; /* guards clients[] and nclients */
+    struct client **clients;
+    uint32_t nclients, cap;
+    int stop;
+    uint64_t ops, sleeps;
+};
+
+struct daemon_state {
+    pthread_mutex_t core_mu; /* serialises the core, by_session[], slot_state */
+    struct core *core;
+    struct client **by_session; /* indexed by session index */
+    uint32_t max_sessions;
+    struct worker *workers;
+    int nworkers;
+    uint64_t spin_ns;
+    uint64_t start_ns;
+};
+
+extern struct daemon_state D;
+
+/* dataplane.c */
+int dp_start(int nworkers);
+void dp_stop(void);
+void dp_attach(struct client *c);
+void dp_detach(struct client *c);
+
+/* errno for a core status */
+int dp_errno(int32_t core_status);
+
+/* esemd.c */
+void esemd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void esemd_refusal(const struct client *c, const char *what, int32_t core_status);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * esem.h — hardened process-shared semaphores.
+ *
+ * The semaphores live in esemd's trusted core, not in memory or files the
+ * caller (or any other process) can write.  Each call is checked against
+ * the calling process's identity.  The API is POSIX <semaphore.h> in shape:
+ * rename sem_* to esem_* and sem_t to esem_t.
+ *
+ * Conventions for every function below:
+ *   - returns 0 (or a pointer) on success; -1 (or NULL) with errno set on
+ *     failure, exactly like the POSIX call it mirrors;
+ *   - errno values are the POSIX ones (EACCES, EEXIST, ENOENT, EINVAL,
+ *     ENAMETOOLONG, EOVERFLOW, EAGAIN, ETIMEDOUT, EINTR, ENOSPC) plus:
+ *       ECONNREFUSED  esemd is not running at the socket (ESEM_SOCKET, else
+ *                     $XDG_RUNTIME_DIR/esem/esemd.sock, else
+ *                     /tmp/esem-$UID/esemd.sock) or refused the connection;
+ *       EIO           the connection to esemd broke (the daemon died) — the
+ *                     library fails closed and never falls back to
+ *                     unprotected semaphores;
+ *       EBUSY         esem_close of the last reference while another thread
+ *                     of this process waits on it, or esem_destroy with
+ *                     waiters (POSIX leaves both undefined);
+ *       EPERM         after fork(), the child could not be proven to be the
+ *                     parent's child, so it inherited nothing.
+ *   - thread-safe; each thread gets its own channel slot on first use.
+ *   - fork(): the child gets its own session with esemd and keeps the
+ *     parent's open semaphores (same esem_t pointers), also if it changes
+ *     its uid later.  The parent's channel is never visible to the child.
+ *     exec() and _exit() drop the process's references.
+ *   - a handle (esem_t *) is only meaningful in the process that opened it
+ *     and in its children; forging or reusing one is refused with EINVAL.
+ */
+#ifndef ESEM_H
+#define ESEM_H
+
+#include <fcntl.h>
+#include <sys/types.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ESEM_VALUE_MAX 2147483647 /* == SEM_VALUE_MAX on Linux */
+#define ESEM_NAME_MAX 251         /* bytes after the leading '/' */
+
+#if defined(__GNUC__)
+#define ESEM_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define ESEM_MUST_CHECK
+#endif
+
+/* Opaque handle to a semaphore; only ever used through a pointer. */
+typedef struct esem esem_t;
+
+/*
+ * esem_open — open (and with O_CREAT, create) a named semaphore.
+ * name:  "/name" (leading slashes are skipped), at most ESEM_NAME_MAX bytes,
+ *        no further '/'.
+ * oflag: 0, O_CREAT, or O_CREAT|O_EXCL (other bits are ignored).
+ * mode, value: used only when the call creates it; the process umask is
+ *        applied to mode; value <= ESEM_VALUE_MAX.
+ * Access: read+write permission by mode bits and the creator's uid/gid, as
+ *        for the file glibc would create; root may open any.
+ * Opening the same semaphore again in one process returns the same pointer;
+ * each successful esem_open needs one esem_close.
+ * Errors: EACCES, EEXIST, ENOENT, EINVAL (bad name, value too large),
+ *        ENAMETOOLONG, ENOSPC (daemon tables full), ECONNREFUSED, EIO.
+ * Not async-signal-safe.
+ */
+ESEM_MUST_CHECK esem_t *esem_open(const char *name, int oflag, mode_t mode, unsigned int value);
+
+/* esem_close — drop one reference taken by esem_open.  The semaphore lives
+ * on (named semaphores persist until unlinked and closed by all).
+ * Errors: EINVAL (not an open handle), EBUSY, EIO. */
+int esem_close(esem_t *sem);
+
+/* esem_unlink — remove a name; it can be reused at once, and processes that
+ * have the old semaphore open keep using it until their last close.
+ * Only the owner (or root) may unlink.
+ * Errors: ENOENT, EACCES, EINVAL, ENAMETOOLONG, ECONNREFUSED, EIO. */
+int esem_unlink(const char *name);
+
+/* esem_create — a new anonymous semaphore (like sem_init with pshared=1):
+ * shared with children created by fork() after this call.
+ * Errors: EINVAL (value > ESEM_VALUE_MAX), ENOSPC, ECONNREFUSED, EIO. */
+ESEM_MUST_CHECK esem_t *esem_create(unsigned int value);
+
+/* esem_destroy — end an anonymous semaphore for every process sharing it
+ * and free the handle.  Errors: EINVAL (named or invalid), EBUSY (waiters). */
+int esem_destroy(esem_t *sem);
+
+/* esem_post — add one permit, or hand it straight to the first waiter
+ * (highest priority first, FIFO among equals).
+ * Async-signal-safe, also from a handler that interrupted another esem call
+ * in the same thread (provided the process is already connected, which it
+ * is once it holds an open semaphore).
+ * Errors: EINVAL, EOVERFLOW (value would exceed ESEM_VALUE_MAX), EIO. */
+int esem_post(esem_t *sem);
+
+/* esem_wait — take a permit, blocking until one is granted.
+ * A wake-up is never taken as a grant: it returns 0 only when esemd's core
+ * granted this thread a permit.  A signal handler interrupting the wait
+ * makes it fail with EINTR (whatever SA_RESTART says, as POSIX wants); if a
+ * grant raced the signal, the call returns 0 instead and the permit is
+ * kept — it is never lost.  Not a cancellation point in this version.
+ * Errors: EINVAL, EINTR, EIO. */
+int esem_wait(esem_t *sem);
+
+/* esem_trywait — take a permit if one is available now.
+ * Errors: EAGAIN (none available), EINVAL, EIO. */
+int esem_trywait(esem_t *sem);
+
+/* esem_timedwait — esem_wait with an absolute CLOCK_REALTIME deadline.
+ * Succeeds if a permit is available even when the deadline has passed;
+ * never times out early.  Errors: ETIMEDOUT, EINVAL (tv_nsec outside
+ * [0, 1e9)), EINTR, EIO. */
+int esem_timedwait(esem_t *sem, const struct timespec *abs_timeout);
+
+/* esem_clockwait — as esem_timedwait, on CLOCK_REALTIME or CLOCK_MONOTONIC
+ * (EINVAL for any other clock). */
+int esem_clockwait(esem_t *sem, clockid_t clock, const struct timespec *abs_timeout);
+
+/* esem_getvalue — the current value; 0 while threads wait (as glibc).
+ * Errors: EINVAL, EIO. */
+int esem_getvalue(esem_t *sem, int *sval);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
