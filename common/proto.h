@@ -63,14 +63,20 @@ enum esem_op {
  * line while one spins and the other writes.
  *
  * Protocol (per slot, n = request number, wrapping):
- *   client: fill request fields; store-release req_seq = n; set the slot's
- *           bit in hdr.pending; if hdr.daemon_sleeping, write the doorbell.
- *   daemon: copy the request out (the client may change it under us),
- *           validate, call the core, write reply fields, store-release
- *           rep_seq = n; if client_sleeping, FUTEX_WAKE rep_seq.
- *   client: spin on rep_seq == n, then set client_sleeping and FUTEX_WAIT.
+ *   client: a thread that takes a slot sets its bit in hdr.active (the
+ *           daemon polls only active slots); per request: fill the request
+ *           fields, store req_seq = n; if hdr.daemon_sleeping, write the
+ *           doorbell eventfd.
+ *   daemon: sees req_seq change, copies the request out (the client may
+ *           change it under us), validates, calls the core, writes the reply
+ *           fields, store-release rep_seq = n; if client_sleeping, FUTEX_WAKE.
+ *   client: spin on rep_seq == n, then set client_sleeping and FUTEX_WAIT;
+ *           a queued wait is flagged by queued_seq = n so the client stops
+ *           spinning at once (only a reply with rep_seq = n is a grant).
  *   cancel: client stores cancel_seq = n and rings again; the daemon answers
  *           ESEM_ST_CANCELLED, or the grant if it won the race.
+ * The request and the reply each fit one cache line, so a busy round trip
+ * moves two lines between the cores and makes no system call.
  */
 struct esem_slot {
     /* client -> daemon */
@@ -90,7 +96,8 @@ struct esem_slot {
     int32_t status; /* 0, a positive errno, or ESEM_ST_CANCELLED */
     uint32_t rvalue;
     uint64_t rhandle;
-    uint8_t pad1_[40];
+    uint32_t queued_seq; /* hint: request n is queued in the core; sleep */
+    uint8_t pad1_[36];
     char name[ESEM_NAME_BUF];
 };
 
@@ -99,7 +106,7 @@ struct esem_chan_hdr {
     uint8_t pad0_[56];
     uint32_t daemon_sleeping; /* set by the daemon before it sleeps */
     uint8_t pad1_[60];
-    uint64_t pending[ESEM_NSLOTS / 64]; /* one bit per slot with news */
+    uint64_t active[ESEM_NSLOTS / 64]; /* slots a client thread holds */
     uint8_t pad2_[64 - 8 * (ESEM_NSLOTS / 64)];
 };
 

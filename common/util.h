@@ -22,6 +22,11 @@ int esem_util_pidfd_alive(int pidfd);
 /* From /proc/PID/stat: start time (clock ticks since boot) and ppid. */
 int esem_util_proc_stat(pid_t pid, uint64_t *start_time, pid_t *ppid);
 
+/* How long either side spins without yielding the CPU while it waits for
+ * the other: long enough for a busy round trip (~0.2-1 us), short enough
+ * that a peer sharing our CPU is not starved. */
+#define ESEM_PURE_SPIN_NS 4000ull
+
 static inline uint64_t esem_util_now_ns(clockid_t clk)
 {
     struct timespec ts;

@@ -295,10 +295,13 @@ static uint32_t open_find(const struct core *c, uint32_t sess, uint32_t sem)
 /* Add n references of sem to session; CORE_E_NOSPC if the table is full. */
 static int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n)
 {
+    /* The per-semaphore total must not wrap, or an unlink would free an
+     * object that is still held and its slot could be handed to another. */
+    if (c->sems[sem].open_count > 0xffffffffu - n)
+        return CORE_E_NOSPC;
     uint32_t o = open_find(c, sess, sem);
     if (o != NIL) {
-        if (c->opens[o].count > 0xffffffffu - n ||
-            c->sems[sem].open_count > 0xffffffffu - n)
+        if (c->opens[o].count > 0xffffffffu - n)
             return CORE_E_NOSPC;
         c->opens[o].count += n;
         c->sems[sem].open_count += n;
@@ -548,8 +551,11 @@ static int32_t do_session_inherit(struct core *c, struct core_session_inherit_ar
         return CORE_E_PERM;
     /* Count first so that a full table fails the whole call, not half of it. */
     uint32_t need = 0;
-    for (uint32_t o = ps->open_head; o != NIL; o = c->opens[o].sess_next)
+    for (uint32_t o = ps->open_head; o != NIL; o = c->opens[o].sess_next) {
+        if (c->sems[c->opens[o].sem].open_count > 0xffffffffu - c->opens[o].count)
+            return CORE_E_NOSPC;
         need++;
+    }
     if (need > c->cfg.max_opens - c->opens_in_use)
         return CORE_E_NOSPC;
     uint32_t n = 0;
@@ -609,6 +615,7 @@ static int32_t do_sem_open(struct core *c, struct core_sem_open_args *a)
     if (r)
         return r;
     uint32_t si = name_lookup(c, in.name, in.name_len);
+    uint32_t created = 0; /* kept here: the argument struct is never read back */
     a->created = 0;
     if (si != NIL) {
         if ((in.oflag & (CORE_O_CREAT | CORE_O_EXCL)) == (CORE_O_CREAT | CORE_O_EXCL))
@@ -651,16 +658,15 @@ static int32_t do_sem_open(struct core *c, struct core_sem_open_args *a)
         uint32_t b = hash_bytes(in.name, in.name_len) & (c->name_buckets - 1);
         s->hash_next = c->name_hash[b];
         c->name_hash[b] = si;
-        a->created = 1;
+        created = 1;
     }
     r = open_add(c, ssi, si, 1);
     if (r) {
-        if (a->created) {
-            a->created = 0;
+        if (created)
             sem_free(c, si);
-        }
         return r;
     }
+    a->created = created;
     a->handle = mkid(si, c->sems[si].gen);
     return CORE_OK;
 }
@@ -945,6 +951,8 @@ static int32_t do_sem_members(struct core *c, struct core_sem_member_args *a, in
     uint32_t i;
     if (cur == 0)
         i = waiters ? c->sems[si].wait_head : c->sems[si].open_head;
+    else if (cur == 0xffffffffu)
+        return CORE_OK; /* the end marker a previous call returned */
     else if (cur - 1 < lim)
         i = cur - 1;
     else

@@ -9,6 +9,7 @@
  * a request therefore costs no system call on either side.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +233,8 @@ static void serve_slot(struct client *c, uint32_t k, struct wakeq *q, struct ref
         if (st == CORE_QUEUED) {
             ss->queued = 1;
             ss->queued_seq = seq;
+            /* Only a hint that spinning is pointless; never read as a grant. */
+            atomic_store_explicit((_Atomic uint32_t *)&s->queued_seq, seq, memory_order_release);
             return;
         }
         if (is_refusal(st)) {
@@ -241,6 +244,7 @@ static void serve_slot(struct client *c, uint32_t k, struct wakeq *q, struct ref
         reply(c, k, seq, st < 0 ? dp_errno(st) : 0, value, handle, q);
         return;
     }
+    ss->cancel_seen = cseq;
     if (ss->queued && cseq == ss->queued_seq) {
         struct core_sem_cancel_args a = {.session = c->session, .slot = k};
         int32_t st = core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
@@ -251,34 +255,50 @@ static void serve_slot(struct client *c, uint32_t k, struct wakeq *q, struct ref
     }
 }
 
-static int serve_client(struct client *c, struct wakeq *q)
+/* Cheap check without the core lock: last_seq and cancel_seen belong to
+ * this worker alone. */
+static int slot_has_news(const struct client *c, uint32_t k)
+{
+    const struct esem_slot *s = &c->chan->slot[k];
+    return atomic_load_explicit((_Atomic uint32_t *)&s->req_seq, memory_order_acquire) !=
+               c->ss[k].last_seq ||
+           atomic_load_explicit((_Atomic uint32_t *)&s->cancel_seq, memory_order_acquire) !=
+               c->ss[k].cancel_seen;
+}
+
+/* Serve (or with serve == 0, just look for) news in a client's active
+ * slots.  The active mask is the client's to write, so any bit pattern is
+ * accepted: at worst a hostile client makes us look at all of its slots. */
+static int scan_client(struct client *c, struct wakeq *q, int serve)
 {
     int n = 0;
     for (uint32_t w = 0; w < ESEM_NSLOTS / 64; w++) {
-        uint64_t bits = atomic_exchange_explicit((_Atomic uint64_t *)&c->chan->hdr.pending[w], 0,
-                                                 memory_order_acq_rel);
+        uint64_t bits = atomic_load_explicit((_Atomic uint64_t *)&c->chan->hdr.active[w],
+                                             memory_order_seq_cst);
         while (bits) {
             uint32_t k = w * 64 + (uint32_t)__builtin_ctzll(bits);
             bits &= bits - 1;
+            if (!slot_has_news(c, k))
+                continue;
+            n++;
+            if (!serve)
+                return n;
             struct refusal ref;
             pthread_mutex_lock(&D.core_mu);
             serve_slot(c, k, q, &ref);
             pthread_mutex_unlock(&D.core_mu);
             if (ref.st)
                 esemd_refusal(c, op_name(ref.op), ref.st);
-            n++;
         }
     }
     return n;
 }
 
-static int any_pending(struct worker *w)
+static int any_news(struct worker *w)
 {
     for (uint32_t i = 0; i < w->nclients; i++)
-        for (uint32_t k = 0; k < ESEM_NSLOTS / 64; k++)
-            if (atomic_load_explicit((_Atomic uint64_t *)&w->clients[i]->chan->hdr.pending[k],
-                                     memory_order_seq_cst))
-                return 1;
+        if (scan_client(w->clients[i], NULL, 0))
+            return 1;
     return 0;
 }
 
@@ -303,7 +323,7 @@ static void *worker_main(void *arg)
         }
         int n = 0;
         for (uint32_t i = 0; i < w->nclients; i++)
-            n += serve_client(w->clients[i], &q);
+            n += scan_client(w->clients[i], &q, 1);
         pthread_mutex_unlock(&w->mu);
         wake_flush(&q);
         if (n) {
@@ -311,9 +331,11 @@ static void *worker_main(void *arg)
             idle_since = 0;
             continue;
         }
-        /* Spin a bounded time after the last request: a busy client's next
-         * request then costs no doorbell and no wake-up. */
-        if (++spins & 63) {
+        /* Spin a bounded time after the last request, so a busy client's
+         * next request costs no doorbell and no wake-up: first a short pure
+         * spin, then yielding, so that on an oversubscribed machine (more
+         * runnable threads than cores) the client we wait for can run. */
+        if (++spins & 15) {
             esem_util_cpu_relax();
             continue;
         }
@@ -321,12 +343,13 @@ static void *worker_main(void *arg)
         if (!idle_since)
             idle_since = now;
         if (now - idle_since < D.spin_ns) {
-            esem_util_cpu_relax();
+            if (now - idle_since > ESEM_PURE_SPIN_NS)
+                sched_yield();
             continue;
         }
         pthread_mutex_lock(&w->mu);
         set_sleeping(w, 1);
-        int busy = any_pending(w) || w->stop;
+        int busy = any_news(w) || w->stop;
         pthread_mutex_unlock(&w->mu);
         if (!busy) {
             struct epoll_event ev[64];
@@ -334,7 +357,7 @@ static void *worker_main(void *arg)
             int ne = epoll_wait(w->epfd, ev, 64, -1);
             for (int i = 0; i < ne; i++) {
                 uint64_t v;
-                /* Drain the doorbell; the pending bits say what to do. */
+                /* Drain the doorbell; the slots' sequence numbers say what to do. */
                 if (read((int)ev[i].data.u64, &v, sizeof v) < 0 && errno != EAGAIN)
                     esemd_log("worker %d: doorbell read: %s", w->index, strerror(errno));
             }

@@ -12,10 +12,10 @@
 /* Host-private view of one slot; never stored in the channel, which the
  * client can scribble on. */
 struct slot_state {
-    uint32_t last_seq;   /* last request number taken from the slot */
-    uint32_t queued;     /* a wait of this slot sits in the core's queue */
-    uint32_t queued_seq; /* the request number that wait answers */
-    uint32_t pad_;
+    uint32_t last_seq;    /* last request number taken (owning worker only) */
+    uint32_t cancel_seen; /* last cancel_seq looked at (owning worker only) */
+    uint32_t queued;      /* a wait of this slot sits in the core's queue */
+    uint32_t queued_seq;  /* the request number that wait answers */
 };
 
 struct worker;

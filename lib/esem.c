@@ -57,14 +57,27 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 /* ---- slots ---- */
 
+/* The daemon polls only the slots marked active in the channel header. */
+static void slot_mark(int k, int on)
+{
+    _Atomic uint64_t *m = (_Atomic uint64_t *)&G.chan->hdr.active[k / 64];
+    if (on)
+        atomic_fetch_or(m, 1ull << (k % 64));
+    else
+        atomic_fetch_and(m, ~(1ull << (k % 64)));
+}
+
 static int slot_take(void)
 {
     for (uint32_t w = 0; w < ESEM_NSLOTS / 64; w++) {
         uint64_t cur = atomic_load(&G.slot_used[w]);
         while (~cur) {
             int b = __builtin_ctzll(~cur);
-            if (atomic_compare_exchange_weak(&G.slot_used[w], &cur, cur | (1ull << b)))
-                return (int)(w * 64 + (uint32_t)b);
+            if (atomic_compare_exchange_weak(&G.slot_used[w], &cur, cur | (1ull << b))) {
+                int k = (int)(w * 64 + (uint32_t)b);
+                slot_mark(k, 1);
+                return k;
+            }
         }
     }
     return -1;
@@ -72,6 +85,8 @@ static int slot_take(void)
 
 static void slot_give(int k)
 {
+    if (G.chan)
+        slot_mark(k, 0);
     atomic_fetch_and(&G.slot_used[k / 64], ~(1ull << (k % 64)));
 }
 
@@ -280,13 +295,12 @@ struct call {
     uint64_t rhandle;
 };
 
-static void ring(uint32_t k)
+/* Call after publishing req_seq or cancel_seq (seq_cst).  Dekker pair with
+ * the worker, which sets daemon_sleeping and then re-scans the slots: one
+ * side always sees the other's store, so no request sleeps unnoticed. */
+static void ring(void)
 {
     struct esem_chan *ch = G.chan;
-    atomic_fetch_or_explicit((_Atomic uint64_t *)&ch->hdr.pending[k / 64], 1ull << (k % 64),
-                             memory_order_seq_cst);
-    /* Dekker pair with the worker, which sets daemon_sleeping and then
-     * re-checks pending: one side always sees the other. */
     if (atomic_load_explicit((_Atomic uint32_t *)&ch->hdr.daemon_sleeping, memory_order_seq_cst)) {
         uint64_t one = 1;
         ssize_t r = write(G.efd, &one, sizeof one);
@@ -304,12 +318,23 @@ static int reply_ready(struct esem_slot *s, uint32_t seq)
  * if the daemon is gone. */
 static int await(struct esem_slot *s, uint32_t seq, const struct call *c, int may_abandon)
 {
+    /* Spin while the answer is likely to come soon: a pure spin first, then
+     * yielding (the daemon's worker may need this very CPU), then sleep.
+     * A wait the core queued will not be answered soon: sleep at once. */
     uint64_t t0 = esem_util_now_ns(CLOCK_MONOTONIC);
     unsigned i = 0;
     while (!reply_ready(s, seq)) {
-        esem_util_cpu_relax();
-        if ((++i & 255) == 0 && esem_util_now_ns(CLOCK_MONOTONIC) - t0 > G.spin_ns)
+        if (atomic_load_explicit((_Atomic uint32_t *)&s->queued_seq, memory_order_acquire) == seq)
             break;
+        if ((++i & 31) != 0) {
+            esem_util_cpu_relax();
+            continue;
+        }
+        uint64_t spent = esem_util_now_ns(CLOCK_MONOTONIC) - t0;
+        if (spent > G.spin_ns)
+            break;
+        if (spent > ESEM_PURE_SPIN_NS)
+            sched_yield();
     }
     while (!reply_ready(s, seq)) {
         struct timespec rel = {1, 0}; /* wake up now and then to check the daemon */
@@ -361,16 +386,16 @@ static int rpc(struct call *c)
     s->name_len = c->name_len;
     if (c->name_len)
         memcpy(s->name, c->name, c->name_len);
-    atomic_store_explicit((_Atomic uint32_t *)&s->req_seq, seq, memory_order_release);
-    ring((uint32_t)k);
+    atomic_store_explicit((_Atomic uint32_t *)&s->req_seq, seq, memory_order_seq_cst);
+    ring();
 
     r = await(s, seq, c, c->op == ESEM_OP_WAIT);
     if (r == -EINTR || r == -ETIMEDOUT) {
         /* Abandon the wait: ask the core to dequeue us, then take whatever
          * final answer comes — a grant that won the race is kept. */
         int why = r;
-        atomic_store_explicit((_Atomic uint32_t *)&s->cancel_seq, seq, memory_order_release);
-        ring((uint32_t)k);
+        atomic_store_explicit((_Atomic uint32_t *)&s->cancel_seq, seq, memory_order_seq_cst);
+        ring();
         r = await(s, seq, c, 0);
         if (r == 0 && s->status == ESEM_ST_CANCELLED)
             r = why;
@@ -416,18 +441,22 @@ static int norm_name(const char *name, const char **out, uint32_t *len)
     return 0;
 }
 
+/* The umask has no getter but /proc (Linux >= 4.7); setting it to read it
+ * back would race with other threads creating files. */
 static mode_t current_umask(void)
 {
-    FILE *f = fopen("/proc/self/status", "re");
-    char line[256];
-    unsigned m = 022;
-    if (f) {
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "Umask: %o", &m) == 1)
-                break;
-        fclose(f);
+    char buf[2048];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n > 0) {
+        buf[n] = 0;
+        const char *p = strstr(buf, "\nUmask:");
+        if (p)
+            return (mode_t)strtoul(p + 7, NULL, 8);
     }
-    return (mode_t)m;
+    return 022; /* most restrictive common default */
 }
 
 static esem_t *registry_add(uint64_t handle, int anon)
