@@ -168,6 +168,8 @@ static int open_socket(const char *path)
 
 /* ---- clients ---- */
 
+static void admin_start(struct client *c);
+
 static struct client *client_new(int sock)
 {
     uint32_t id = 0;
@@ -193,19 +195,27 @@ static struct client *client_new(int sock)
     return c;
 }
 
+/* End the core session: its waiters leave the queues, its opens close, and
+ * from here on no worker can deliver a grant into its channel. */
+static void session_close(struct client *c, const char *why)
+{
+    if (!c->session)
+        return;
+    struct core_session_close_args a = {.session = c->session};
+    pthread_mutex_lock(&D.core_mu);
+    core_ecall(D.core, CORE_ECALL_SESSION_CLOSE, &a, sizeof a);
+    D.by_session[(uint32_t)c->session - 1] = NULL;
+    pthread_mutex_unlock(&D.core_mu);
+    c->session = 0;
+    if (c->kind == ESEM_HELLO_CLIENT)
+        esemd_log("session end pid=%d uid=%u (%s): %u waiters removed, %u opens closed",
+                  (int)c->pid, (unsigned)c->uid, why, a.waiters_removed, a.opens_closed);
+}
+
 static void client_free(struct client *c, const char *why)
 {
     dp_detach(c);
-    if (c->session) {
-        struct core_session_close_args a = {.session = c->session};
-        pthread_mutex_lock(&D.core_mu);
-        core_ecall(D.core, CORE_ECALL_SESSION_CLOSE, &a, sizeof a);
-        D.by_session[(uint32_t)c->session - 1] = NULL;
-        pthread_mutex_unlock(&D.core_mu);
-        if (c->kind == ESEM_HELLO_CLIENT)
-            esemd_log("session end pid=%d uid=%u (%s): %u waiters removed, %u opens closed",
-                      (int)c->pid, (unsigned)c->uid, why, a.waiters_removed, a.opens_closed);
-    }
+    session_close(c, why);
     if (c->chan)
         munmap(c->chan, c->chan_size);
     if (c->sock >= 0)
@@ -360,7 +370,10 @@ static void handle_hello(struct client *c)
     }
     rep.session = c->session;
     if (h.kind == ESEM_HELLO_ADMIN) {
-        send_reply(c->sock, &rep, NULL, 0);
+        if (send_reply(c->sock, &rep, NULL, 0) < 0)
+            client_free(c, "hello reply failed");
+        else
+            admin_start(c);
         return;
     }
     /* The channel: anonymous memory shared with this client alone.  Sealed
@@ -429,17 +442,15 @@ static void admin_members(struct client *c, core_id_t h, uint32_t call, uint32_t
     }
 }
 
-static void handle_admin(struct client *c)
+/* Serve one admin request; -1 ends the connection. */
+static int admin_request(struct client *c)
 {
     struct esem_admin_msg req, m;
-    ssize_t n = recv(c->sock, &req, sizeof req, MSG_DONTWAIT);
-    if (n < 0 && errno == EAGAIN)
-        return;
+    ssize_t n = recv(c->sock, &req, sizeof req, 0);
     if (n != (ssize_t)sizeof req) {
         if (n > 0)
             esemd_refusal(c, "admin (malformed)", CORE_E_BADCALL);
-        client_free(c, n == 0 ? "closed" : "malformed admin request");
-        return;
+        return -1;
     }
     memset(&m, 0, sizeof m);
     switch (req.type) {
@@ -471,7 +482,7 @@ static void handle_admin(struct client *c)
             m.type = ESEM_ADM_SEM;
             m.sem = a.info;
             if (admin_send(c, &m) < 0)
-                return;
+                return -1;
             shown++;
             if (req.type == ESEM_ADM_SHOW) {
                 admin_members(c, a.info.handle, CORE_ECALL_SEM_HOLDERS, ESEM_ADM_HOLDER);
@@ -482,8 +493,7 @@ static void handle_admin(struct client *c)
         memset(&m, 0, sizeof m);
         m.type = ESEM_ADM_END;
         m.err = (req.type == ESEM_ADM_SHOW && !shown) ? ENOENT : 0;
-        admin_send(c, &m);
-        return;
+        return admin_send(c, &m);
     }
     case ESEM_ADM_STATS: {
         struct core_stats_args a;
@@ -495,8 +505,7 @@ static void handle_admin(struct client *c)
         m.uptime_ms = (esem_util_now_ns(CLOCK_MONOTONIC) - D.start_ns) / 1000000ull;
         m.nclients = nclients_live;
         m.nworkers = (uint32_t)D.nworkers;
-        admin_send(c, &m);
-        return;
+        return admin_send(c, &m);
     }
     case ESEM_ADM_SHUTDOWN:
         m.type = ESEM_ADM_END;
@@ -505,27 +514,58 @@ static void handle_admin(struct client *c)
             esemd_refusal(c, "shutdown", CORE_E_PERM);
         } else {
             esemd_log("shutdown requested by pid=%d uid=%u", (int)c->pid, (unsigned)c->uid);
-            shutting_down = 1;
+            /* the main loop stops through its signalfd, as for SIGTERM */
+            kill(getpid(), SIGTERM);
         }
-        admin_send(c, &m);
-        return;
+        return admin_send(c, &m);
     default:
         m.type = ESEM_ADM_END;
         m.err = EINVAL;
         esemd_refusal(c, "admin (unknown request)", CORE_E_BADCALL);
-        admin_send(c, &m);
-        return;
+        return admin_send(c, &m);
     }
+}
+
+/* An admin connection gets its own thread, so a long listing or a stuck
+ * esemctl never stalls the main loop (hellos, death detection).  The send
+ * timeout bounds how long a reader that stopped reading can hold it. */
+static void *admin_main(void *arg)
+{
+    struct client *c = arg;
+    while (admin_request(c) == 0)
+        ;
+    session_close(c, "admin done");
+    close(c->sock);
+    free(c);
+    return NULL;
+}
+
+static void admin_start(struct client *c)
+{
+    epoll_ctl(ep_fd, EPOLL_CTL_DEL, c->sock, NULL);
+    clients[c->id] = NULL;
+    nclients_live--;
+    int fl = fcntl(c->sock, F_GETFL);
+    fcntl(c->sock, F_SETFL, fl & ~O_NONBLOCK);
+    struct timeval tv = {5, 0};
+    setsockopt(c->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){60, 0}, sizeof tv);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    if (pthread_create(&t, &at, admin_main, c) != 0) {
+        session_close(c, "no admin thread");
+        close(c->sock);
+        free(c);
+    }
+    pthread_attr_destroy(&at);
 }
 
 static void on_sock(struct client *c, uint32_t events)
 {
     if (!c->kind) {
         handle_hello(c);
-        return;
-    }
-    if (c->kind == ESEM_HELLO_ADMIN && (events & EPOLLIN)) {
-        handle_admin(c);
         return;
     }
     /* A client sends nothing after hello; anything else is garbage, and a
