@@ -70,9 +70,9 @@ enum esem_op {
  *   daemon: sees req_seq change, copies the request out (the client may
  *           change it under us), validates, calls the core, writes the reply
  *           fields, store-release rep_seq = n; if client_sleeping, FUTEX_WAKE.
- *   client: spin on rep_seq == n, then set client_sleeping and FUTEX_WAIT;
- *           a queued wait is flagged by queued_seq = n so the client stops
- *           spinning at once (only a reply with rep_seq = n is a grant).
+ *   client: spin on rep_seq == n, then set client_sleeping and FUTEX_WAIT
+ *           (a blocking wait sleeps at once); only rep_seq = n with status 0
+ *           is a grant, never a wake-up by itself.
  *   cancel: client stores cancel_seq = n and rings again; the daemon answers
  *           ESEM_ST_CANCELLED, or the grant if it won the race.
  * The request and the reply each fit one cache line, so a busy round trip
@@ -96,8 +96,7 @@ struct esem_slot {
     int32_t status; /* 0, a positive errno, or ESEM_ST_CANCELLED */
     uint32_t rvalue;
     uint64_t rhandle;
-    uint32_t queued_seq; /* hint: request n is queued in the core; sleep */
-    uint8_t pad1_[36];
+    uint8_t pad1_[40];
     char name[ESEM_NAME_BUF];
 };
 

@@ -233,8 +233,6 @@ static void serve_slot(struct client *c, uint32_t k, struct wakeq *q, struct ref
         if (st == CORE_QUEUED) {
             ss->queued = 1;
             ss->queued_seq = seq;
-            /* Only a hint that spinning is pointless; never read as a grant. */
-            atomic_store_explicit((_Atomic uint32_t *)&s->queued_seq, seq, memory_order_release);
             return;
         }
         if (is_refusal(st)) {

@@ -141,8 +141,12 @@ static int open_socket(const char *path)
     char lockp[PATH_MAX + 8];
     snprintf(lockp, sizeof lockp, "%s.lock", path);
     lock_fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
-        esemd_log("another esemd serves %s (lock %s: %s)", path, lockp, strerror(errno));
+    if (lock_fd < 0) {
+        esemd_log("cannot create lock file %s: %s", lockp, strerror(errno));
+        return -1;
+    }
+    if (flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        esemd_log("another esemd serves %s (lock %s is held)", path, lockp);
         return -1;
     }
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -657,7 +661,7 @@ int main(int argc, char **argv)
     }
     if (nworkers > 64)
         nworkers = 64;
-    cfg.max_opens = cfg.max_sems * 2;
+    cfg.max_opens = cfg.max_sems <= (1u << 23) ? cfg.max_sems * 2 : 1u << 24;
     cfg.max_waiters = cfg.max_sems / 2 > 1024 ? cfg.max_sems / 2 : 1024;
     cfg.max_long_names = cfg.max_sems / 16 > 64 ? cfg.max_sems / 16 : 64;
 
@@ -669,7 +673,19 @@ int main(int argc, char **argv)
         }
         path = defpath;
     }
+    if (strlen(path) >= sizeof sock_path) {
+        fprintf(stderr, "esemd: socket path too long (%zu bytes, at most %zu): %s\n", strlen(path),
+                sizeof sock_path - 1, path);
+        return 2;
+    }
     snprintf(sock_path, sizeof sock_path, "%s", path);
+    /* The default directory must exist before the log beside the socket. */
+    char defdir[sizeof sock_path];
+    if (esem_util_default_socket(defdir, sizeof defdir) == 0 && strcmp(defdir, sock_path) == 0) {
+        *strrchr(defdir, '/') = 0;
+        if (make_private_dir(defdir) < 0)
+            return 1;
+    }
 
     /* Detach before creating threads; the parent waits until we listen so
      * that "esemd && client" works. */

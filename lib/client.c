@@ -1,0 +1,673 @@
+/*
+ * libesem's transport: a process connects to esemd lazily (first call),
+ * gets a private channel, and each thread talks through its own slot.
+ * Everything here works on core handles; esem.c (the public API) and the
+ * preload shim put their own objects on top.
+ */
+#include "client.h"
+
+#include <fcntl.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "util.h"
+
+enum { ST_DOWN = 0, ST_UP = 1, ST_BROKEN = 2 };
+
+static struct {
+    pthread_mutex_t mu; /* connect/disconnect */
+    _Atomic int state;
+    int sock, efd;
+    struct esem_chan *chan;
+    size_t chan_size;
+    uint64_t session;
+    uint64_t inherit_from; /* after fork: the parent's session */
+    _Atomic uint64_t slot_used[ESEM_NSLOTS / 64];
+    uint32_t seq[ESEM_NSLOTS];
+    _Atomic long nheld; /* semaphores this process holds: opens + creates - closes */
+    uint64_t spin_ns;
+    pthread_key_t slot_key;
+} G = {.mu = PTHREAD_MUTEX_INITIALIZER, .sock = -1, .efd = -1};
+
+static _Thread_local int t_slot = -1; /* this thread's own slot */
+static _Thread_local int t_busy;      /* own slot in use (re-entry from a handler) */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+/* ---- slots ---- */
+
+/* The daemon polls only the slots marked active in the channel header. */
+static void slot_mark(int k, int on)
+{
+    _Atomic uint64_t *m = (_Atomic uint64_t *)&G.chan->hdr.active[k / 64];
+    if (on)
+        atomic_fetch_or(m, 1ull << (k % 64));
+    else
+        atomic_fetch_and(m, ~(1ull << (k % 64)));
+}
+
+static int slot_take(void)
+{
+    for (uint32_t w = 0; w < ESEM_NSLOTS / 64; w++) {
+        uint64_t cur = atomic_load(&G.slot_used[w]);
+        while (~cur) {
+            int b = __builtin_ctzll(~cur);
+            if (atomic_compare_exchange_weak(&G.slot_used[w], &cur, cur | (1ull << b))) {
+                int k = (int)(w * 64 + (uint32_t)b);
+                slot_mark(k, 1);
+                return k;
+            }
+        }
+    }
+    return -1;
+}
+
+static void slot_give(int k)
+{
+    if (G.chan)
+        slot_mark(k, 0);
+    atomic_fetch_and(&G.slot_used[k / 64], ~(1ull << (k % 64)));
+}
+
+static void thread_exit(void *p)
+{
+    (void)p;
+    if (t_slot >= 0) {
+        slot_give(t_slot);
+        t_slot = -1;
+    }
+}
+
+static void init_once(void);
+
+/* A slot for this call: the thread's own, or a borrowed one when the own
+ * slot is busy (a signal handler interrupted an esem call in this thread) or
+ * none was free to keep.  Lock-free, so usable from a handler. */
+static int slot_enter(int *borrowed)
+{
+    *borrowed = 0;
+    if (t_slot < 0 && !t_busy) {
+        int k = slot_take();
+        if (k >= 0) {
+            t_slot = k;
+            pthread_setspecific(G.slot_key, (void *)1); /* so thread_exit runs */
+        }
+    }
+    if (t_slot >= 0 && !t_busy) {
+        t_busy = 1;
+        atomic_signal_fence(memory_order_seq_cst);
+        return t_slot;
+    }
+    int k;
+    while ((k = slot_take()) < 0)
+        sched_yield();
+    *borrowed = 1;
+    return k;
+}
+
+static void slot_leave(int k, int borrowed)
+{
+    if (borrowed) {
+        slot_give(k);
+        return;
+    }
+    atomic_signal_fence(memory_order_seq_cst);
+    t_busy = 0;
+}
+
+/* ---- connection ---- */
+
+/* Called with G.mu held (or in the child after fork, single-threaded). */
+static int do_connect_once(void)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (esem_util_client_socket(path, sizeof path) < 0)
+        return -ECONNREFUSED;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, path);
+    if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(s);
+        return -ECONNREFUSED;
+    }
+    struct esem_hello h = {.magic = ESEM_PROTO_MAGIC, .version = ESEM_PROTO_VERSION,
+                           .kind = ESEM_HELLO_CLIENT, .inherit_session = G.inherit_from};
+    if (send(s, &h, sizeof h, MSG_NOSIGNAL) != (ssize_t)sizeof h) {
+        close(s);
+        return -ECONNREFUSED;
+    }
+    struct esem_hello_reply rep;
+    struct iovec iov = {.iov_base = &rep, .iov_len = sizeof rep};
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    ssize_t n;
+    do
+        n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    int fds[2] = {-1, -1};
+    struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+        cm->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+        memcpy(fds, CMSG_DATA(cm), sizeof fds);
+    if (n != (ssize_t)sizeof rep || rep.err || fds[0] < 0 || rep.nslots != ESEM_NSLOTS ||
+        rep.chan_size != sizeof(struct esem_chan)) {
+        int err = n == (ssize_t)sizeof rep && rep.err ? rep.err : ECONNREFUSED;
+        if (fds[0] >= 0)
+            close(fds[0]);
+        if (fds[1] >= 0)
+            close(fds[1]);
+        close(s);
+        return -err;
+    }
+    void *m = mmap(NULL, rep.chan_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+    close(fds[0]);
+    if (m == MAP_FAILED) {
+        close(fds[1]);
+        close(s);
+        return -EIO;
+    }
+    /* The child of a fork() must never see this process's channel. */
+    madvise(m, rep.chan_size, MADV_DONTFORK);
+    G.chan = m;
+    G.chan_size = rep.chan_size;
+    G.sock = s;
+    G.efd = fds[1];
+    G.session = rep.session;
+    G.inherit_from = 0;
+    memset(G.seq, 0, sizeof G.seq);
+    atomic_store(&G.state, ST_UP);
+    return 0;
+}
+
+static int do_connect(void)
+{
+    int r = do_connect_once();
+    if (r == -EPERM && G.inherit_from) {
+        /* The daemon could not prove we are our parent's child (the parent
+         * died first): we get a session of our own, and the semaphores we
+         * were handed are not ours to use (EINVAL), instead of every call
+         * failing for the rest of our life. */
+        G.inherit_from = 0;
+        r = do_connect_once();
+    }
+    return r;
+}
+
+static int ensure_connected(void)
+{
+    int st = atomic_load_explicit(&G.state, memory_order_acquire);
+    if (st == ST_UP)
+        return 0;
+    if (st == ST_BROKEN)
+        return -EIO;
+    pthread_once(&once, init_once);
+    /* connect() and recvmsg() are cancellation points, but none of the
+     * calls that may connect first (sem_post, sem_open...) is one. */
+    int cs;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+    pthread_mutex_lock(&G.mu);
+    int r = 0;
+    if (atomic_load(&G.state) == ST_DOWN)
+        r = do_connect();
+    else if (atomic_load(&G.state) == ST_BROKEN)
+        r = -EIO;
+    pthread_mutex_unlock(&G.mu);
+    pthread_setcancelstate(cs, &cs);
+    return r;
+}
+
+static int daemon_alive(void)
+{
+    /* raw system call: poll() would be a cancellation point */
+    struct pollfd p = {.fd = G.sock, .events = POLLIN};
+    struct timespec zero = {0, 0};
+    long r = syscall(SYS_ppoll, &p, 1, &zero, NULL, 0);
+    /* POLLNVAL: the program closed our descriptor; we cannot talk to the
+     * daemon any more, which is as good as gone. */
+    return !(r > 0 && (p.revents & (POLLHUP | POLLERR | POLLIN | POLLNVAL)));
+}
+
+static void mark_broken(void)
+{
+    atomic_store(&G.state, ST_BROKEN);
+}
+
+/* ---- fork ---- */
+
+static void atfork_prepare(void) { pthread_mutex_lock(&G.mu); }
+static void atfork_parent(void) { pthread_mutex_unlock(&G.mu); }
+
+static void atfork_child(void)
+{
+    pthread_mutex_init(&G.mu, NULL);
+    int was_up = atomic_load(&G.state) == ST_UP;
+    uint64_t parent = G.session;
+    /* The parent's channel is not mapped here (MADV_DONTFORK); its socket
+     * and doorbell are, and must go so the parent's death is seen. */
+    if (G.sock >= 0)
+        close(G.sock);
+    if (G.efd >= 0)
+        close(G.efd);
+    G.chan = NULL;
+    G.sock = G.efd = -1;
+    G.session = 0;
+    for (uint32_t w = 0; w < ESEM_NSLOTS / 64; w++)
+        atomic_store(&G.slot_used[w], 0);
+    t_slot = -1;
+    t_busy = 0;
+    atomic_store(&G.state, ST_DOWN);
+    if (was_up && atomic_load(&G.nheld) > 0) {
+        /* Connect now, while the parent is certainly alive and before the
+         * child can change its uid (Apache's children setuid first thing):
+         * the daemon checks we are the parent's child and copies its opens. */
+        G.inherit_from = parent;
+        if (do_connect() < 0)
+            atomic_store(&G.state, ST_DOWN); /* retried lazily, inheritance kept */
+    } else {
+        G.inherit_from = 0;
+    }
+}
+
+/* Key for esemi_tag(): random per process tree (fork keeps it, exec makes
+ * a new one, as exec drops all semaphores anyway). */
+static uint64_t tag_key;
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+uint32_t esemi_tag(uint64_t handle)
+{
+    pthread_once(&once, init_once);
+    return (uint32_t)mix64(handle ^ tag_key);
+}
+
+static void init_once(void)
+{
+    if (getrandom(&tag_key, sizeof tag_key, GRND_NONBLOCK) != (ssize_t)sizeof tag_key)
+        tag_key = mix64((uint64_t)getpid() ^ esem_util_now_ns(CLOCK_MONOTONIC));
+    const char *spin = getenv("ESEM_SPIN_US");
+    G.spin_ns = (spin ? strtoull(spin, NULL, 10) : 20) * 1000ull;
+    pthread_key_create(&G.slot_key, thread_exit);
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+/* ---- the request path ---- */
+
+struct call {
+    uint32_t op, oflag, value, mode, name_len;
+    int32_t prio;
+    uint64_t handle;
+    const char *name;
+    /* blocking waits */
+    int interruptible;
+    int cancellable; /* a pthread cancellation point while asleep */
+    clockid_t clock;
+    const struct timespec *deadline; /* absolute, on clock; NULL = none */
+    /* out */
+    uint32_t rvalue;
+    uint64_t rhandle;
+};
+
+/* Call after publishing req_seq or cancel_seq (seq_cst).  Dekker pair with
+ * the worker, which sets daemon_sleeping and then re-scans the slots: one
+ * side always sees the other's store, so no request sleeps unnoticed. */
+static void ring(void)
+{
+    struct esem_chan *ch = G.chan;
+    if (atomic_load_explicit((_Atomic uint32_t *)&ch->hdr.daemon_sleeping, memory_order_seq_cst)) {
+        uint64_t one = 1;
+        /* raw system call: write() is a cancellation point, sem_post is not;
+         * EAGAIN means the counter is saturated and the worker wakes anyway */
+        long r = syscall(SYS_write, G.efd, &one, sizeof one);
+        (void)r;
+    }
+}
+
+static int reply_ready(struct esem_slot *s, uint32_t seq)
+{
+    return atomic_load_explicit((_Atomic uint32_t *)&s->rep_seq, memory_order_acquire) == seq;
+}
+
+/* Wait for the reply to request seq.  Returns 0 when it arrived, -EINTR or
+ * -ETIMEDOUT if the call may be abandoned (interruptible + deadline), -EIO
+ * if the daemon is gone. */
+static int await(struct esem_slot *s, uint32_t seq, const struct call *c, int may_abandon)
+{
+    /* Spin while the answer is likely to come soon: a pure spin first, then
+     * yielding (the daemon's worker may need this very CPU), then sleep. */
+    uint64_t t0 = esem_util_now_ns(CLOCK_MONOTONIC);
+    unsigned i = 0;
+    /* A blocking wait only follows a trywait that found no permit: it will
+     * almost surely be queued, so sleep at once — which also keeps the
+     * window in which a signal handler runs without ending the wait (before
+     * the futex sleep) as short as glibc's. */
+    while (!(may_abandon && c->interruptible) && !reply_ready(s, seq)) {
+        if ((++i & 31) != 0) {
+            esem_util_cpu_relax();
+            continue;
+        }
+        uint64_t spent = esem_util_now_ns(CLOCK_MONOTONIC) - t0;
+        if (spent > G.spin_ns)
+            break;
+        if (spent > ESEM_PURE_SPIN_NS)
+            sched_yield();
+    }
+    while (!reply_ready(s, seq)) {
+        struct timespec rel = {1, 0}; /* wake up now and then to check the daemon */
+        if (may_abandon && c->deadline) {
+            struct timespec now;
+            clock_gettime(c->clock, &now);
+            int64_t left = (int64_t)(c->deadline->tv_sec - now.tv_sec) * 1000000000ll +
+                           (c->deadline->tv_nsec - now.tv_nsec);
+            if (left <= 0)
+                return -ETIMEDOUT;
+            if (left < 1000000000ll) {
+                rel.tv_sec = 0;
+                rel.tv_nsec = left;
+            }
+        }
+        atomic_store_explicit((_Atomic uint32_t *)&s->client_sleeping, 1, memory_order_seq_cst);
+        uint32_t cur = atomic_load_explicit((_Atomic uint32_t *)&s->rep_seq, memory_order_seq_cst);
+        int r = 0;
+        if (cur != seq) {
+            if (may_abandon && c->cancellable) {
+                /* Only the system call runs with asynchronous cancellation,
+                 * as glibc does for its own cancellation points; rpc() has a
+                 * cleanup handler that dequeues us. */
+                int old;
+                pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
+                r = esem_util_futex_wait(&s->rep_seq, cur, &rel);
+                pthread_setcanceltype(old, &old);
+            } else {
+                r = esem_util_futex_wait(&s->rep_seq, cur, &rel);
+            }
+        }
+        atomic_store_explicit((_Atomic uint32_t *)&s->client_sleeping, 0, memory_order_relaxed);
+        if (r == -EINTR && may_abandon && c->interruptible && !reply_ready(s, seq))
+            return -EINTR;
+        if (r == -ETIMEDOUT && !reply_ready(s, seq) && !daemon_alive()) {
+            mark_broken();
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
+struct inflight {
+    struct esem_slot *s;
+    uint32_t seq;
+    int k, borrowed;
+    uint64_t handle;
+};
+
+/* Abandon a queued wait: ask the core to dequeue us and wait for the final
+ * answer.  Returns 0 if the wait was cancelled, 1 if a grant won the race,
+ * or -EIO. */
+static int withdraw(struct inflight *f)
+{
+    struct call none = {.op = 0};
+    atomic_store_explicit((_Atomic uint32_t *)&f->s->cancel_seq, f->seq, memory_order_seq_cst);
+    ring();
+    int r = await(f->s, f->seq, &none, 0);
+    if (r < 0)
+        return r;
+    return f->s->status == ESEM_ST_CANCELLED ? 0 : 1;
+}
+
+/* The thread is being cancelled inside a wait (POSIX makes sem_wait a
+ * cancellation point): leave no ghost waiter behind, and if the grant had
+ * already been made, give the permit back rather than lose it. */
+static void on_cancel(void *arg)
+{
+    struct inflight *f = arg;
+    int granted = withdraw(f) == 1 && f->s->status == 0;
+    slot_leave(f->k, f->borrowed);
+    if (granted)
+        esemi_post(f->handle);
+}
+
+/* pthread_cleanup_push is setjmp-based in C: keep it in a frame of its own. */
+static int await_cancellable(struct inflight *f, const struct call *c)
+{
+    volatile int r;
+    pthread_cleanup_push(on_cancel, f);
+    r = await(f->s, f->seq, c, 1);
+    pthread_cleanup_pop(0);
+    return r;
+}
+
+static int rpc(struct call *c)
+{
+    int r = ensure_connected();
+    if (r < 0)
+        return r;
+    struct inflight f;
+    f.k = slot_enter(&f.borrowed);
+    f.s = &G.chan->slot[f.k];
+    f.handle = c->handle;
+    struct esem_slot *s = f.s;
+    uint32_t seq = ++G.seq[f.k];
+    if (seq == 0)
+        seq = ++G.seq[f.k];
+    f.seq = seq;
+    s->op = c->op;
+    s->oflag = c->oflag;
+    s->value = c->value;
+    s->mode = c->mode;
+    s->handle = c->handle;
+    s->prio = c->prio;
+    s->name_len = c->name_len;
+    if (c->name_len)
+        memcpy(s->name, c->name, c->name_len);
+    atomic_store_explicit((_Atomic uint32_t *)&s->req_seq, seq, memory_order_seq_cst);
+    ring();
+
+    r = c->cancellable ? await_cancellable(&f, c) : await(s, seq, c, c->op == ESEM_OP_WAIT);
+    if (r == -EINTR || r == -ETIMEDOUT) {
+        /* A grant that won the race against the signal or the deadline is
+         * kept: the call then succeeds. */
+        int w = withdraw(&f);
+        r = w < 0 ? w : w == 0 ? r : 0;
+    }
+    if (r == 0) {
+        int32_t st = s->status;
+        c->rvalue = s->rvalue;
+        c->rhandle = s->rhandle;
+        r = st == 0 ? 0 : st > 0 ? -st : -EIO;
+    }
+    slot_leave(f.k, f.borrowed);
+    return r;
+}
+
+/* ---- handle-level operations (0 or -errno) ---- */
+
+int esemi_norm_name(const char *name, const char **out, uint32_t *len)
+{
+    if (!name)
+        return -EINVAL;
+    /* POSIX names: leading slashes are skipped; the rest must be non-empty,
+     * fit, and hold no further slash (the core checks again). */
+    while (*name == '/')
+        name++;
+    size_t n = strnlen(name, ESEM_NAME_MAX + 1);
+    if (n > ESEM_NAME_MAX)
+        return -ENAMETOOLONG;
+    if (n == 0 || memchr(name, '/', n))
+        return -EINVAL;
+    *out = name;
+    *len = (uint32_t)n;
+    return 0;
+}
+
+/* The umask has no getter but /proc (Linux >= 4.7); setting it to read it
+ * back would race with other threads creating files. */
+static mode_t current_umask(void)
+{
+    char buf[2048];
+    int cs;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs); /* sem_open is no cancellation point */
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    pthread_setcancelstate(cs, &cs);
+    if (n > 0) {
+        buf[n] = 0;
+        const char *p = strstr(buf, "\nUmask:");
+        if (p)
+            return (mode_t)strtoul(p + 7, NULL, 8);
+    }
+    return 022; /* most restrictive common default */
+}
+
+int esemi_open(const char *name, int oflag, mode_t mode, unsigned int value, uint64_t *handle)
+{
+    const char *n;
+    uint32_t len;
+    int r = esemi_norm_name(name, &n, &len);
+    if (r < 0)
+        return r;
+    struct call c = {.op = ESEM_OP_OPEN, .name = n, .name_len = len};
+    if (oflag & O_CREAT) {
+        if (value > ESEM_VALUE_MAX)
+            return -EINVAL;
+        c.oflag = CORE_O_CREAT | ((oflag & O_EXCL) ? CORE_O_EXCL : 0);
+        c.mode = (uint32_t)(mode & ~current_umask() & 0777);
+        c.value = value;
+    }
+    r = rpc(&c);
+    if (r == 0) {
+        atomic_fetch_add(&G.nheld, 1);
+        *handle = c.rhandle;
+    }
+    return r;
+}
+
+int esemi_create(unsigned int value, uint64_t *handle)
+{
+    if (value > ESEM_VALUE_MAX)
+        return -EINVAL;
+    struct call c = {.op = ESEM_OP_CREATE, .value = value};
+    int r = rpc(&c);
+    if (r == 0) {
+        atomic_fetch_add(&G.nheld, 1);
+        *handle = c.rhandle;
+    }
+    return r;
+}
+
+static int handle_op(uint32_t op, uint64_t handle, uint32_t *value)
+{
+    struct call c = {.op = op, .handle = handle};
+    int r = rpc(&c);
+    if (r == 0 && value)
+        *value = c.rvalue;
+    return r;
+}
+
+int esemi_close(uint64_t handle)
+{
+    int r = handle_op(ESEM_OP_CLOSE, handle, NULL);
+    if (r == 0)
+        atomic_fetch_sub(&G.nheld, 1);
+    return r;
+}
+
+int esemi_destroy(uint64_t handle)
+{
+    int r = handle_op(ESEM_OP_DESTROY, handle, NULL);
+    if (r == 0)
+        atomic_fetch_sub(&G.nheld, 1);
+    return r;
+}
+
+int esemi_unlink(const char *name)
+{
+    const char *n;
+    uint32_t len;
+    int r = esemi_norm_name(name, &n, &len);
+    if (r < 0)
+        return r;
+    struct call c = {.op = ESEM_OP_UNLINK, .name = n, .name_len = len};
+    return rpc(&c);
+}
+
+int esemi_post(uint64_t handle)
+{
+    return handle_op(ESEM_OP_POST, handle, NULL);
+}
+
+int esemi_trywait(uint64_t handle)
+{
+    return handle_op(ESEM_OP_TRYWAIT, handle, NULL);
+}
+
+int esemi_getvalue(uint64_t handle, int *sval)
+{
+    uint32_t v = 0;
+    int r = handle_op(ESEM_OP_GETVALUE, handle, &v);
+    if (r == 0)
+        *sval = (int)v;
+    return r;
+}
+
+/* Queue position: POSIX wants the highest-priority waiter released first
+ * under SCHED_FIFO and SCHED_RR; everyone else waits at priority 0. */
+static int32_t rt_priority(void)
+{
+    struct sched_param sp;
+    int policy;
+    if (pthread_getschedparam(pthread_self(), &policy, &sp) == 0 &&
+        (policy == SCHED_FIFO || policy == SCHED_RR))
+        return sp.sched_priority;
+    return 0;
+}
+
+int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs)
+{
+    if (abs && (abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000))
+        return -EINVAL;
+    pthread_testcancel();
+    /* One round trip when a permit is there; only a wait that will block
+     * pays for looking up the thread's scheduling priority. */
+    int r = esemi_trywait(handle);
+    if (r != -EAGAIN)
+        return r;
+    if (abs) {
+        struct timespec now;
+        clock_gettime(clock, &now);
+        if (abs->tv_sec < now.tv_sec || (abs->tv_sec == now.tv_sec && abs->tv_nsec <= now.tv_nsec))
+            return -ETIMEDOUT;
+    }
+    struct call c = {.op = ESEM_OP_WAIT, .handle = handle, .prio = rt_priority(),
+                     .interruptible = 1, .cancellable = 1, .clock = clock, .deadline = abs};
+    return rpc(&c);
+}

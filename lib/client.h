@@ -1,0 +1,46 @@
+/* libesem internals shared by the public API (esem.c) and the preload
+ * shim: handle-level operations returning 0 or -errno.  Hidden: the
+ * esemi_ prefix is not exported by either library's version script. */
+#ifndef ESEM_CLIENT_H
+#define ESEM_CLIENT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "esem.h"
+
+#define ESEMI __attribute__((visibility("hidden")))
+
+ESEMI int esemi_norm_name(const char *name, const char **out, uint32_t *len);
+ESEMI int esemi_open(const char *name, int oflag, mode_t mode, unsigned int value, uint64_t *handle);
+ESEMI int esemi_create(unsigned int value, uint64_t *handle);
+ESEMI int esemi_close(uint64_t handle);
+ESEMI int esemi_destroy(uint64_t handle);
+ESEMI int esemi_unlink(const char *name);
+ESEMI int esemi_post(uint64_t handle);
+ESEMI int esemi_trywait(uint64_t handle);
+/* Blocks until granted; abs (on clock) NULL = no deadline.  EINTR on a
+ * handled signal, ETIMEDOUT at the deadline, a pthread cancellation point. */
+ESEMI int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs);
+ESEMI int esemi_getvalue(uint64_t handle, int *sval);
+
+/* A keyed check value for a handle stored in memory others may write (an
+ * esem_t, or a sem_t in a shared segment under the shim): a value that was
+ * not written by this process tree fails the check (EINVAL) instead of being
+ * used.  It cannot stop a copy of a valid (handle, tag) pair. */
+ESEMI uint32_t esemi_tag(uint64_t handle);
+
+/* The public esem_t, laid out so that the shim's sem_t overlay keeps the
+ * magic, tag and handle at the same offsets. */
+#define ESEM_MAGIC 0x6553454du
+struct esem {
+    uint32_t magic;
+    uint32_t tag;    /* esemi_tag(handle) */
+    uint64_t handle; /* the core's id: global, so fork() children share it */
+    uint32_t refs;   /* esem_open calls not yet closed in this process */
+    int anon;
+    struct esem *next;
+};
+
+#endif
