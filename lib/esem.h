@@ -20,13 +20,27 @@
  *       EBUSY         esem_close of the last reference while another thread
  *                     of this process waits on it, or esem_destroy with
  *                     waiters (POSIX leaves both undefined);
- *       EPERM         after fork(), the child could not be proven to be the
- *                     parent's child, so it inherited nothing.
- *   - thread-safe; each thread gets its own channel slot on first use.
+ *       ENOSPC        one of esemd's tables (semaphores, open records,
+ *                     queued waiters, clients) is full;
+ *       ENOMEM        the library could not allocate an esem_t.
+ *     A call that makes the first connection may also fail with the errno
+ *     the daemon sent when it refused the connection (ENOSPC, ESRCH,
+ *     EPROTO, ENOMEM).
+ *   - thread-safe; each thread gets its own channel slot on first use and
+ *     keeps it until it exits (128 slots; a thread beyond that borrows one
+ *     per call and waits for one to be free).
  *   - fork(): the child gets its own session with esemd and keeps the
  *     parent's open semaphores (same esem_t pointers), also if it changes
- *     its uid later.  The parent's channel is never visible to the child.
- *     exec() and _exit() drop the process's references.
+ *     its uid later: it connects from the fork handler, before it runs any
+ *     code of its own.  If the daemon cannot prove the child's parent is
+ *     the live process that held them (the parent died first), the child
+ *     gets a session of its own and the inherited handles fail with EINVAL.
+ *     The parent's channel is never visible to the child.  exec() and
+ *     _exit() drop the process's references.
+ *   - the session's identity (uid, gid, up to 16 supplementary groups) is
+ *     taken when the process connects (first call, or fork).
+ *   - once the connection to esemd is lost every call fails with EIO for
+ *     the rest of the process's life: the semaphores it held are gone.
  *   - a handle (esem_t *) is only meaningful in the process that opened it
  *     and in its children; forging or reusing one is refused with EINVAL.
  */
@@ -91,10 +105,12 @@ ESEM_MUST_CHECK esem_t *esem_create(unsigned int value);
 int esem_destroy(esem_t *sem);
 
 /* esem_post — add one permit, or hand it straight to the first waiter
- * (highest priority first, FIFO among equals).
+ * (highest priority first, FIFO among equals).  Not a cancellation point.
  * Async-signal-safe, also from a handler that interrupted another esem call
- * in the same thread (provided the process is already connected, which it
- * is once it holds an open semaphore).
+ * in the same thread, provided the process is already connected (it is once
+ * it holds an open semaphore, unless its connection at fork() failed) and
+ * the calling thread has made an esem call before (a thread's first call
+ * registers it with pthread_setspecific).
  * Errors: EINVAL, EOVERFLOW (value would exceed ESEM_VALUE_MAX), EIO. */
 int esem_post(esem_t *sem);
 
@@ -103,8 +119,12 @@ int esem_post(esem_t *sem);
  * granted this thread a permit.  A signal handler interrupting the wait
  * makes it fail with EINTR (whatever SA_RESTART says, as POSIX wants); if a
  * grant raced the signal, the call returns 0 instead and the permit is
- * kept — it is never lost.  Not a cancellation point in this version.
- * Errors: EINVAL, EINTR, EIO. */
+ * kept — it is never lost.  (A signal handled before the thread goes to
+ * sleep does not end the wait, as with glibc.)  Under SCHED_FIFO/SCHED_RR
+ * the thread queues by its real-time priority.
+ * A cancellation point: a thread cancelled while blocked leaves no waiter
+ * behind, and a permit granted to it at that moment is posted back.
+ * Errors: EINVAL, EINTR, ENOSPC (waiter table full), EIO. */
 int esem_wait(esem_t *sem);
 
 /* esem_trywait — take a permit if one is available now.
