@@ -21,8 +21,6 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -100,6 +98,7 @@ static void usage(FILE *f)
             "      --max-sems N     semaphore table size (default 131072)\n"
             "      --max-clients N  client process table size (default 4096)\n"
             "      --spin-us N      how long an idle worker spins before sleeping (default 50)\n"
+            "      --no-seccomp     do not install the system-call allow-list\n"
             "  -h, --help           this text\n"
             "  -V, --version        version\n");
 }
@@ -617,22 +616,14 @@ static uint32_t parse_u32(const char *s, const char *opt)
     return (uint32_t)v;
 }
 
-static void harden(void)
-{
-    /* Same-uid peers may not ptrace us, read /proc/PID/mem, or get a core
-     * file of the semaphore state (TM-host). */
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    struct rlimit rl = {0, 0};
-    setrlimit(RLIMIT_CORE, &rl);
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"socket", required_argument, 0, 's'}, {"foreground", no_argument, 0, 'f'},
         {"log", required_argument, 0, 'l'},    {"workers", required_argument, 0, 'w'},
         {"max-sems", required_argument, 0, 'S'}, {"max-clients", required_argument, 0, 'C'},
-        {"spin-us", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'},
+        {"spin-us", required_argument, 0, 'P'}, {"no-seccomp", no_argument, 0, 'N'},
+        {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
     const char *path = NULL, *logpath = NULL;
     int foreground = 0;
@@ -640,6 +631,7 @@ int main(int argc, char **argv)
     int nworkers = ncpu >= 4 ? (int)(ncpu / 2) : 1;
     struct core_config cfg = {.max_sems = 131072, .max_sessions = 4096};
     uint64_t spin_us = 50;
+    int use_seccomp = 1;
     int o;
     while ((o = getopt_long(argc, argv, "s:fl:w:hV", opts, NULL)) != -1) {
         switch (o) {
@@ -650,6 +642,7 @@ int main(int argc, char **argv)
         case 'S': cfg.max_sems = parse_u32(optarg, "--max-sems"); break;
         case 'C': cfg.max_sessions = parse_u32(optarg, "--max-clients"); break;
         case 'P': spin_us = strtoull(optarg, NULL, 10); break;
+        case 'N': use_seccomp = 0; break;
         case 'h': usage(stdout); return 0;
         case 'V': puts("esemd " ESEM_VERSION); return 0;
         default: usage(stderr); return 2;
@@ -725,14 +718,13 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    harden();
+    harden_process();
     signal(SIGPIPE, SIG_IGN);
 
-    /* The core's arena: private anonymous memory (issue: memfd_secret). */
     uint64_t asz = core_arena_size(&cfg);
-    void *arena = asz ? mmap(NULL, asz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                      : MAP_FAILED;
-    if (arena == MAP_FAILED || !(D.core = core_init(arena, asz, &cfg))) {
+    const char *arena_kind = "none";
+    void *arena = asz ? harden_arena(asz, &arena_kind) : NULL;
+    if (!arena || !(D.core = core_init(arena, asz, &cfg))) {
         esemd_log("cannot set up the core (%llu bytes)", (unsigned long long)asz);
         return 1;
     }
@@ -765,9 +757,20 @@ int main(int argc, char **argv)
     struct core_stats_args sa;
     core_ecall(D.core, CORE_ECALL_STATS, &sa, sizeof sa);
     esemd_log("start: socket %s, %d worker(s), %u semaphores max, %u clients max, core arena %llu "
-              "bytes, %u bytes per semaphore object",
+              "bytes (%s), %u bytes per semaphore object",
               sock_path, nworkers, cfg.max_sems, cfg.max_sessions, (unsigned long long)asz,
-              sa.stats.sem_bytes);
+              arena_kind, sa.stats.sem_bytes);
+#ifdef ESEM_SANITIZED
+    /* LeakSanitizer stops the world with ptrace at exit: no filter here. */
+    use_seccomp = 0;
+    esemd_log("seccomp filter off: sanitizer build");
+#endif
+    if (use_seccomp && harden_seccomp() < 0) {
+        esemd_log("cannot install the seccomp filter: %s", strerror(errno));
+        return 1;
+    }
+    if (use_seccomp)
+        esemd_log("seccomp allow-list installed");
     if (!foreground) {
         char ok = 1;
         if (write(ready[1], &ok, 1) != 1)

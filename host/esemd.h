@@ -69,6 +69,11 @@ void dp_detach(struct client *c);
 /* errno for a core status */
 int dp_errno(int32_t core_status);
 
+/* harden.c */
+void harden_process(void);
+void *harden_arena(uint64_t size, const char **kind);
+int harden_seccomp(void);
+
 /* esemd.c */
 void esemd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void esemd_refusal(const struct client *c, const char *what, int32_t core_status);
