@@ -18,7 +18,7 @@
 #define ESEM_PROTO_MAGIC 0x4553454du /* "ESEM" */
 #define ESEM_PROTO_VERSION 1u
 
-#define ESEM_NSLOTS 128u
+#define ESEM_NSLOTS 256u
 #define ESEM_NAME_BUF 256u
 
 enum esem_hello_kind { ESEM_HELLO_CLIENT = 1, ESEM_HELLO_ADMIN = 2 };

@@ -539,6 +539,23 @@ static int32_t do_session_open(struct core *c, struct core_session_open_args *a)
     return CORE_OK;
 }
 
+static int32_t do_session_setcred(struct core *c, struct core_session_setcred_args *a)
+{
+    struct core_session_setcred_args in;
+    copy(&in, a, sizeof in);
+    uint32_t si;
+    struct session *s = session_get(c, in.session, &si);
+    if (!s)
+        return CORE_E_SESSION;
+    if (in.ngroups > CORE_NGROUPS_MAX)
+        return CORE_E_INVAL;
+    s->uid = in.uid;
+    s->gid = in.gid;
+    s->ngroups = in.ngroups;
+    copy(s->groups, in.groups, sizeof s->groups);
+    return CORE_OK;
+}
+
 static int32_t do_session_inherit(struct core *c, struct core_session_inherit_args *a)
 {
     uint32_t ci, pi;
@@ -1035,6 +1052,7 @@ static const uint64_t arg_size[CORE_ECALL_MAX_] = {
     [CORE_ECALL_SEM_WAITERS] = sizeof(struct core_sem_member_args),
     [CORE_ECALL_STATS] = sizeof(struct core_stats_args),
     [CORE_ECALL_SESSION_INFO] = sizeof(struct core_session_info_args),
+    [CORE_ECALL_SESSION_SETCRED] = sizeof(struct core_session_setcred_args),
 };
 
 int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size)
@@ -1064,6 +1082,7 @@ int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size
     case CORE_ECALL_SEM_WAITERS: r = do_sem_members(c, args, 1); break;
     case CORE_ECALL_STATS: r = do_stats(c, args); break;
     case CORE_ECALL_SESSION_INFO: r = do_session_info(c, args); break;
+    case CORE_ECALL_SESSION_SETCRED: r = do_session_setcred(c, args); break;
     default: r = CORE_E_BADCALL; break;
     }
     if (r >= 0)

@@ -87,7 +87,8 @@ enum core_ecall {
     CORE_ECALL_SEM_WAITERS = 15, /* iterate queued waiters of one */
     CORE_ECALL_STATS = 16,
     CORE_ECALL_SESSION_INFO = 17,
-    CORE_ECALL_MAX_ = 18
+    CORE_ECALL_SESSION_SETCRED = 18,
+    CORE_ECALL_MAX_ = 19
 };
 
 /* Sizing, chosen by the host at init and fixed for the core's lifetime. */
@@ -113,6 +114,15 @@ struct core_session_open_args {
     uint64_t start_time; /* process start time (clock ticks since boot) */
     /* out */
     core_id_t session;
+};
+
+/* The process changed its credentials (setuid...): later opens, creates and
+ * unlinks are checked against the new ones; what it has open stays open,
+ * as file descriptors do. */
+struct core_session_setcred_args {
+    core_id_t session;
+    uint32_t uid, gid, ngroups, pad_;
+    uint32_t groups[CORE_NGROUPS_MAX];
 };
 
 struct core_session_inherit_args {

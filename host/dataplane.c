@@ -197,53 +197,92 @@ struct refusal {
     uint32_t op;
 };
 
-/* Take news from one slot.  core_mu held. */
-static void serve_slot(struct client *c, uint32_t k, struct wakeq *q, struct refusal *ref)
+/* A request taken out of its slot, before the core lock is taken. */
+struct taken {
+    uint32_t seq, cseq;
+    int fresh;      /* a new request (else: maybe a cancel) */
+    int32_t cred_st; /* OPEN/UNLINK: 0, or why the caller's identity is unknown */
+    struct req r;
+    struct proc_creds pc;
+};
+
+/* Phase one, without the core lock: copy the request once (the client can
+ * rewrite the slot at any time, so nothing is read from it twice), and for
+ * the calls checked against the caller's identity read that identity now —
+ * a process may have called setuid since it connected, and reading /proc
+ * takes microseconds we must not spend holding the lock. */
+static void take(struct client *c, uint32_t k, struct taken *t)
 {
     struct esem_slot *s = &c->chan->slot[k];
     struct slot_state *ss = &c->ss[k];
-    uint32_t seq = atomic_load_explicit((_Atomic uint32_t *)&s->req_seq, memory_order_acquire);
-    uint32_t cseq = atomic_load_explicit((_Atomic uint32_t *)&s->cancel_seq, memory_order_acquire);
-    ref->st = 0;
+    t->seq = atomic_load_explicit((_Atomic uint32_t *)&s->req_seq, memory_order_acquire);
+    t->cseq = atomic_load_explicit((_Atomic uint32_t *)&s->cancel_seq, memory_order_acquire);
+    t->fresh = t->seq != ss->last_seq;
+    t->cred_st = 0;
+    if (!t->fresh) {
+        /* Only now is the cancel looked at: one that came with a fresh
+         * request (a deadline that passed at once) must still be seen on
+         * the next scan, after the wait it cancels is queued. */
+        ss->cancel_seen = t->cseq;
+        return;
+    }
+    struct req *r = &t->r;
+    r->op = s->op;
+    r->oflag = s->oflag;
+    r->value = s->value;
+    r->mode = s->mode;
+    r->name_len = s->name_len;
+    r->prio = s->prio;
+    r->handle = s->handle;
+    if (r->op == ESEM_OP_OPEN || r->op == ESEM_OP_UNLINK) {
+        if (r->name_len > ESEM_NAME_BUF)
+            r->name_len = ESEM_NAME_BUF;
+        memcpy(r->name, s->name, r->name_len);
+        /* The pidfd check after the read: the data is this process's, not
+         * a successor's that reused the pid. */
+        if (esemd_proc_creds(c->pid, &t->pc) < 0 || !esem_util_pidfd_alive(c->pidfd))
+            t->cred_st = CORE_E_SESSION;
+        else
+            r->mode &= ~t->pc.umask; /* as open(2) would apply it */
+    }
+}
 
-    if (seq != ss->last_seq) {
-        /* Copy the request once; the client can rewrite the slot at any
-         * time, so nothing is read from it twice. */
-        struct req r;
-        r.op = s->op;
-        r.oflag = s->oflag;
-        r.value = s->value;
-        r.mode = s->mode;
-        r.name_len = s->name_len;
-        r.prio = s->prio;
-        r.handle = s->handle;
-        if (r.op == ESEM_OP_OPEN || r.op == ESEM_OP_UNLINK) {
-            if (r.name_len > ESEM_NAME_BUF)
-                r.name_len = ESEM_NAME_BUF;
-            memcpy(r.name, s->name, r.name_len);
-        }
+/* Phase two, core_mu held: act on what take() found. */
+static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wakeq *q,
+                       struct refusal *ref)
+{
+    struct slot_state *ss = &c->ss[k];
+    ref->st = 0;
+    if (t->fresh) {
         /* A new request on a slot whose wait is still queued: the client
          * gave up on that wait (a well-behaved one cancels first). */
         if (ss->queued)
             cancel_queued(c, k);
-        ss->last_seq = seq;
+        ss->last_seq = t->seq;
         uint32_t value = 0;
         uint64_t handle = 0;
-        int32_t st = execute(c, k, &r, &value, &handle, q);
+        int32_t st = t->cred_st;
+        if (!st && (t->r.op == ESEM_OP_OPEN || t->r.op == ESEM_OP_UNLINK)) {
+            struct core_session_setcred_args sc = {.session = c->session, .uid = t->pc.uid,
+                                                   .gid = t->pc.gid, .ngroups = t->pc.ngroups};
+            memcpy(sc.groups, t->pc.groups, sizeof sc.groups);
+            st = core_ecall(D.core, CORE_ECALL_SESSION_SETCRED, &sc, sizeof sc);
+        }
+        if (!st)
+            st = execute(c, k, &t->r, &value, &handle, q);
         if (st == CORE_QUEUED) {
             ss->queued = 1;
-            ss->queued_seq = seq;
+            ss->queued_seq = t->seq;
             return;
         }
         if (is_refusal(st)) {
             ref->st = st;
-            ref->op = r.op;
+            ref->op = t->r.op;
         }
-        reply(c, k, seq, st < 0 ? dp_errno(st) : 0, value, handle, q);
+        reply(c, k, t->seq, st < 0 ? dp_errno(st) : 0, value, handle, q);
         return;
     }
-    ss->cancel_seen = cseq;
-    if (ss->queued && cseq == ss->queued_seq) {
+    if (ss->queued && t->cseq == ss->queued_seq) {
         struct core_sem_cancel_args a = {.session = c->session, .slot = k};
         int32_t st = core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
         ss->queued = 0;
@@ -282,8 +321,10 @@ static int scan_client(struct client *c, struct wakeq *q, int serve)
             if (!serve)
                 return n;
             struct refusal ref;
+            struct taken t;
+            take(c, k, &t);
             pthread_mutex_lock(&D.core_mu);
-            serve_slot(c, k, q, &ref);
+            serve_slot(c, k, &t, q, &ref);
             pthread_mutex_unlock(&D.core_mu);
             if (ref.st)
                 esemd_refusal(c, op_name(ref.op), ref.st);

@@ -42,8 +42,12 @@ static uint32_t nclients_cap;
 static uint32_t nclients_live;
 static int shutting_down;
 
+/* epoll data: event type, the client's generation (so a late event of a
+ * freed client never reaches a newcomer that reuses its id), its id. */
 enum { EV_LISTEN = 1, EV_SIGNAL, EV_SOCK, EV_PIDFD };
-#define EV(type, id) (((uint64_t)(type) << 32) | (uint32_t)(id))
+#define EV(type, gen, id)                                                                          \
+    (((uint64_t)(type) << 56) | (((uint64_t)(gen) & 0xffffffu) << 32) | (uint32_t)(id))
+static uint32_t client_gen;
 
 void esemd_log(const char *fmt, ...)
 {
@@ -65,21 +69,41 @@ void esemd_log(const char *fmt, ...)
     va_end(ap);
 }
 
-/* Audit line for a refused request.  Rate-limited so that a client spraying
- * garbage cannot fill the disk; the core's counters still count every one. */
+/* Audit lines for refused requests are rate-limited to 50 a second, so that
+ * a client spraying garbage cannot fill the disk; the core's counters still
+ * count every one, and a line says how many were left out. */
+static _Atomic uint64_t audit_window, audit_in_window, audit_suppressed;
+
+void esemd_refusal_flush(void)
+{
+    uint64_t s = atomic_exchange(&audit_suppressed, 0);
+    if (s)
+        esemd_log("audit: %llu more refusal lines suppressed (rate limit)", (unsigned long long)s);
+}
+
+static int audit_pending(void)
+{
+    return atomic_load(&audit_suppressed) != 0;
+}
+
+/* Called by the main loop: report what a finished burst left suppressed. */
+static void audit_tick(void)
+{
+    uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC) / 1000000000ull;
+    if (audit_pending() && atomic_load(&audit_window) != now)
+        esemd_refusal_flush();
+}
+
 void esemd_refusal(const struct client *c, const char *what, int32_t st)
 {
-    static _Atomic uint64_t window_start, in_window, suppressed;
     uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC) / 1000000000ull;
-    uint64_t ws = atomic_load(&window_start);
-    if (ws != now && atomic_compare_exchange_strong(&window_start, &ws, now)) {
-        uint64_t s = atomic_exchange(&suppressed, 0);
-        atomic_store(&in_window, 0);
-        if (s)
-            esemd_log("audit: %llu refusal lines suppressed", (unsigned long long)s);
+    uint64_t ws = atomic_load(&audit_window);
+    if (ws != now && atomic_compare_exchange_strong(&audit_window, &ws, now)) {
+        esemd_refusal_flush();
+        atomic_store(&audit_in_window, 0);
     }
-    if (atomic_fetch_add(&in_window, 1) >= 50) {
-        atomic_fetch_add(&suppressed, 1);
+    if (atomic_fetch_add(&audit_in_window, 1) >= 50) {
+        atomic_fetch_add(&audit_suppressed, 1);
         return;
     }
     esemd_log("audit: refused %s pid=%d uid=%u: %s (%s)", what, c ? (int)c->pid : -1,
@@ -191,6 +215,7 @@ static struct client *client_new(int sock)
     if (!c)
         return NULL;
     c->id = id;
+    c->gen = ++client_gen & 0xffffffu;
     c->sock = sock;
     c->pidfd = c->efd = -1;
     clients[id] = c;
@@ -232,29 +257,45 @@ static void client_free(struct client *c, const char *why)
     free(c);
 }
 
-static int read_groups(pid_t pid, uint32_t *groups, uint32_t max)
+/* A process's file-system credentials, groups and umask, as the kernel
+ * would use them to create a file now. */
+int esemd_proc_creds(pid_t pid, struct proc_creds *pc)
 {
-    char path[64], line[4096];
+    char path[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    uint32_t n = 0;
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "Groups:", 7) == 0) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    memset(pc, 0, sizeof *pc);
+    pc->umask = 022;
+    int have = 0;
+    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        unsigned long v[4];
+        if (sscanf(line, "Uid: %lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) == 4) {
+            pc->uid = (uint32_t)v[3]; /* fsuid: what file access checks use */
+            have |= 1;
+        } else if (sscanf(line, "Gid: %lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) == 4) {
+            pc->gid = (uint32_t)v[3];
+            have |= 2;
+        } else if (sscanf(line, "Umask: %lo", &v[0]) == 1) {
+            pc->umask = (uint32_t)v[0] & 0777u;
+        } else if (strncmp(line, "Groups:", 7) == 0) {
             char *p = line + 7, *end;
-            while (n < max) {
+            while (pc->ngroups < CORE_NGROUPS_MAX) {
                 unsigned long g = strtoul(p, &end, 10);
-                if (end == p)
+                if (end == p || (*end != ' ' && *end != '\n' && *end != '\t' && *end))
                     break;
-                groups[n++] = (uint32_t)g;
+                pc->groups[pc->ngroups++] = (uint32_t)g;
                 p = end;
             }
-            break;
         }
     }
-    fclose(f);
-    return (int)n;
+    return have == 3 ? 0 : -1;
 }
 
 static int send_reply(int sock, const struct esem_hello_reply *rep, const int *fds, int nfds)
@@ -296,6 +337,10 @@ static int may_inherit(const struct client *c, core_id_t parent, pid_t ppid)
     struct client *p = D.by_session[idx];
     if (!p || p->session != parent || p->kind != ESEM_HELLO_CLIENT)
         return 0;
+    /* A child that already changed its identity must not pick up its
+     * parent's semaphores late; libesem's children connect inside fork(). */
+    if (c->uid != p->uid || c->gid != p->gid)
+        return 0;
     uint64_t pst;
     if (p->pid != ppid || esem_util_proc_stat(ppid, &pst, NULL) < 0 || pst != p->start_time)
         return 0;
@@ -305,7 +350,8 @@ static int may_inherit(const struct client *c, core_id_t parent, pid_t ppid)
 static void handle_hello(struct client *c)
 {
     struct esem_hello h;
-    ssize_t n = recv(c->sock, &h, sizeof h, MSG_DONTWAIT);
+    /* MSG_TRUNC: the real length, so an oversized hello is refused, not cut */
+    ssize_t n = recv(c->sock, &h, sizeof h, MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0 && errno == EAGAIN)
         return;
     struct ucred cr;
@@ -344,7 +390,11 @@ static void handle_hello(struct client *c)
     so.pid = (uint32_t)c->pid;
     so.uid = c->uid;
     so.gid = c->gid;
-    so.ngroups = (uint32_t)read_groups(c->pid, so.groups, CORE_NGROUPS_MAX);
+    struct proc_creds pc;
+    if (esemd_proc_creds(c->pid, &pc) == 0) {
+        so.ngroups = pc.ngroups;
+        memcpy(so.groups, pc.groups, sizeof so.groups);
+    }
     so.start_time = c->start_time;
     struct esem_hello_reply rep = {0};
     pthread_mutex_lock(&D.core_mu);
@@ -411,7 +461,7 @@ static void handle_hello(struct client *c)
         client_free(c, "hello reply failed");
         return;
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_PIDFD, c->id)};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_PIDFD, c->gen, c->id)};
     epoll_ctl(ep_fd, EPOLL_CTL_ADD, c->pidfd, &ev);
     esemd_log("session start pid=%d uid=%u gid=%u%s", (int)c->pid, (unsigned)c->uid,
               (unsigned)c->gid, h.inherit_session ? " (inherits its parent's opens)" : "");
@@ -449,7 +499,7 @@ static void admin_members(struct client *c, core_id_t h, uint32_t call, uint32_t
 static int admin_request(struct client *c)
 {
     struct esem_admin_msg req, m;
-    ssize_t n = recv(c->sock, &req, sizeof req, 0);
+    ssize_t n = recv(c->sock, &req, sizeof req, MSG_TRUNC);
     if (n != (ssize_t)sizeof req) {
         if (n > 0)
             esemd_refusal(c, "admin (malformed)", CORE_E_BADCALL);
@@ -598,7 +648,7 @@ static void accept_all(void)
             close(s);
             continue;
         }
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = EV(EV_SOCK, c->id)};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = EV(EV_SOCK, c->gen, c->id)};
         epoll_ctl(ep_fd, EPOLL_CTL_ADD, s, &ev);
     }
 }
@@ -749,9 +799,9 @@ int main(int argc, char **argv)
         esemd_log("start-up failed: %s", strerror(errno));
         return 1;
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_LISTEN, 0)};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_LISTEN, 0, 0)};
     epoll_ctl(ep_fd, EPOLL_CTL_ADD, listen_fd, &ev);
-    ev.data.u64 = EV(EV_SIGNAL, 0);
+    ev.data.u64 = EV(EV_SIGNAL, 0, 0);
     epoll_ctl(ep_fd, EPOLL_CTL_ADD, sig_fd, &ev);
 
     struct core_stats_args sa;
@@ -787,13 +837,16 @@ int main(int argc, char **argv)
 
     while (!shutting_down) {
         struct epoll_event evs[64];
-        int n = epoll_wait(ep_fd, evs, 64, -1);
+        /* wake within a second while suppressed audit lines await their count */
+        int n = epoll_wait(ep_fd, evs, 64, audit_pending() ? 1000 : -1);
+        audit_tick();
         if (n < 0 && errno != EINTR) {
             esemd_log("epoll_wait: %s", strerror(errno));
             break;
         }
         for (int i = 0; i < n; i++) {
-            uint32_t type = (uint32_t)(evs[i].data.u64 >> 32);
+            uint32_t type = (uint32_t)(evs[i].data.u64 >> 56);
+            uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32) & 0xffffffu;
             uint32_t id = (uint32_t)evs[i].data.u64;
             if (type == EV_LISTEN) {
                 accept_all();
@@ -804,7 +857,7 @@ int main(int argc, char **argv)
                               (int)si.ssi_pid);
                     shutting_down = 1;
                 }
-            } else if (id < nclients_cap && clients[id]) {
+            } else if (id < nclients_cap && clients[id] && clients[id]->gen == gen) {
                 if (type == EV_SOCK)
                     on_sock(clients[id], evs[i].events);
                 else if (type == EV_PIDFD)
@@ -817,6 +870,7 @@ int main(int argc, char **argv)
         if (clients[i])
             client_free(clients[i], "daemon stopping");
     dp_stop();
+    esemd_refusal_flush();
     unlink(sock_path);
     esemd_log("stop");
     return 0;

@@ -21,7 +21,7 @@ struct slot_state {
 struct worker;
 
 struct client {
-    uint32_t id;
+    uint32_t id, gen;
     int kind; /* ESEM_HELLO_CLIENT / ESEM_HELLO_ADMIN, 0 before hello */
     int sock, pidfd, efd;
     pid_t pid;
@@ -75,7 +75,13 @@ void *harden_arena(uint64_t size, const char **kind);
 int harden_seccomp(void);
 
 /* esemd.c */
-void esemd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct proc_creds {
+    uint32_t uid, gid, ngroups, umask;
+    uint32_t groups[CORE_NGROUPS_MAX];
+};
+int esemd_proc_creds(pid_t pid, struct proc_creds *pc);
+void esemd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2), nonnull(1)));
 void esemd_refusal(const struct client *c, const char *what, int32_t core_status);
+void esemd_refusal_flush(void);
 
 #endif

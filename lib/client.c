@@ -22,6 +22,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -40,6 +41,8 @@ static struct {
     uint64_t session;
     uint64_t inherit_from; /* after fork: the parent's session */
     _Atomic uint64_t slot_used[ESEM_NSLOTS / 64];
+    _Atomic uint32_t slot_epoch, slot_sleepers;
+    int fork_pipe[2]; /* parent waits for the child's hello (inheritance) */
     uint32_t seq[ESEM_NSLOTS];
     _Atomic long nheld; /* semaphores this process holds: opens + creates - closes */
     uint64_t spin_ns;
@@ -62,12 +65,19 @@ static void slot_mark(int k, int on)
         atomic_fetch_and(m, ~(1ull << (k % 64)));
 }
 
-static int slot_take(void)
+/* Slots [0, OWN_SLOTS) can be kept by a thread or taken for a blocking
+ * wait; the last few are only ever borrowed for a call that does not block,
+ * so a post always finds a slot even when every other one holds a waiter. */
+#define RESERVED_SLOTS 8u
+#define OWN_SLOTS (ESEM_NSLOTS - RESERVED_SLOTS)
+
+static int slot_take(uint32_t limit)
 {
-    for (uint32_t w = 0; w < ESEM_NSLOTS / 64; w++) {
+    for (uint32_t w = 0; w * 64 < limit; w++) {
         uint64_t cur = atomic_load(&G.slot_used[w]);
-        while (~cur) {
-            int b = __builtin_ctzll(~cur);
+        uint64_t usable = limit - w * 64 >= 64 ? ~0ull : (1ull << (limit - w * 64)) - 1;
+        while (~cur & usable) {
+            int b = __builtin_ctzll(~cur & usable);
             if (atomic_compare_exchange_weak(&G.slot_used[w], &cur, cur | (1ull << b))) {
                 int k = (int)(w * 64 + (uint32_t)b);
                 slot_mark(k, 1);
@@ -83,6 +93,10 @@ static void slot_give(int k)
     if (G.chan)
         slot_mark(k, 0);
     atomic_fetch_and(&G.slot_used[k / 64], ~(1ull << (k % 64)));
+    /* wake a blocking wait that found no slot (process-private futex) */
+    atomic_fetch_add(&G.slot_epoch, 1);
+    if (atomic_load(&G.slot_sleepers))
+        syscall(SYS_futex, &G.slot_epoch, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 static void thread_exit(void *p)
@@ -99,11 +113,11 @@ static void init_once(void);
 /* A slot for this call: the thread's own, or a borrowed one when the own
  * slot is busy (a signal handler interrupted an esem call in this thread) or
  * none was free to keep.  Lock-free, so usable from a handler. */
-static int slot_enter(int *borrowed)
+static int slot_enter(int blocking, int *borrowed)
 {
     *borrowed = 0;
     if (t_slot < 0 && !t_busy) {
-        int k = slot_take();
+        int k = slot_take(OWN_SLOTS);
         if (k >= 0) {
             t_slot = k;
             pthread_setspecific(G.slot_key, (void *)1); /* so thread_exit runs */
@@ -115,8 +129,21 @@ static int slot_enter(int *borrowed)
         return t_slot;
     }
     int k;
-    while ((k = slot_take()) < 0)
-        sched_yield();
+    for (;;) {
+        uint32_t epoch = atomic_load(&G.slot_epoch);
+        k = slot_take(blocking ? OWN_SLOTS : ESEM_NSLOTS);
+        if (k >= 0)
+            break;
+        if (!blocking) {
+            sched_yield(); /* a non-blocking call's slot frees in microseconds */
+            continue;
+        }
+        /* Every general slot holds a waiter: sleep until one is given back. */
+        atomic_fetch_add(&G.slot_sleepers, 1);
+        struct timespec rel = {0, 100000000};
+        syscall(SYS_futex, &G.slot_epoch, FUTEX_WAIT_PRIVATE, epoch, &rel, NULL, 0);
+        atomic_fetch_sub(&G.slot_sleepers, 1);
+    }
     *borrowed = 1;
     return k;
 }
@@ -256,8 +283,34 @@ static void mark_broken(void)
 
 /* ---- fork ---- */
 
-static void atfork_prepare(void) { pthread_mutex_lock(&G.mu); }
-static void atfork_parent(void) { pthread_mutex_unlock(&G.mu); }
+/* A child inherits only while the daemon can see its parent alive; a
+ * parent that holds semaphores therefore waits in fork() until the child's
+ * hello was answered (one round trip), so even a parent that exits at once
+ * (daemonising) hands its semaphores on. */
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&G.mu);
+    G.fork_pipe[0] = G.fork_pipe[1] = -1;
+    if (atomic_load(&G.state) == ST_UP && atomic_load(&G.nheld) > 0 &&
+        pipe2(G.fork_pipe, O_CLOEXEC) < 0)
+        G.fork_pipe[0] = G.fork_pipe[1] = -1;
+}
+
+static void atfork_parent(void)
+{
+    if (G.fork_pipe[0] >= 0) {
+        int cs;
+        char b;
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs); /* fork is no cancellation point */
+        close(G.fork_pipe[1]);
+        /* EOF (the child died, or fork failed) ends the wait as well */
+        while (read(G.fork_pipe[0], &b, 1) < 0 && errno == EINTR)
+            ;
+        close(G.fork_pipe[0]);
+        pthread_setcancelstate(cs, &cs);
+    }
+    pthread_mutex_unlock(&G.mu);
+}
 
 static void atfork_child(void)
 {
@@ -287,6 +340,13 @@ static void atfork_child(void)
             atomic_store(&G.state, ST_DOWN); /* retried lazily, inheritance kept */
     } else {
         G.inherit_from = 0;
+    }
+    if (G.fork_pipe[1] >= 0) {
+        char b = 1;
+        ssize_t r = write(G.fork_pipe[1], &b, 1);
+        (void)r; /* if it fails the parent sees EOF when we close */
+        close(G.fork_pipe[0]);
+        close(G.fork_pipe[1]);
     }
 }
 
@@ -470,7 +530,7 @@ static int rpc(struct call *c)
     if (r < 0)
         return r;
     struct inflight f;
-    f.k = slot_enter(&f.borrowed);
+    f.k = slot_enter(c->op == ESEM_OP_WAIT, &f.borrowed);
     f.s = &G.chan->slot[f.k];
     f.handle = c->handle;
     struct esem_slot *s = f.s;
@@ -527,27 +587,6 @@ int esemi_norm_name(const char *name, const char **out, uint32_t *len)
     return 0;
 }
 
-/* The umask has no getter but /proc (Linux >= 4.7); setting it to read it
- * back would race with other threads creating files. */
-static mode_t current_umask(void)
-{
-    char buf[2048];
-    int cs;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs); /* sem_open is no cancellation point */
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    pthread_setcancelstate(cs, &cs);
-    if (n > 0) {
-        buf[n] = 0;
-        const char *p = strstr(buf, "\nUmask:");
-        if (p)
-            return (mode_t)strtoul(p + 7, NULL, 8);
-    }
-    return 022; /* most restrictive common default */
-}
-
 int esemi_open(const char *name, int oflag, mode_t mode, unsigned int value, uint64_t *handle)
 {
     const char *n;
@@ -560,7 +599,7 @@ int esemi_open(const char *name, int oflag, mode_t mode, unsigned int value, uin
         if (value > ESEM_VALUE_MAX)
             return -EINVAL;
         c.oflag = CORE_O_CREAT | ((oflag & O_EXCL) ? CORE_O_EXCL : 0);
-        c.mode = (uint32_t)(mode & ~current_umask() & 0777);
+        c.mode = (uint32_t)(mode & 0777); /* esemd applies our umask, as open(2) would */
         c.value = value;
     }
     r = rpc(&c);

@@ -27,8 +27,10 @@
  *     the daemon sent when it refused the connection (ENOSPC, ESRCH,
  *     EPROTO, ENOMEM).
  *   - thread-safe; each thread gets its own channel slot on first use and
- *     keeps it until it exits (128 slots; a thread beyond that borrows one
- *     per call and waits for one to be free).
+ *     keeps it until it exits (248 of the process's 256 slots; a thread
+ *     beyond that borrows one per call; a blocking wait that finds none
+ *     free sleeps until one is; the last 8 serve only calls that do not
+ *     block, so a post always gets through).
  *   - fork(): the child gets its own session with esemd and keeps the
  *     parent's open semaphores (same esem_t pointers), also if it changes
  *     its uid later: it connects from the fork handler, before it runs any
@@ -37,8 +39,10 @@
  *     gets a session of its own and the inherited handles fail with EINVAL.
  *     The parent's channel is never visible to the child.  exec() and
  *     _exit() drop the process's references.
- *   - the session's identity (uid, gid, up to 16 supplementary groups) is
- *     taken when the process connects (first call, or fork).
+ *   - esem_open and esem_unlink are checked against the caller's identity
+ *     at the time of the call (fs uid/gid, up to 16 supplementary groups,
+ *     umask), read by esemd from /proc; what a process holds stays usable
+ *     after it changes its uid, as open files do.
  *   - once the connection to esemd is lost every call fails with EIO for
  *     the rest of the process's life: the semaphores it held are gone.
  *   - a handle (esem_t *) is only meaningful in the process that opened it

@@ -514,6 +514,7 @@ static const uint64_t call_size[CORE_ECALL_MAX_] = {
     [CORE_ECALL_SEM_WAITERS] = sizeof(struct core_sem_member_args),
     [CORE_ECALL_STATS] = sizeof(struct core_stats_args),
     [CORE_ECALL_SESSION_INFO] = sizeof(struct core_session_info_args),
+    [CORE_ECALL_SESSION_SETCRED] = sizeof(struct core_session_setcred_args),
 };
 
 union any_args {
@@ -531,6 +532,7 @@ union any_args {
     struct core_sem_member_args sem_member;
     struct core_stats_args stats;
     struct core_session_info_args session_info;
+    struct core_session_setcred_args session_setcred;
     unsigned char bytes[512];
 };
 
@@ -749,6 +751,49 @@ static void session_open_rejects_too_many_groups(void **state)
     assert_int_equal(stats(c).sessions_in_use, 0);
     assert_status(session_open_groups(c, 1, UID_A, GID_A, CORE_NGROUPS_MAX, groups, &s),
                   CORE_OK);
+}
+
+static int32_t setcred(struct core *c, core_id_t s, uint32_t uid, uint32_t gid, uint32_t ngroups)
+{
+    struct core_session_setcred_args a = {.session = s, .uid = uid, .gid = gid,
+                                          .ngroups = ngroups};
+    return CALL(c, CORE_ECALL_SESSION_SETCRED, a);
+}
+
+/* After setuid, opens and unlinks are checked as the new uid, while what
+ * the session holds stays usable (as open files do). */
+static void setcred_changes_later_checks_not_held_opens(void **state)
+{
+    struct core *c = core_of(state);
+    core_id_t owner = open_session(c, 1, UID_A, GID_A);
+    core_id_t h = create_named(c, owner, "held", 0600, 0);
+    core_id_t s = open_session(c, 2, UID_A, GID_A);
+    core_id_t h2 = reopen(c, s, "held");
+    assert_status(setcred(c, s, UID_B, GID_B, 0), CORE_OK);
+    core_id_t x;
+    assert_status(open_sem(c, s, "held", 0, 0, 0, &x), CORE_E_ACCES);
+    assert_status(unlink_name(c, s, "held"), CORE_E_ACCES);
+    assert_status(post(c, s, h2, NULL), CORE_OK); /* still held */
+    struct core_session_info_args i;
+    assert_status(session_info(c, s, &i), CORE_OK);
+    assert_int_equal(i.uid, UID_B);
+    /* a semaphore created now belongs to the new identity */
+    core_id_t mine = create_named(c, s, "mine", 0600, 0);
+    assert_status(open_sem(c, owner, "mine", 0, 0, 0, &x), CORE_E_ACCES);
+    (void)mine;
+    (void)h;
+}
+
+static void setcred_rejects_bad_input(void **state)
+{
+    struct core *c = core_of(state);
+    core_id_t s = open_session(c, 1, UID_A, GID_A);
+    assert_status(setcred(c, s, UID_B, GID_B, CORE_NGROUPS_MAX + 1), CORE_E_INVAL);
+    assert_status(setcred(c, 0, UID_B, GID_B, 0), CORE_E_SESSION);
+    assert_status(setcred(c, s + (1ull << 32), UID_B, GID_B, 0), CORE_E_SESSION);
+    struct core_session_info_args i;
+    assert_status(session_info(c, s, &i), CORE_OK);
+    assert_int_equal(i.uid, UID_A); /* a refused call changed nothing */
 }
 
 static void session_table_full_is_nospc(void **state)
@@ -2590,6 +2635,8 @@ int main(void)
         T(session_forged_ids_are_refused),
         T(session_open_rejects_too_many_groups),
         T(session_table_full_is_nospc),
+        T(setcred_changes_later_checks_not_held_opens),
+        T(setcred_rejects_bad_input),
         /* named open */
         T(sem_open_creates_then_opens_existing),
         T(sem_open_excl_on_existing_is_exist),
