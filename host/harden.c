@@ -105,9 +105,11 @@ int harden_seccomp(void)
             r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, kill[i], 0);
     /* prctl only to read state: a peer-visible change (dumpable) is not
      * allowed back on. */
-    if (r == 0)
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                             SCMP_A0(SCMP_CMP_EQ, PR_GET_DUMPABLE));
+    if (r == 0) {
+        const struct scmp_arg_cmp only_get = {.arg = 0, .op = SCMP_CMP_EQ,
+                                               .datum_a = PR_GET_DUMPABLE, .datum_b = 0};
+        r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, &only_get);
+    }
     if (r == 0)
         r = seccomp_load(ctx);
     seccomp_release(ctx);
