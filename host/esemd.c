@@ -750,6 +750,14 @@ int main(int argc, char **argv)
         }
         close(ready[0]);
         setsid();
+        /* A daemon keeps none of its starter's descriptors (a pipe held open
+         * here would keep "esemd | tail" or a CI job waiting forever). */
+        if (ready[1] != 3) {
+            dup2(ready[1], 3);
+            close(ready[1]);
+            ready[1] = 3;
+        }
+        close_range(4, ~0u, 0);
         if (!logpath) {
             /* esemd.sock -> esemd.log, beside the socket */
             static char lp[PATH_MAX];

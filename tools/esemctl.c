@@ -256,7 +256,7 @@ static int cmd_stats(void)
     if (json) {
         printf("{\"uptime_ms\":%llu,\"clients\":%u,\"workers\":%u,\"semaphores\":%u,"
                "\"max_semaphores\":%u,\"sessions\":%u,\"opens\":%u,\"waiters\":%u,"
-               "\"arena_bytes\":%llu,\"bytes_per_semaphore\":%u,\"ops_ok\":%llu,\"refused\":{",
+               "\"arena_bytes\":%llu,\"bytes_per_semaphore\":%u,\"ops_ok\":%llu,\"errors\":{",
                (unsigned long long)m.uptime_ms, m.nclients, m.nworkers, st->sems_in_use,
                st->max_sems, st->sessions_in_use, st->opens_in_use, st->waiters_in_use,
                (unsigned long long)st->arena_bytes, st->sem_bytes,
@@ -277,7 +277,7 @@ static int cmd_stats(void)
            st->sem_bytes, (unsigned long long)st->ops_ok);
     for (int i = 1; i <= -CORE_E_MIN; i++)
         if (st->refused[i])
-            printf("refused %-10s%llu\n", names[i], (unsigned long long)st->refused[i]);
+            printf("error %-12s%llu\n", names[i], (unsigned long long)st->refused[i]);
     return 0;
 }
 
