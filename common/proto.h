@@ -18,7 +18,7 @@
 #define ESEM_PROTO_MAGIC 0x4553454du /* "ESEM" */
 #define ESEM_PROTO_VERSION 1u
 
-#define ESEM_NSLOTS 256u
+#define ESEM_NSLOTS 1024u
 #define ESEM_NAME_BUF 256u
 
 enum esem_hello_kind { ESEM_HELLO_CLIENT = 1, ESEM_HELLO_ADMIN = 2 };
@@ -75,6 +75,11 @@ enum esem_op {
  *           is a grant, never a wake-up by itself.
  *   cancel: client stores cancel_seq = n and rings again; the daemon answers
  *           ESEM_ST_CANCELLED, or the grant if it won the race.
+ *   ack:    after taking a grant of a queued wait the client stores
+ *           ack_seq = n; if the process dies with a grant it never took
+ *           (it was killed while queued, before the daemon saw the death),
+ *           the daemon posts that permit again, as glibc loses no post to a
+ *           killed waiter.
  * The request and the reply each fit one cache line, so a busy round trip
  * moves two lines between the cores and makes no system call.
  */
@@ -89,7 +94,8 @@ struct esem_slot {
     uint32_t mode;
     uint32_t name_len;
     int32_t prio;
-    uint8_t pad0_[24];
+    uint32_t ack_seq; /* the client took the grant of request n (see below) */
+    uint8_t pad0_[20];
     /* daemon -> client */
     uint32_t rep_seq; /* futex word */
     uint32_t client_sleeping;
@@ -106,7 +112,6 @@ struct esem_chan_hdr {
     uint32_t daemon_sleeping; /* set by the daemon before it sleeps */
     uint8_t pad1_[60];
     uint64_t active[ESEM_NSLOTS / 64]; /* slots a client thread holds */
-    uint8_t pad2_[64 - 8 * (ESEM_NSLOTS / 64)];
 };
 
 struct esem_chan {
@@ -115,7 +120,7 @@ struct esem_chan {
 };
 
 _Static_assert(sizeof(struct esem_slot) == 128 + ESEM_NAME_BUF, "slot layout");
-_Static_assert(sizeof(struct esem_chan_hdr) == 192, "header layout");
+_Static_assert(sizeof(struct esem_chan_hdr) % 64 == 0, "header layout");
 
 /* ---- admin (esemctl) ---- */
 

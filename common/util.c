@@ -48,6 +48,27 @@ int esem_util_futex_wait(uint32_t *addr, uint32_t val, const struct timespec *re
     return r == 0 ? 0 : -errno;
 }
 
+int esem_util_futex_wait_restartable(uint32_t *addr, uint32_t val, uint64_t abs_mono_ns)
+{
+#ifdef SYS_futex_waitv
+    /* futex_waitv with an absolute timeout is restarted by the kernel after
+     * an SA_RESTART handler (and fails with EINTR after any other), which is
+     * what POSIX asks of sem_wait; FUTEX_WAIT with a timeout never is. */
+    struct futex_waitv w = {.val = val, .uaddr = (uintptr_t)addr, .flags = FUTEX_32};
+    struct timespec ts = {(time_t)(abs_mono_ns / 1000000000ull),
+                          (long)(abs_mono_ns % 1000000000ull)};
+    long r = syscall(SYS_futex_waitv, &w, 1, 0, &ts, CLOCK_MONOTONIC);
+    if (r >= 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -errno;
+#endif
+    uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
+    uint64_t left = abs_mono_ns > now ? abs_mono_ns - now : 0;
+    struct timespec rel = {(time_t)(left / 1000000000ull), (long)(left % 1000000000ull)};
+    return esem_util_futex_wait(addr, val, &rel);
+}
+
 int esem_util_futex_wake(uint32_t *addr, int n)
 {
     long r = syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);

@@ -15,6 +15,8 @@ int esem_util_client_socket(char *buf, size_t len);
 
 /* Wrappers for calls glibc 2.36 has no function for. */
 int esem_util_futex_wait(uint32_t *addr, uint32_t val, const struct timespec *rel);
+/* As above, but SA_RESTART handlers restart the sleep (abs: CLOCK_MONOTONIC). */
+int esem_util_futex_wait_restartable(uint32_t *addr, uint32_t val, uint64_t abs_mono_ns);
 int esem_util_futex_wake(uint32_t *addr, int n);
 int esem_util_pidfd_open(pid_t pid);
 int esem_util_pidfd_alive(int pidfd);

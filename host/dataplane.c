@@ -9,6 +9,7 @@
  * a request therefore costs no system call on either side.
  */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -83,24 +84,46 @@ static void reply(struct client *c, uint32_t slot, uint32_t seq, int32_t status,
 }
 
 /* Deliver the grant a post produced.  core_mu held. */
-static void deliver(const struct core_wake *wk, struct wakeq *q)
+/* Has the process exited (zombie included)?  Its pidfd reads as ready. */
+static int exited(const struct client *t)
 {
-    if (!wk->valid)
-        return;
-    uint32_t idx = (uint32_t)wk->session - 1;
-    struct client *t = idx < D.max_sessions ? D.by_session[idx] : NULL;
-    if (!t || t->session != wk->session || wk->slot >= ESEM_NSLOTS) {
-        esemd_log("internal: grant for unknown session %#llx slot %u dropped",
-                  (unsigned long long)wk->session, wk->slot);
-        return;
+    struct pollfd p = {.fd = t->pidfd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP));
+}
+
+/* Deliver the grant a post produced.  core_mu held.  A waiter whose process
+ * has already exited (killed while queued, its death not yet handled) would
+ * take the permit to its grave; glibc loses no post that way, so the permit
+ * goes to the next waiter, or to the value, instead. */
+static void deliver(const struct core_wake *first, struct wakeq *q)
+{
+    struct core_wake wk = *first;
+    for (int hops = 0; wk.valid && hops < 1000000; hops++) {
+        uint32_t idx = (uint32_t)wk.session - 1;
+        struct client *t = idx < D.max_sessions ? D.by_session[idx] : NULL;
+        if (!t || t->session != wk.session || wk.slot >= ESEM_NSLOTS) {
+            esemd_log("internal: grant for unknown session %#llx slot %u dropped",
+                      (unsigned long long)wk.session, wk.slot);
+            return;
+        }
+        struct slot_state *st = &t->ss[wk.slot];
+        if (!st->queued) {
+            esemd_log("internal: grant for pid %d slot %u with no queued wait", (int)t->pid,
+                      wk.slot);
+            return;
+        }
+        st->queued = 0;
+        if (!exited(t)) {
+            st->granted = 1;
+            st->granted_seq = st->queued_seq;
+            reply(t, wk.slot, st->queued_seq, 0, 0, 0, q);
+            return;
+        }
+        struct core_sem_post_args a = {.session = t->session, .handle = st->wait_handle};
+        if (core_ecall(D.core, CORE_ECALL_SEM_POST, &a, sizeof a) != CORE_OK)
+            return;
+        wk = a.wake;
     }
-    struct slot_state *st = &t->ss[wk->slot];
-    if (!st->queued) {
-        esemd_log("internal: grant for pid %d slot %u with no queued wait", (int)t->pid, wk->slot);
-        return;
-    }
-    st->queued = 0;
-    reply(t, wk->slot, st->queued_seq, 0, 0, 0, q);
 }
 
 static void cancel_queued(struct client *c, uint32_t slot)
@@ -259,6 +282,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
         if (ss->queued)
             cancel_queued(c, k);
         ss->last_seq = t->seq;
+        ss->granted = 0; /* a client that sends again took its last reply */
         uint32_t value = 0;
         uint64_t handle = 0;
         int32_t st = t->cred_st;
@@ -273,6 +297,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
         if (st == CORE_QUEUED) {
             ss->queued = 1;
             ss->queued_seq = t->seq;
+            ss->wait_handle = t->r.handle;
             return;
         }
         if (is_refusal(st)) {
@@ -414,6 +439,38 @@ static void worker_poke(struct worker *w)
     uint64_t one = 1;
     if (write(w->cmd_efd, &one, sizeof one) < 0 && errno != EAGAIN)
         esemd_log("worker %d: poke: %s", w->index, strerror(errno));
+}
+
+void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens_closed,
+                    uint32_t *reposted)
+{
+    struct wakeq q = {.n = 0};
+    *reposted = 0;
+    pthread_mutex_lock(&D.core_mu);
+    if (c->chan) {
+        for (uint32_t k = 0; k < ESEM_NSLOTS; k++) {
+            struct slot_state *ss = &c->ss[k];
+            uint32_t ack = atomic_load_explicit((_Atomic uint32_t *)&c->chan->slot[k].ack_seq,
+                                                memory_order_acquire);
+            if (!ss->granted || ack == ss->granted_seq)
+                continue;
+            /* Granted while the process was already dying: it never took
+             * the permit, so it goes to the next waiter (or the value). */
+            struct core_sem_post_args a = {.session = c->session, .handle = ss->wait_handle};
+            if (core_ecall(D.core, CORE_ECALL_SEM_POST, &a, sizeof a) == CORE_OK) {
+                deliver(&a.wake, &q);
+                ++*reposted;
+            }
+            ss->granted = 0;
+        }
+    }
+    struct core_session_close_args a = {.session = c->session};
+    core_ecall(D.core, CORE_ECALL_SESSION_CLOSE, &a, sizeof a);
+    D.by_session[(uint32_t)c->session - 1] = NULL;
+    pthread_mutex_unlock(&D.core_mu);
+    wake_flush(&q);
+    *waiters_removed = a.waiters_removed;
+    *opens_closed = a.opens_closed;
 }
 
 int dp_start(int nworkers)

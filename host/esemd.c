@@ -229,15 +229,13 @@ static void session_close(struct client *c, const char *why)
 {
     if (!c->session)
         return;
-    struct core_session_close_args a = {.session = c->session};
-    pthread_mutex_lock(&D.core_mu);
-    core_ecall(D.core, CORE_ECALL_SESSION_CLOSE, &a, sizeof a);
-    D.by_session[(uint32_t)c->session - 1] = NULL;
-    pthread_mutex_unlock(&D.core_mu);
+    uint32_t nw, no, nr;
+    dp_session_end(c, &nw, &no, &nr);
     c->session = 0;
     if (c->kind == ESEM_HELLO_CLIENT)
-        esemd_log("session end pid=%d uid=%u (%s): %u waiters removed, %u opens closed",
-                  (int)c->pid, (unsigned)c->uid, why, a.waiters_removed, a.opens_closed);
+        esemd_log("session end pid=%d uid=%u (%s): %u waiters removed, %u opens closed%s",
+                  (int)c->pid, (unsigned)c->uid, why, nw, no,
+                  nr ? ", grants it never took posted again" : "");
 }
 
 static void client_free(struct client *c, const char *why)

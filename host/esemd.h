@@ -16,6 +16,9 @@ struct slot_state {
     uint32_t cancel_seen; /* last cancel_seq looked at (owning worker only) */
     uint32_t queued;      /* a wait of this slot sits in the core's queue */
     uint32_t queued_seq;  /* the request number that wait answers */
+    uint64_t wait_handle; /* the semaphore that wait is on */
+    uint32_t granted;     /* a grant was delivered, the client may not have taken it */
+    uint32_t granted_seq; /* ... for this request number */
 };
 
 struct worker;
@@ -65,6 +68,10 @@ int dp_start(int nworkers);
 void dp_stop(void);
 void dp_attach(struct client *c);
 void dp_detach(struct client *c);
+/* End c's core session: re-post grants it never took, then close it.
+ * Fills the counts for the log. */
+void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens_closed,
+                    uint32_t *reposted);
 
 /* errno for a core status */
 int dp_errno(int32_t core_status);

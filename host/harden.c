@@ -84,7 +84,8 @@ int harden_seccomp(void)
         SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigaction),
         SCMP_SYS(sigaltstack), SCMP_SYS(kill), SCMP_SYS(tgkill), SCMP_SYS(prlimit64),
         SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_send_signal), SCMP_SYS(sched_getaffinity),
-        SCMP_SYS(readlinkat), SCMP_SYS(getdents64), SCMP_SYS(uname),
+        SCMP_SYS(readlinkat), SCMP_SYS(getdents64), SCMP_SYS(uname), SCMP_SYS(poll),
+        SCMP_SYS(ppoll),
     };
     static const int kill[] = {
         SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv),

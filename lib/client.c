@@ -381,6 +381,19 @@ static void init_once(void)
 
 /* ---- the request path ---- */
 
+/* glibc unwinds a cancelled thread past these frames in a way ASan cannot
+ * follow (it then reports their stack as out of scope): not instrumented. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ESEM_NO_ASAN __attribute__((no_sanitize_address))
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ESEM_NO_ASAN __attribute__((no_sanitize_address))
+#endif
+#endif
+#ifndef ESEM_NO_ASAN
+#define ESEM_NO_ASAN
+#endif
+
 struct call {
     uint32_t op, oflag, value, mode, name_len;
     int32_t prio;
@@ -419,7 +432,8 @@ static int reply_ready(struct esem_slot *s, uint32_t seq)
 /* Wait for the reply to request seq.  Returns 0 when it arrived, -EINTR or
  * -ETIMEDOUT if the call may be abandoned (interruptible + deadline), -EIO
  * if the daemon is gone. */
-static int await(struct esem_slot *s, uint32_t seq, const struct call *c, int may_abandon)
+ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct call *c,
+                              int may_abandon)
 {
     /* Spin while the answer is likely to come soon: a pure spin first, then
      * yielding (the daemon's worker may need this very CPU), then sleep. */
@@ -440,35 +454,44 @@ static int await(struct esem_slot *s, uint32_t seq, const struct call *c, int ma
         if (spent > ESEM_PURE_SPIN_NS)
             sched_yield();
     }
+    /* An untimed wait is restarted after an SA_RESTART handler, as POSIX
+     * says and glibc does; a timed one ends with EINTR (glibc's behaviour). */
+    int restartable = may_abandon && c->interruptible && !c->deadline;
     while (!reply_ready(s, seq)) {
         struct timespec rel = {1, 0}; /* wake up now and then to check the daemon */
         if (may_abandon && c->deadline) {
             struct timespec now;
+            const struct timespec *d = c->deadline;
             clock_gettime(c->clock, &now);
-            int64_t left = (int64_t)(c->deadline->tv_sec - now.tv_sec) * 1000000000ll +
-                           (c->deadline->tv_nsec - now.tv_nsec);
-            if (left <= 0)
+            if (d->tv_sec < now.tv_sec || (d->tv_sec == now.tv_sec && d->tv_nsec <= now.tv_nsec))
                 return -ETIMEDOUT;
-            if (left < 1000000000ll) {
-                rel.tv_sec = 0;
-                rel.tv_nsec = left;
+            /* only a near deadline shortens the sleep (no overflow far out) */
+            if (d->tv_sec - now.tv_sec <= 1) {
+                int64_t left = (int64_t)(d->tv_sec - now.tv_sec) * 1000000000ll +
+                               (d->tv_nsec - now.tv_nsec);
+                if (left < 1000000000ll) {
+                    rel.tv_sec = 0;
+                    rel.tv_nsec = left;
+                }
             }
         }
         atomic_store_explicit((_Atomic uint32_t *)&s->client_sleeping, 1, memory_order_seq_cst);
         uint32_t cur = atomic_load_explicit((_Atomic uint32_t *)&s->rep_seq, memory_order_seq_cst);
         int r = 0;
         if (cur != seq) {
-            if (may_abandon && c->cancellable) {
-                /* Only the system call runs with asynchronous cancellation,
-                 * as glibc does for its own cancellation points; rpc() has a
-                 * cleanup handler that dequeues us. */
-                int old;
+            int old = 0;
+            /* Only the system call runs with asynchronous cancellation, as
+             * glibc does for its own cancellation points; rpc() has a
+             * cleanup handler that dequeues us. */
+            if (may_abandon && c->cancellable)
                 pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
+            if (restartable)
+                r = esem_util_futex_wait_restartable(
+                    &s->rep_seq, cur, esem_util_now_ns(CLOCK_MONOTONIC) + 1000000000ull);
+            else
                 r = esem_util_futex_wait(&s->rep_seq, cur, &rel);
+            if (may_abandon && c->cancellable)
                 pthread_setcanceltype(old, &old);
-            } else {
-                r = esem_util_futex_wait(&s->rep_seq, cur, &rel);
-            }
         }
         atomic_store_explicit((_Atomic uint32_t *)&s->client_sleeping, 0, memory_order_relaxed);
         if (r == -EINTR && may_abandon && c->interruptible && !reply_ready(s, seq))
@@ -481,6 +504,13 @@ static int await(struct esem_slot *s, uint32_t seq, const struct call *c, int ma
     return 0;
 }
 
+/* The grant of a queued wait was taken: from here on the permit is ours,
+ * and the daemon must not give it back if we die (see proto.h). */
+static void ack(struct esem_slot *s, uint32_t seq)
+{
+    atomic_store_explicit((_Atomic uint32_t *)&s->ack_seq, seq, memory_order_release);
+}
+
 struct inflight {
     struct esem_slot *s;
     uint32_t seq;
@@ -491,7 +521,7 @@ struct inflight {
 /* Abandon a queued wait: ask the core to dequeue us and wait for the final
  * answer.  Returns 0 if the wait was cancelled, 1 if a grant won the race,
  * or -EIO. */
-static int withdraw(struct inflight *f)
+ESEM_NO_ASAN static int withdraw(struct inflight *f)
 {
     struct call none = {.op = 0};
     atomic_store_explicit((_Atomic uint32_t *)&f->s->cancel_seq, f->seq, memory_order_seq_cst);
@@ -505,17 +535,19 @@ static int withdraw(struct inflight *f)
 /* The thread is being cancelled inside a wait (POSIX makes sem_wait a
  * cancellation point): leave no ghost waiter behind, and if the grant had
  * already been made, give the permit back rather than lose it. */
-static void on_cancel(void *arg)
+ESEM_NO_ASAN static void on_cancel(void *arg)
 {
     struct inflight *f = arg;
     int granted = withdraw(f) == 1 && f->s->status == 0;
+    if (granted)
+        ack(f->s, f->seq); /* we hand it back ourselves, just below */
     slot_leave(f->k, f->borrowed);
     if (granted)
         esemi_post(f->handle);
 }
 
 /* pthread_cleanup_push is setjmp-based in C: keep it in a frame of its own. */
-static int await_cancellable(struct inflight *f, const struct call *c)
+ESEM_NO_ASAN static int await_cancellable(struct inflight *f, const struct call *c)
 {
     volatile int r;
     pthread_cleanup_push(on_cancel, f);
@@ -562,6 +594,8 @@ static int rpc(struct call *c)
         c->rvalue = s->rvalue;
         c->rhandle = s->rhandle;
         r = st == 0 ? 0 : st > 0 ? -st : -EIO;
+        if (st == 0 && c->op == ESEM_OP_WAIT)
+            ack(s, seq);
     }
     slot_leave(f.k, f.borrowed);
     return r;
@@ -690,11 +724,14 @@ static int32_t rt_priority(void)
     return 0;
 }
 
-int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs)
+int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs, int cancel_at_entry)
 {
     if (abs && (abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000))
         return -EINVAL;
-    pthread_testcancel();
+    /* Where a cancel pending at entry acts even if a permit is there
+     * follows glibc: sem_wait and sem_timedwait yes, sem_clockwait no. */
+    if (cancel_at_entry)
+        pthread_testcancel();
     /* One round trip when a permit is there; only a wait that will block
      * pays for looking up the thread's scheduling priority. */
     int r = esemi_trywait(handle);
@@ -706,6 +743,7 @@ int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs)
         if (abs->tv_sec < now.tv_sec || (abs->tv_sec == now.tv_sec && abs->tv_nsec <= now.tv_nsec))
             return -ETIMEDOUT;
     }
+    pthread_testcancel();
     struct call c = {.op = ESEM_OP_WAIT, .handle = handle, .prio = rt_priority(),
                      .interruptible = 1, .cancellable = 1, .clock = clock, .deadline = abs};
     return rpc(&c);

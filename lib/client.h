@@ -21,8 +21,10 @@ ESEMI int esemi_unlink(const char *name);
 ESEMI int esemi_post(uint64_t handle);
 ESEMI int esemi_trywait(uint64_t handle);
 /* Blocks until granted; abs (on clock) NULL = no deadline.  EINTR on a
- * handled signal, ETIMEDOUT at the deadline, a pthread cancellation point. */
-ESEMI int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs);
+ * handled signal, ETIMEDOUT at the deadline, a pthread cancellation point
+ * (also before taking a permit that is there if cancel_at_entry). */
+ESEMI int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs,
+                     int cancel_at_entry);
 ESEMI int esemi_getvalue(uint64_t handle, int *sval);
 
 /* A keyed check value for a handle stored in memory others may write (an

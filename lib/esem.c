@@ -156,7 +156,7 @@ EXPORT int esem_wait(esem_t *sem)
 {
     if (!valid(sem))
         return fail(-EINVAL);
-    int r = esemi_wait(sem->handle, CLOCK_REALTIME, NULL);
+    int r = esemi_wait(sem->handle, CLOCK_REALTIME, NULL, 1);
     return r < 0 ? fail(r) : 0;
 }
 
@@ -168,19 +168,24 @@ EXPORT int esem_trywait(esem_t *sem)
     return r < 0 ? fail(r) : 0;
 }
 
-EXPORT int esem_clockwait(esem_t *sem, clockid_t clock, const struct timespec *abs)
+static int timed(esem_t *sem, clockid_t clock, const struct timespec *abs, int cancel_at_entry)
 {
     if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
         return fail(-EINVAL);
     if (!valid(sem) || !abs)
         return fail(-EINVAL);
-    int r = esemi_wait(sem->handle, clock, abs);
+    int r = esemi_wait(sem->handle, clock, abs, cancel_at_entry);
     return r < 0 ? fail(r) : 0;
+}
+
+EXPORT int esem_clockwait(esem_t *sem, clockid_t clock, const struct timespec *abs)
+{
+    return timed(sem, clock, abs, 0);
 }
 
 EXPORT int esem_timedwait(esem_t *sem, const struct timespec *abs)
 {
-    return esem_clockwait(sem, CLOCK_REALTIME, abs);
+    return timed(sem, CLOCK_REALTIME, abs, 1);
 }
 
 EXPORT int esem_getvalue(esem_t *sem, int *sval)

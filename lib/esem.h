@@ -120,10 +120,11 @@ int esem_post(esem_t *sem);
 
 /* esem_wait — take a permit, blocking until one is granted.
  * A wake-up is never taken as a grant: it returns 0 only when esemd's core
- * granted this thread a permit.  A signal handler interrupting the wait
- * makes it fail with EINTR (whatever SA_RESTART says, as POSIX wants); if a
- * grant raced the signal, the call returns 0 instead and the permit is
- * kept — it is never lost.  (A signal handled before the thread goes to
+ * granted this thread a permit.  A signal handler installed without
+ * SA_RESTART interrupting the wait makes it fail with EINTR; with SA_RESTART
+ * the wait goes on (POSIX's rule for interruptible calls; glibc does the
+ * same).  If a grant raced the signal, the call returns 0 instead and the
+ * permit is kept — it is never lost.  (A signal handled before the thread goes to
  * sleep does not end the wait, as with glibc.)  Under SCHED_FIFO/SCHED_RR
  * the thread queues by its real-time priority.
  * A cancellation point: a thread cancelled while blocked leaves no waiter
@@ -137,8 +138,9 @@ int esem_trywait(esem_t *sem);
 
 /* esem_timedwait — esem_wait with an absolute CLOCK_REALTIME deadline.
  * Succeeds if a permit is available even when the deadline has passed;
- * never times out early.  Errors: ETIMEDOUT, EINVAL (tv_nsec outside
- * [0, 1e9)), EINTR, EIO. */
+ * never times out early.  A handled signal ends it with EINTR, SA_RESTART or
+ * not (as glibc's sem_timedwait).  Errors: ETIMEDOUT, EINVAL (tv_nsec
+ * outside [0, 1e9)), EINTR, EIO. */
 int esem_timedwait(esem_t *sem, const struct timespec *abs_timeout);
 
 /* esem_clockwait — as esem_timedwait, on CLOCK_REALTIME or CLOCK_MONOTONIC
