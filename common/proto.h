@@ -16,7 +16,10 @@
 #include "esem_core.h"
 
 #define ESEM_PROTO_MAGIC 0x4553454du /* "ESEM" */
-#define ESEM_PROTO_VERSION 1u
+/* Bump with every change of a wire format or of the channel layout: a
+ * library and a daemon from different builds then refuse each other with
+ * EPROTO instead of misreading each other. */
+#define ESEM_PROTO_VERSION 2u
 
 #define ESEM_NSLOTS 1024u
 #define ESEM_NAME_BUF 256u

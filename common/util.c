@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -82,7 +83,12 @@ int esem_util_pidfd_open(pid_t pid)
 
 int esem_util_pidfd_alive(int pidfd)
 {
-    return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+    /* A pidfd reads as ready once its process has exited (zombie included).
+     * Unlike sending signal 0 this needs no permission over the process, so
+     * a daemon running as a dedicated user can serve other users. */
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    int r = poll(&p, 1, 0);
+    return r == 0;
 }
 
 int esem_util_proc_stat(pid_t pid, uint64_t *start_time, pid_t *ppid)

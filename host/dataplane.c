@@ -9,7 +9,6 @@
  * a request therefore costs no system call on either side.
  */
 #include <errno.h>
-#include <poll.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -83,14 +82,6 @@ static void reply(struct client *c, uint32_t slot, uint32_t seq, int32_t status,
     }
 }
 
-/* Deliver the grant a post produced.  core_mu held. */
-/* Has the process exited (zombie included)?  Its pidfd reads as ready. */
-static int exited(const struct client *t)
-{
-    struct pollfd p = {.fd = t->pidfd, .events = POLLIN};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP));
-}
-
 /* Deliver the grant a post produced.  core_mu held.  A waiter whose process
  * has already exited (killed while queued, its death not yet handled) would
  * take the permit to its grave; glibc loses no post that way, so the permit
@@ -113,7 +104,7 @@ static void deliver(const struct core_wake *first, struct wakeq *q)
             return;
         }
         st->queued = 0;
-        if (!exited(t)) {
+        if (esem_util_pidfd_alive(t->pidfd)) {
             st->granted = 1;
             st->granted_seq = st->queued_seq;
             reply(t, wk.slot, st->queued_seq, 0, 0, 0, q);

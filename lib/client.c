@@ -200,7 +200,10 @@ static int do_connect_once(void)
         memcpy(fds, CMSG_DATA(cm), sizeof fds);
     if (n != (ssize_t)sizeof rep || rep.err || fds[0] < 0 || rep.nslots != ESEM_NSLOTS ||
         rep.chan_size != sizeof(struct esem_chan)) {
-        int err = n == (ssize_t)sizeof rep && rep.err ? rep.err : ECONNREFUSED;
+        /* a daemon of another build: a clear EPROTO, not "not running" */
+        int err = n == (ssize_t)sizeof rep && rep.err ? rep.err
+                  : n == (ssize_t)sizeof rep     ? EPROTO
+                                                 : ECONNREFUSED;
         if (fds[0] >= 0)
             close(fds[0]);
         if (fds[1] >= 0)

@@ -25,7 +25,8 @@
  *       ENOMEM        the library could not allocate an esem_t.
  *     A call that makes the first connection may also fail with the errno
  *     the daemon sent when it refused the connection (ENOSPC, ESRCH,
- *     EPROTO, ENOMEM).
+ *     EPROTO, ENOMEM), or with EPROTO when daemon and library come from
+ *     builds with different wire formats.
  *   - thread-safe; each thread gets its own channel slot on first use and
  *     keeps it until it exits (248 of the process's 256 slots; a thread
  *     beyond that borrows one per call; a blocking wait that finds none

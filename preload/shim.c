@@ -100,6 +100,13 @@ static void say(const char *msg)
  * esem if it answers; if not, glibc only when the user asked for that. */
 static int settle(int r)
 {
+    if (r == -EPROTO) {
+        static _Atomic int told_proto;
+        if (!atomic_exchange(&told_proto, 1))
+            say("esem: esemd and libesem-preload.so come from different builds (protocol "
+                "mismatch); semaphore calls fail with EPROTO\n");
+        return r;
+    }
     if (r != -ECONNREFUSED && r != -EIO)
         return r;
     int expect = MODE_UNKNOWN;

@@ -1,0 +1,737 @@
+#!/usr/bin/env bash
+# scripts/realapps.sh [--quick] [--reps N] [BUILD_DIR]
+#
+# Real, unmodified programs from Debian, each run first on glibc's semaphores
+# and then on esem (through libesem-preload.so), in the same run:
+#   1. stress-ng --sem 2            bogo ops/s of the POSIX semaphore stressor
+#   2. PostgreSQL 15 + pgbench      tps; kill -9 of a backend mid-run, crash
+#                                   recovery, and a pgbench run after it
+#   3. Apache 2.4 prefork, ab       requests/s and failed requests with the
+#                                   accept mutex on `Mutex posixsem`; a graceful
+#                                   restart while ab runs
+# It prints a table (program, metric, glibc, esem, ratio esem/glibc) and exits
+# non-zero if a program fails, reports a semaphore error, or leaves a
+# /dev/shm/sem.* file while on esem.  docs/REALAPPS.md explains every step.
+#
+#   --quick     shorter runs: stress-ng -t 5, pgbench -T 5, ab -n 5000
+#   --reps N    take each measured figure N times per side, glibc and esem
+#               alternated, and report the medians (default 1)
+#   BUILD_DIR   the esem build tree (default: build, relative to the repo)
+#
+# Runs as root.  Installs stress-ng, postgresql-15, postgresql-client-15,
+# apache2 and apache2-utils with apt-get when missing.  Every server it starts
+# listens on 127.0.0.1 or on a Unix socket in its private work directory, and
+# everything it started is stopped on exit.  Environment: ESEM_KEEP=1 keeps
+# the work directory (logs, configs) even when everything passed;
+# ESEMD_ARGS="--spin-us 0 ..." adds esemd options; ESEM_SPIN_US reaches the shim.
+set -uo pipefail
+
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+
+ARGS_SHOWN="$*"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+quick=0
+REPS=1
+build_arg=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --reps) REPS=${2:-}; shift ;;
+    --reps=*) REPS=${1#--reps=} ;;
+    -h|--help) usage ;;
+    -*) echo "realapps: unknown option $1" >&2; usage ;;
+    *) [ -z "$build_arg" ] || usage; build_arg=$1 ;;
+  esac
+  shift
+done
+
+case $REPS in ''|*[!0-9]*|0) echo "realapps: --reps needs a number >= 1" >&2; exit 2 ;; esac
+top=$(cd "$(dirname "$0")/.." && pwd)
+build_arg=${build_arg:-build}
+if [ -d "$build_arg" ]; then
+  BUILD=$(cd "$build_arg" && pwd)
+elif [ -d "$top/$build_arg" ]; then
+  BUILD=$(cd "$top/$build_arg" && pwd)
+else
+  echo "realapps: build directory $build_arg not found (build with: ninja -C build)" >&2
+  exit 1
+fi
+ESEMD=$BUILD/host/esemd
+ESEMCTL=$BUILD/tools/esemctl
+ESEMRUN=$BUILD/tools/esem
+SHIM=$BUILD/preload/libesem-preload.so
+for f in "$ESEMD" "$ESEMCTL" "$ESEMRUN" "$SHIM"; do
+  [ -e "$f" ] || { echo "realapps: $f missing (build with: ninja -C $BUILD)" >&2; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "realapps: run as root (it installs packages and runs servers as postgres and www-data)" >&2; exit 1; }
+
+if [ $quick = 1 ]; then
+  SNG_T=5; PGB_T=5; AB_N=5000; AB_GRACE_N=10000
+else
+  SNG_T=10; PGB_T=20; AB_N=20000; AB_GRACE_N=20000
+fi
+PGB_CRASH_T=10   # the run a backend is killed in (aborts at the kill)
+PGB_AFTER_T=5    # the run after crash recovery
+PG_USER=postgres
+PGBIN=/usr/lib/postgresql/15/bin
+
+say() { printf '%s\n' "$*"; }
+step() { printf '\n=== %s\n' "$*"; }
+
+# ---------------------------------------------------------------- packages
+
+ensure_packages() {
+  local missing=()
+  local p
+  for p in stress-ng postgresql-15 postgresql-client-15 apache2 apache2-utils; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "realapps: installing ${missing[*]}"
+  # Debian starts a package's service on install (apache2 on *:80, a
+  # postgresql cluster on 5432) unless policy-rc.d says no: say no for the
+  # time of the install if nothing else does.
+  local policy_added=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy_added=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  local rc=0
+  timeout 600 apt-get update -qq >/dev/null 2>&1 || true
+  timeout 900 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+  [ $policy_added = 1 ] && rm -f /usr/sbin/policy-rc.d
+  [ $rc = 0 ] || { echo "realapps: apt-get install ${missing[*]} failed ($rc)" >&2; exit 1; }
+}
+ensure_packages
+for c in stress-ng ab apache2 setpriv ss; do
+  command -v "$c" >/dev/null || { echo "realapps: $c not found" >&2; exit 1; }
+done
+for c in initdb pg_ctl pgbench psql pg_isready postgres; do
+  [ -x "$PGBIN/$c" ] || { echo "realapps: $PGBIN/$c not found" >&2; exit 1; }
+done
+APACHE_MODS=/usr/lib/apache2/modules
+[ -e "$APACHE_MODS/mod_mpm_prefork.so" ] || { echo "realapps: mod_mpm_prefork.so not found" >&2; exit 1; }
+
+# ---------------------------------------------------------------- work dir, cleanup
+
+W=$(mktemp -d /tmp/esem-realapps.XXXXXX) || exit 1
+chmod 0711 "$W" # postgres and www-data must traverse it, not list it
+
+# Which esem: the build tree, and its source's git commit when it has one
+src=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["directories"]["source"])' \
+  "$BUILD/meson-info/meson-info.json" 2>/dev/null)
+ESEM_FROM="$BUILD"
+if [ -n "$src" ] && git -C "$src" rev-parse --short HEAD >/dev/null 2>&1; then
+  ESEM_FROM="$BUILD (git $(git -C "$src" rev-parse --short HEAD)$(git -C "$src" diff --quiet HEAD -- . 2>/dev/null || echo ', with uncommitted changes'))"
+fi
+
+# A snapshot of the esem binaries: the daemon and the shim must come from the
+# same build even if the build tree is rebuilt while this runs.  The layout
+# (host/, tools/, preload/) is the build tree's, which `esem run` relies on.
+# (esemctl finds libesem.so through its RUNPATH $ORIGIN/../lib.)
+mkdir -p "$W/esem-bin/host" "$W/esem-bin/tools" "$W/esem-bin/preload" "$W/esem-bin/lib"
+cp "$ESEMD" "$W/esem-bin/host/" && cp "$ESEMCTL" "$ESEMRUN" "$W/esem-bin/tools/" &&
+  cp "$SHIM" "$W/esem-bin/preload/" && cp -a "$BUILD"/lib/libesem.so* "$W/esem-bin/lib/" ||
+  { echo "realapps: cannot copy the esem binaries" >&2; exit 1; }
+rm -rf "$W/esem-bin/lib/"*.p
+chmod -R a+rX "$W/esem-bin"
+ESEMD=$W/esem-bin/host/esemd
+ESEMCTL=$W/esem-bin/tools/esemctl
+ESEMRUN=$W/esem-bin/tools/esem
+SHIM=$W/esem-bin/preload/libesem-preload.so
+
+FAILS=()
+fail() { FAILS+=("$*"); say "FAIL: $*"; }
+
+BG_PIDS=()   # background clients (stress-ng, pgbench, ab) we started
+ROOT_ESEMD=; PG_ESEMD=
+PG_STARTED=0; AP_STARTED=0
+AP_CONF=
+
+# Run as the postgres user.  AS_PG as an array, not a function, so that a
+# background "${AS_PG[@]}" CMD & gives $! = the program's own pid (setpriv
+# and env exec it), which cleanup can stop.
+AS_PG=(setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups env HOME="$W/pg")
+as_pg() { "${AS_PG[@]}" "$@"; }
+
+stop_pid() { # stop_pid PID: TERM, then KILL after 5 s (only the pid we started)
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null
+}
+
+apache_pid() { [ -s "$W/apache/logs/httpd.pid" ] && cat "$W/apache/logs/httpd.pid"; }
+
+stop_apache() {
+  [ "$AP_STARTED" = 1 ] || return 0
+  local pid
+  pid=$(apache_pid)
+  timeout 20 apache2 -f "$AP_CONF" -k stop >/dev/null 2>&1
+  for _ in $(seq 100); do
+    { [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; } || break
+    sleep 0.1
+  done
+  [ -n "$pid" ] && stop_pid "$pid"
+  AP_STARTED=0
+}
+
+stop_pg() {
+  [ "$PG_STARTED" = 1 ] || return 0
+  as_pg timeout 60 "$PGBIN/pg_ctl" -D "$W/pg/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+    as_pg timeout 30 "$PGBIN/pg_ctl" -D "$W/pg/data" -m immediate -w -t 20 stop >/dev/null 2>&1
+  PG_STARTED=0
+}
+
+cleanup() {
+  local p
+  for p in "${BG_PIDS[@]}"; do stop_pid "$p"; done
+  stop_apache
+  stop_pg
+  stop_pid "$ROOT_ESEMD"
+  stop_pid "$PG_ESEMD"
+  if [ ${#FAILS[@]} -eq 0 ] && [ "${ESEM_KEEP:-0}" != 1 ]; then
+    rm -rf "$W"
+  else
+    say "realapps: logs and configs kept in $W"
+  fi
+}
+trap cleanup EXIT
+trap 'FAILS+=("interrupted"); exit 130' INT TERM
+
+# ---------------------------------------------------------------- helpers
+
+# CPU time (user+system, seconds) a process has used so far
+cpu_of() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
+    "/proc/$1/stat" 2>/dev/null || echo 0
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0) printf "%.2f", b / a; else print "-" }'; }
+
+ROWS=()
+row() { ROWS+=("$1|$2|$(num "$3")|$(num "$4")|$5"); } # program metric glibc esem ratio
+num() { case $1 in *[0-9].[0-9]*) awk -v x="$1" 'BEGIN { printf "%.1f", x }' ;; *) printf '%s' "$1" ;; esac; }
+
+# A snapshot of /dev/shm/sem.* (glibc's named semaphores live there)
+shm_sems() { find /dev/shm -maxdepth 1 -name 'sem.*' -printf '%f\n' 2>/dev/null | sort; }
+SHM_BEFORE=
+shm_mark() { SHM_BEFORE=$(shm_sems); }
+shm_check() { # shm_check WHAT: nothing new in /dev/shm/sem.* since shm_mark
+  local now new
+  now=$(shm_sems)
+  new=$(comm -13 <(printf '%s\n' "$SHM_BEFORE") <(printf '%s\n' "$now") | grep . || true)
+  if [ -n "$new" ]; then
+    fail "$1: /dev/shm has new glibc semaphore files while on esem: $(echo $new)"
+    return 1
+  fi
+  say "  /dev/shm/sem.*: nothing new ($1)"
+}
+
+# Show the semaphores a program holds on esem, as the daemon sees them.
+capture_ls() { # capture_ls WHAT FILE [runner...]: esemctl ls once, into FILE
+  local what=$1 file=$2; shift 2
+  "$@" "$ESEMCTL" ls >"$file" 2>&1
+  local n
+  n=$(grep -cvE '^NAME/ID|^\(no semaphores\)' "$file")
+  say "  esemctl ls during $what: $n semaphore(s) live on esem"
+  head -n 6 "$file" | sed 's/^/    /'
+  [ "$n" -gt 5 ] 2>/dev/null && say "    ... ($((n - 5)) more)"
+  if [ "$n" -lt 1 ] 2>/dev/null; then
+    fail "$what: esemctl ls shows no semaphore while it runs under esem"
+  fi
+  return 0
+}
+
+# Refused requests in an esemd log since line $2 ("audit:" lines)
+audit_since() { tail -n +"$(( $2 + 1 ))" "$1" 2>/dev/null | grep -c 'audit:' || true; }
+log_lines() { if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+
+# The process maps the shim (it runs on esem) or not (glibc)
+maps_shim() { grep -q 'libesem-preload' "/proc/$1/maps" 2>/dev/null; }
+
+# esemd's work during a run: the operations it served and the CPU it used
+probe_begin() { # probe_begin PID SOCKET [runner...]
+  P_PID=$1; P_SOCK=$2; shift 2; P_RUN=("$@")
+  P_CPU0=$(cpu_of "$P_PID"); P_OPS0=$(ops_ok); P_T0=$(date +%s.%N)
+}
+ops_ok() { "${P_RUN[@]}" env ESEM_SOCKET="$P_SOCK" "$ESEMCTL" stats 2>/dev/null | awk '/^operations ok/ { print $3 }'; }
+probe_end() { # probe_end WHAT
+  local cpu1 ops1 t1
+  cpu1=$(cpu_of "$P_PID"); ops1=$(ops_ok); t1=$(date +%s.%N)
+  awk -v w="$1" -v c0="$P_CPU0" -v c1="$cpu1" -v o0="${P_OPS0:-0}" -v o1="${ops1:-0}" -v t0="$P_T0" -v t1="$t1" 'BEGIN {
+    dt = t1 - t0; if (dt <= 0) dt = 1
+    printf "  esemd during %s: %d operations (%.0f/s), %.2f s of CPU in %.1f s (%.0f%% of one CPU)\n",
+      w, o1 - o0, (o1 - o0) / dt, c1 - c0, dt, 100 * (c1 - c0) / dt }'
+}
+
+wait_esemd() { # wait_esemd SOCKET [runner...]
+  local sock=$1; shift
+  for _ in $(seq 50); do
+    "$@" env ESEM_SOCKET="$sock" "$ESEMCTL" stats >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- the daemons
+
+# Two private daemons, both with a socket in a 0700 directory of their own
+# user (the daemon's own default layout): one as root for stress-ng and
+# Apache (whose parent runs as root; its children connect before they
+# setuid to www-data), one as postgres for PostgreSQL.  See docs/REALAPPS.md.
+step "esemd"
+mkdir -m 0700 "$W/esem-root"
+ROOT_SOCK=$W/esem-root/esemd.sock
+ROOT_LOG=$W/esemd-root.log
+# shellcheck disable=SC2086 # ESEMD_ARGS: extra daemon options, word-split on purpose
+"$ESEMD" --socket "$ROOT_SOCK" --foreground ${ESEMD_ARGS:-} >"$ROOT_LOG" 2>&1 </dev/null &
+ROOT_ESEMD=$!
+wait_esemd "$ROOT_SOCK" || { fail "esemd (root) did not answer on $ROOT_SOCK"; cat "$ROOT_LOG"; exit 1; }
+say "  esemd as root:     pid $ROOT_ESEMD, socket $ROOT_SOCK, log $ROOT_LOG"
+
+mkdir -m 0700 "$W/pg" && chown "$PG_USER:" "$W/pg"
+as_pg mkdir -m 0700 "$W/pg/esem"
+PG_SOCK=$W/pg/esem/esemd.sock
+PG_LOG=$W/esemd-postgres.log # written through our stderr redirection
+# shellcheck disable=SC2086
+"${AS_PG[@]}" "$ESEMD" --socket "$PG_SOCK" --foreground ${ESEMD_ARGS:-} >"$PG_LOG" 2>&1 </dev/null &
+PG_ESEMD=$!
+wait_esemd "$PG_SOCK" as_pg || { fail "esemd (postgres) did not answer on $PG_SOCK"; cat "$PG_LOG"; exit 1; }
+say "  esemd as postgres: pid $PG_ESEMD, socket $PG_SOCK, log $PG_LOG"
+
+# ---------------------------------------------------------------- measured runs, alternated
+
+# Each measured figure is taken REPS times, glibc then esem, alternated, and
+# the table shows the median of each side: on a small, shared machine the
+# load of other processes moves from minute to minute, and alternating puts
+# both sides under the same conditions.
+declare -A VALS # VALS[key.side] = "v1 v2 ..."
+record() { VALS[$1.$2]="${VALS[$1.$2]:-}${VALS[$1.$2]:+ }${3:-}"; }
+median() { # median of the numbers in $1 ("-" if none)
+  printf '%s\n' $1 | grep -E '^[0-9.]+$' | sort -g |
+    awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit } if (NR % 2) print v[(NR + 1) / 2]; else printf "%.10g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# the esem side's checks are shown in full on its first run only
+first() { [ "$1" = 1 ]; }
+
+# ---------------------------------------------------------------- 1. stress-ng
+
+sng_rate() { # bogo ops/s (real time) of the sem stressor, from --metrics-brief
+  awk '/metrc:/ && $4 == "sem" { print $9 }' "$1" | tail -n 1
+}
+
+run_stressng() { # run_stressng glibc|esem REP
+  local side=$1 rep=$2 out=$W/stress-ng.$1.$2.out rc pid l0=0
+  local cmd=(stress-ng --sem 2 -t "$SNG_T" --metrics-brief)
+  say "-- $side, run $rep"
+  if [ "$side" = glibc ]; then
+    timeout $((SNG_T + 60)) "${cmd[@]}" >"$out" 2>&1 &
+  else
+    shm_mark
+    l0=$(log_lines "$ROOT_LOG")
+    probe_begin "$ROOT_ESEMD" "$ROOT_SOCK"
+    ESEM_SOCKET=$ROOT_SOCK timeout $((SNG_T + 60)) "$ESEMRUN" run -- "${cmd[@]}" >"$out" 2>&1 &
+  fi
+  pid=$!
+  BG_PIDS+=("$pid")
+  if [ "$side" = esem ]; then
+    sleep $((SNG_T / 2))
+    first "$rep" && capture_ls "stress-ng" "$W/stress-ng.esemctl-ls" env ESEM_SOCKET="$ROOT_SOCK"
+    shm_check "stress-ng, running"
+  fi
+  wait "$pid"; rc=$?
+  if [ "$side" = esem ]; then
+    probe_end "stress-ng"
+    shm_check "stress-ng, after"
+    local a
+    a=$(audit_since "$ROOT_LOG" "$l0")
+    [ "$a" = 0 ] || fail "stress-ng on esem: $a refused request(s) in the esemd log"
+    first "$rep" && ESEM_SOCKET=$ROOT_SOCK "$ESEMCTL" stats >"$W/stress-ng.esem-stats" 2>&1
+  fi
+  grep -E 'metrc: .* sem |fail|error' "$out" | head -n 6 | sed 's/^/    /'
+  if [ $rc != 0 ] || grep -qE ' fail: |failed, errno' "$out" || ! grep -q 'successful run completed' "$out"; then
+    fail "stress-ng on $side: exit $rc or failure reported (see $out)"
+  fi
+  record sng "$side" "$(sng_rate "$out")"
+}
+
+step "1. stress-ng --sem 2 -t $SNG_T --metrics-brief (esem: esem run -- stress-ng ...)"
+for r in $(seq "$REPS"); do
+  run_stressng glibc "$r"
+  run_stressng esem "$r"
+done
+
+# ---------------------------------------------------------------- 2. PostgreSQL
+
+PGDATA=$W/pg/data
+PGSOCKDIR=$W/pg/sock
+PGLOG=
+
+psql_q() { as_pg timeout 30 "$PGBIN/psql" -h "$PGSOCKDIR" -X -At -d postgres -c "$1"; }
+pgbench_tps() { sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$1" | tail -n 1; }
+pg_nsems() { as_pg env ESEM_SOCKET="$PG_SOCK" "$ESEMCTL" ls 2>/dev/null | grep -c '^#'; }
+
+pg_start() { # pg_start glibc|esem
+  local side=$1 rc
+  PGLOG=$W/pg/postgresql.$side.log
+  if [ "$side" = glibc ]; then
+    as_pg timeout 90 "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null
+  else
+    # the postmaster (and every backend it forks) gets LD_PRELOAD from esem run
+    as_pg env ESEM_SOCKET="$PG_SOCK" timeout 90 "$ESEMRUN" run -- \
+      "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null
+  fi
+  rc=$?
+  [ $rc = 0 ] || { fail "postgres on $side did not start (see $PGLOG)"; return 1; }
+  PG_STARTED=1
+  PG_POSTMASTER=$(head -n 1 "$PGDATA/postmaster.pid")
+  if [ "$side" = esem ]; then
+    maps_shim "$PG_POSTMASTER" || fail "postmaster $PG_POSTMASTER does not map libesem-preload.so"
+  else
+    maps_shim "$PG_POSTMASTER" && fail "glibc postmaster $PG_POSTMASTER maps libesem-preload.so"
+  fi
+  return 0
+}
+
+# PostgreSQL's own semaphore errors (posix_sema.c) in the log of this side
+pg_semerr() { # pg_semerr glibc|esem
+  if grep -E 'sem_(init|wait|post|trywait|destroy) failed|semaphore' "$PGLOG" >"$W/pg-semerr.$1"; then
+    fail "postgres on $1 logged semaphore errors: $(head -n 2 "$W/pg-semerr.$1")"
+  fi
+}
+
+pg_measure() { # pg_measure glibc|esem REP: fresh tables, pgbench -c 8 -T PGB_T
+  local side=$1 rep=$2 out rc pid l0=0
+  say "-- $side, run $rep"
+  pg_start "$side" || return
+  [ "$side" = esem ] && { l0=$(log_lines "$PG_LOG"); shm_mark; }
+  say "  postmaster pid $PG_POSTMASTER$([ "$side" = esem ] && echo ", $(pg_nsems) semaphores on esem")"
+  out=$W/pgbench-init.$side.$rep.out
+  as_pg timeout 600 "$PGBIN/pgbench" -h "$PGSOCKDIR" -i -s 10 -q postgres >"$out" 2>&1 ||
+    { fail "pgbench -i -s 10 on $side failed (see $out)"; stop_pg; return; }
+  psql_q "CHECKPOINT" >/dev/null
+
+  out=$W/pgbench.$side.$rep.out
+  [ "$side" = esem ] && probe_begin "$PG_ESEMD" "$PG_SOCK" as_pg
+  "${AS_PG[@]}" timeout $((PGB_T + 120)) "$PGBIN/pgbench" -h "$PGSOCKDIR" -c 8 -T "$PGB_T" postgres >"$out" 2>&1 &
+  pid=$!
+  BG_PIDS+=("$pid")
+  if [ "$side" = esem ]; then
+    sleep $((PGB_T / 2))
+    first "$rep" && capture_ls "pgbench" "$W/pg.esemctl-ls" as_pg env ESEM_SOCKET="$PG_SOCK"
+    shm_check "postgres, running"
+  fi
+  wait "$pid"; rc=$?
+  [ "$side" = esem ] && probe_end "pgbench"
+  grep -E '^(number of failed|tps)' "$out" | sed 's/^/    /'
+  [ $rc = 0 ] || fail "pgbench -c 8 -T $PGB_T on $side: exit $rc (see $out)"
+  grep -q '^number of failed transactions: 0 ' "$out" || fail "pgbench on $side: failed transactions (see $out)"
+  record pgb "$side" "$(pgbench_tps "$out")"
+  pg_semerr "$side"
+  if [ "$side" = esem ]; then
+    shm_check "postgres, after"
+    local a
+    a=$(audit_since "$PG_LOG" "$l0")
+    [ "$a" = 0 ] || fail "postgres on esem: $a refused request(s) in the esemd log"
+    first "$rep" && as_pg env ESEM_SOCKET="$PG_SOCK" "$ESEMCTL" stats >"$W/pg.esem-stats" 2>&1
+  fi
+  stop_pg
+}
+
+pg_crash() { # pg_crash glibc|esem: kill -9 of a backend mid-run, recovery, a run after it
+  local side=$1 out rc pid victim l0=0 nsem_before=
+  say "-- $side: kill -9 of a backend during pgbench -c 8 -T $PGB_CRASH_T"
+  pg_start "$side" || return
+  [ "$side" = esem ] && { l0=$(log_lines "$PG_LOG"); shm_mark; nsem_before=$(pg_nsems); }
+  out=$W/pgbench-crash.$side.out
+  "${AS_PG[@]}" timeout $((PGB_CRASH_T + 120)) "$PGBIN/pgbench" -h "$PGSOCKDIR" -c 8 -T "$PGB_CRASH_T" postgres >"$out" 2>&1 &
+  pid=$!
+  BG_PIDS+=("$pid")
+  sleep 3
+  victim=$(psql_q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name = 'pgbench' AND pid <> pg_backend_pid() LIMIT 1")
+  if [ -z "$victim" ]; then
+    fail "postgres on $side: no pgbench backend found to kill"
+  else
+    kill -9 "$victim"
+    say "  killed backend $victim (postmaster $PG_POSTMASTER)"
+  fi
+  wait "$pid" # pgbench aborts: the postmaster terminated its other connections too
+  local ok=0 pm_now
+  for _ in $(seq 120); do
+    if as_pg "$PGBIN/pg_isready" -q -h "$PGSOCKDIR" && psql_q "SELECT 1" >/dev/null 2>&1; then ok=1; break; fi
+    sleep 0.5
+  done
+  pm_now=$(head -n 1 "$PGDATA/postmaster.pid" 2>/dev/null)
+  if [ $ok = 1 ] && grep -q 'terminated by signal 9' "$PGLOG" &&
+     grep -q 'all server processes terminated; reinitializing' "$PGLOG" && [ "$pm_now" = "$PG_POSTMASTER" ]; then
+    say "  postmaster $PG_POSTMASTER reinitialised shared memory and accepts connections again"
+    record pgrec "$side" yes
+  else
+    fail "postgres on $side did not recover from kill -9 of backend $victim (see $PGLOG)"
+    record pgrec "$side" no
+  fi
+  if [ "$side" = esem ]; then
+    local nsem_after
+    nsem_after=$(pg_nsems)
+    say "  semaphores on esem: $nsem_before before the crash, $nsem_after after recovery"
+    [ "$nsem_after" = "$nsem_before" ] || fail "postgres on esem: $nsem_before semaphores before the crash, $nsem_after after"
+  fi
+  out=$W/pgbench-after.$side.out
+  as_pg timeout $((PGB_AFTER_T + 120)) "$PGBIN/pgbench" -h "$PGSOCKDIR" -c 8 -T "$PGB_AFTER_T" postgres >"$out" 2>&1
+  rc=$?
+  grep -E '^(number of failed|tps)' "$out" | sed 's/^/    /'
+  [ $rc = 0 ] || fail "pgbench after recovery on $side: exit $rc (see $out)"
+  grep -q '^number of failed transactions: 0 ' "$out" || fail "pgbench after recovery on $side: failed transactions"
+  record pgafter "$side" "$(pgbench_tps "$out")"
+  pg_semerr "$side"
+  if [ "$side" = esem ]; then
+    shm_check "postgres crash and recovery"
+    local a
+    a=$(audit_since "$PG_LOG" "$l0")
+    [ "$a" = 0 ] || fail "postgres on esem: $a refused request(s) in the esemd log"
+  fi
+  stop_pg
+}
+
+step "2. PostgreSQL 15: pgbench -i -s 10, pgbench -c 8 -T $PGB_T (esem: esem run -- pg_ctl start, as $PG_USER)"
+as_pg mkdir -m 0700 "$PGDATA" "$PGSOCKDIR"
+if as_pg timeout 180 "$PGBIN/initdb" -D "$PGDATA" -A trust -U postgres --no-locale -E UTF8 --no-sync \
+     >"$W/pg/initdb.log" 2>&1; then
+  cat >>"$PGDATA/postgresql.conf" <<EOF
+
+# esem realapps: Unix socket in a private directory only, no TCP
+listen_addresses = ''
+unix_socket_directories = '$PGSOCKDIR'
+EOF
+  # Debian's build uses unnamed POSIX semaphores (USE_UNNAMED_POSIX_SEMAPHORES,
+  # PostgreSQL's default on Linux): the binary imports sem_init, not semget.
+  say "  postgres imports: $(nm -D "$PGBIN/postgres" | awk '$1 == "U" && $2 ~ /^sem(_|get|op)/ { sub(/@.*/, "", $2); printf "%s ", $2 }')"
+  for r in $(seq "$REPS"); do
+    pg_measure glibc "$r"
+    pg_measure esem "$r"
+  done
+  pg_crash glibc
+  pg_crash esem
+else
+  fail "initdb failed (see $W/pg/initdb.log)"
+fi
+
+# ---------------------------------------------------------------- 3. Apache
+
+free_port() { # a free 127.0.0.1 TCP port from $1 on
+  local p=$1
+  while ss -Htln "sport = :$p" | grep -q .; do p=$((p + 1)); done
+  echo "$p"
+}
+PORT1=$(free_port 18080)
+PORT2=$(free_port $((PORT1 + 1)))
+URL=http://127.0.0.1:$PORT1/index.html
+
+mkdir -p "$W/apache/htdocs" "$W/apache/logs"
+head -c 3072 /dev/urandom | base64 >"$W/apache/htdocs/index.html" # a 4 KiB static file
+chmod -R a+rX "$W/apache"
+AP_CONF=$W/apache/httpd.conf
+AP_LOG=$W/apache/logs/error.log
+cat >"$AP_CONF" <<EOF
+# esem realapps: a throwaway Apache, prefork, two loopback listeners so that
+# the accept mutex is used, and that mutex on POSIX semaphores.
+ServerRoot "$W/apache"
+ServerName 127.0.0.1
+PidFile "$W/apache/logs/httpd.pid"
+ErrorLog "$AP_LOG"
+LogLevel notice
+LoadModule mpm_prefork_module $APACHE_MODS/mod_mpm_prefork.so
+LoadModule authz_core_module $APACHE_MODS/mod_authz_core.so
+Listen 127.0.0.1:$PORT1
+Listen 127.0.0.1:$PORT2
+User www-data
+Group www-data
+Mutex posixsem default
+DocumentRoot "$W/apache/htdocs"
+<Directory "$W/apache/htdocs">
+    Require all granted
+</Directory>
+StartServers 4
+MinSpareServers 4
+MaxSpareServers 8
+MaxRequestWorkers 16
+MaxConnectionsPerChild 0
+EOF
+
+ab_field() { # ab_field FILE 'Requests per second|Failed requests|...'
+  sed -n "s/^$2: *\([0-9.]*\).*/\1/p" "$1" | head -n 1
+}
+ab_ok() { timeout 5 ab -q -n 1 -c 1 "$URL" 2>/dev/null | grep -q '^Complete requests: *1'; }
+ab_check() { # ab_check FILE N WHAT: complete, no failed request, no non-2xx
+  [ "$(ab_field "$1" 'Complete requests')" = "$2" ] || fail "$3: not all $2 requests completed (see $1)"
+  [ "$(ab_field "$1" 'Failed requests')" = 0 ] || fail "$3: failed requests (see $1)"
+  grep -q '^Non-2xx' "$1" && fail "$3: non-2xx responses (see $1)"
+  grep -E '^(Complete requests|Failed requests|Non-2xx|Requests per second)' "$1" | sed 's/^/    /'
+}
+
+ap_start() { # ap_start glibc|esem
+  local side=$1 rc
+  if [ "$side" = glibc ]; then
+    timeout 30 apache2 -f "$AP_CONF" -k start
+  else
+    ESEM_SOCKET=$ROOT_SOCK timeout 30 "$ESEMRUN" run -- apache2 -f "$AP_CONF" -k start
+  fi
+  rc=$?
+  [ $rc = 0 ] || { fail "apache on $side did not start ($rc, see $AP_LOG)"; return 1; }
+  AP_STARTED=1
+  for _ in $(seq 100); do
+    [ -n "$(apache_pid)" ] && ab_ok && break
+    sleep 0.1
+  done
+  AP_PID=$(apache_pid)
+  [ -n "$AP_PID" ] || { fail "apache on $side wrote no pid file"; return 1; }
+  if [ "$side" = esem ]; then
+    maps_shim "$AP_PID" || fail "apache parent $AP_PID does not map libesem-preload.so"
+  else
+    maps_shim "$AP_PID" && fail "glibc apache $AP_PID maps libesem-preload.so"
+  fi
+  say "  apache parent pid $AP_PID (root), children as $(ps -o user= --ppid "$AP_PID" | sort -u | paste -sd, -)"
+}
+
+# Apache's own errors since line $2 of its log: the accept mutex (AH00144,
+# AH00146), child crashes (AH00052), anything at error level or worse
+ap_errors() { # ap_errors SIDE FROM_LINE
+  tail -n +"$(($2 + 1))" "$AP_LOG" >"$W/apache-log.$1.$2"
+  if grep -E 'mutex|AH0014[4-6]|AH00052|\[([a-z_]+:)?(crit|alert|emerg|error)\]' "$W/apache-log.$1.$2" >"$W/apache-err.$1.$2"; then
+    fail "apache on $1 logged errors: $(head -n 2 "$W/apache-err.$1.$2")"
+  fi
+}
+
+ap_measure() { # ap_measure glibc|esem REP: ab -n AB_N -c 8
+  local side=$1 rep=$2 out pid l0=0 e0
+  say "-- $side, run $rep"
+  e0=$(log_lines "$AP_LOG")
+  ap_start "$side" || { stop_apache; return; }
+  [ "$side" = esem ] && { l0=$(log_lines "$ROOT_LOG"); shm_mark; probe_begin "$ROOT_ESEMD" "$ROOT_SOCK"; }
+  out=$W/ab.$side.$rep.out
+  timeout 600 ab -n "$AB_N" -c 8 "$URL" >"$out" 2>&1 &
+  pid=$!
+  BG_PIDS+=("$pid")
+  if [ "$side" = esem ]; then
+    sleep 1
+    first "$rep" && capture_ls "ab" "$W/apache.esemctl-ls" env ESEM_SOCKET="$ROOT_SOCK"
+    shm_check "apache, running"
+  fi
+  wait "$pid" || fail "ab -n $AB_N on $side: exit $? (see $out)"
+  [ "$side" = esem ] && probe_end "ab"
+  ab_check "$out" "$AB_N" "ab on $side"
+  record ab "$side" "$(ab_field "$out" 'Requests per second')"
+  record abf "$side" "$(ab_field "$out" 'Failed requests')"
+  if [ "$side" = esem ]; then
+    first "$rep" && ESEM_SOCKET=$ROOT_SOCK "$ESEMCTL" stats >"$W/apache.esem-stats" 2>&1
+    shm_check "apache, after"
+    local a
+    a=$(audit_since "$ROOT_LOG" "$l0")
+    [ "$a" = 0 ] || fail "apache on esem: $a refused request(s) in the esemd log"
+  fi
+  stop_apache
+  ap_errors "$side" "$e0"
+}
+
+# graceful restart while ab runs: the parent makes a new accept mutex, the
+# old children finish their requests on the old one; no request may fail
+ap_graceful() { # ap_graceful glibc|esem
+  local side=$1 out pid l0=0 e0 g0 g1 during=0
+  say "-- $side: apache2 -k graceful while ab -n $AB_GRACE_N -c 8 runs"
+  e0=$(log_lines "$AP_LOG")
+  ap_start "$side" || { stop_apache; return; }
+  [ "$side" = esem ] && { l0=$(log_lines "$ROOT_LOG"); shm_mark; }
+  g0=$(grep -c 'Graceful restart requested' "$AP_LOG")
+  out=$W/ab-graceful.$side.out
+  timeout 600 ab -n "$AB_GRACE_N" -c 8 "$URL" >"$out" 2>&1 &
+  pid=$!
+  BG_PIDS+=("$pid")
+  sleep 0.5
+  kill -0 "$pid" 2>/dev/null && during=1
+  timeout 30 apache2 -f "$AP_CONF" -k graceful || fail "apache2 -k graceful on $side failed"
+  kill -0 "$pid" 2>/dev/null || during=0
+  if [ "$side" = esem ]; then
+    sleep 0.5
+    capture_ls "ab, after the graceful restart" "$W/apache-graceful.esemctl-ls" env ESEM_SOCKET="$ROOT_SOCK"
+  fi
+  wait "$pid" || fail "ab during graceful on $side: exit $? (see $out)"
+  ab_check "$out" "$AB_GRACE_N" "ab during graceful restart on $side"
+  record abg "$side" "$(ab_field "$out" 'Requests per second')"
+  record abgf "$side" "$(ab_field "$out" 'Failed requests')"
+  g1=$(grep -c 'Graceful restart requested' "$AP_LOG")
+  [ "$during" = 1 ] || fail "apache on $side: ab was not running when the graceful restart was signalled"
+  [ "$g1" -gt "$g0" ] || fail "apache on $side: no graceful restart in $AP_LOG"
+  [ "$(apache_pid)" = "$AP_PID" ] || fail "apache on $side: the parent changed across the graceful restart"
+  ab_ok || fail "apache on $side does not answer after the graceful restart"
+  say "  graceful restart done: parent $AP_PID kept, children now $(ps -o pid= --ppid "$AP_PID" | wc -l)"
+  if [ "$side" = esem ]; then
+    shm_check "apache graceful restart"
+    local a
+    a=$(audit_since "$ROOT_LOG" "$l0")
+    [ "$a" = 0 ] || fail "apache on esem: $a refused request(s) in the esemd log"
+  fi
+  stop_apache
+  ap_errors "$side" "$e0"
+}
+
+step "3. Apache 2.4 prefork, Mutex posixsem, Listen 127.0.0.1:$PORT1 and :$PORT2, ab -n $AB_N -c 8 (esem: esem run -- apache2 -k start)"
+if timeout 30 apache2 -f "$AP_CONF" -t >"$W/apache-configtest.out" 2>&1; then
+  for r in $(seq "$REPS"); do
+    ap_measure glibc "$r"
+    ap_measure esem "$r"
+  done
+  ap_graceful glibc
+  ap_graceful esem
+else
+  fail "apache config test failed: $(head -n 3 "$W/apache-configtest.out")"
+fi
+
+# ---------------------------------------------------------------- results
+
+# row PROGRAM METRIC KEY [ratio]: medians of both sides, their ratio
+row_of() {
+  local g e
+  g=$(median "${VALS[$3.glibc]:-}")
+  e=$(median "${VALS[$3.esem]:-}")
+  row "$1" "$2" "$g" "$e" "$([ "${4:-ratio}" = ratio ] && ratio "${g/-/0}" "${e/-/0}" || echo -)"
+}
+row_of "stress-ng --sem 2" "bogo ops/s (real time)" sng
+row_of "postgresql-15 pgbench" "tps (-c 8 -T $PGB_T, scale 10)" pgb
+row "postgresql-15 kill -9" "backend killed, server recovered" "${VALS[pgrec.glibc]:-no}" "${VALS[pgrec.esem]:-no}" "-"
+row_of "postgresql-15 after crash" "tps (-c 8 -T $PGB_AFTER_T)" pgafter
+row_of "apache2 prefork" "requests/s (ab -n $AB_N -c 8)" ab
+row_of "apache2 prefork" "failed requests" abf none
+row_of "apache2 graceful restart" "requests/s (ab -n $AB_GRACE_N -c 8)" abg
+row_of "apache2 graceful restart" "failed requests" abgf none
+
+step "results"
+say "command: $0${ARGS_SHOWN:+ $ARGS_SHOWN}"
+say "date: $(date -u '+%Y-%m-%d %H:%M UTC'); nproc: $(nproc); CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1); kernel: $(uname -r)"
+say "esem: $ESEM_FROM"
+say "esem tuning: esemd ${ESEMD_ARGS:-(defaults)}; clients ESEM_SPIN_US=${ESEM_SPIN_US:-(default)}"
+say "load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$REPS" -gt 1 ] && say "each measured figure: the median of $REPS runs per side, glibc and esem alternated"
+say ""
+printf '%-26s %-34s %12s %12s %10s\n' program metric glibc esem esem/glibc
+printf '%-26s %-34s %12s %12s %10s\n' -------------------------- ---------------------------------- ------------ ------------ ----------
+for r in "${ROWS[@]}"; do
+  IFS='|' read -r a b c d e <<<"$r"
+  printf '%-26s %-34s %12s %12s %10s\n' "$a" "$b" "$c" "$d" "$e"
+done
+if [ "$REPS" -gt 1 ]; then
+  say ""
+  say "every run (glibc | esem):"
+  for k in sng pgb ab; do
+    say "  $k: ${VALS[$k.glibc]:-} | ${VALS[$k.esem]:-}"
+  done
+fi
+if [ ${#FAILS[@]} -gt 0 ]; then
+  say ""
+  say "${#FAILS[@]} problem(s):"
+  for f in "${FAILS[@]}"; do say "  - $f"; done
+  exit 1
+fi
+say "all programs ran on glibc and on esem without a semaphore error"
+exit 0
