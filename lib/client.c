@@ -19,13 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "proto.h"
 #include "util.h"
@@ -354,28 +355,28 @@ static void atfork_child(void)
 }
 
 /* Key for esemi_tag(): random per process tree (fork keeps it, exec makes
- * a new one, as exec drops all semaphores anyway). */
-static uint64_t tag_key;
+ * a new one, as exec drops all semaphores anyway).  The tag is SipHash-2-4
+ * (libsodium's crypto_shorthash) of the handle: with a 128-bit key a
+ * writer of a shared sem_t cannot compute a valid tag from the (handle,
+ * tag) pairs it sees, as it could with a mere mixing function. */
+static unsigned char tag_key[crypto_shorthash_KEYBYTES];
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-uint32_t esemi_tag(uint64_t handle)
+uint64_t esemi_tag(uint64_t handle)
 {
     pthread_once(&once, init_once);
-    return (uint32_t)mix64(handle ^ tag_key);
+    unsigned char in[8], out[crypto_shorthash_BYTES];
+    memcpy(in, &handle, sizeof in);
+    crypto_shorthash(out, in, sizeof in, tag_key);
+    uint64_t t;
+    memcpy(&t, out, sizeof t);
+    return t;
 }
 
 static void init_once(void)
 {
-    if (getrandom(&tag_key, sizeof tag_key, GRND_NONBLOCK) != (ssize_t)sizeof tag_key)
-        tag_key = mix64((uint64_t)getpid() ^ esem_util_now_ns(CLOCK_MONOTONIC));
+    if (sodium_init() < 0)
+        abort(); /* libsodium cannot work at all: never run with a weak key */
+    randombytes_buf(tag_key, sizeof tag_key);
     const char *spin = getenv("ESEM_SPIN_US");
     G.spin_ns = (spin ? strtoull(spin, NULL, 10) : 20) * 1000ull;
     pthread_key_create(&G.slot_key, thread_exit);

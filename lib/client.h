@@ -27,20 +27,22 @@ ESEMI int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *ab
                      int cancel_at_entry);
 ESEMI int esemi_getvalue(uint64_t handle, int *sval);
 
-/* A keyed check value for a handle stored in memory others may write (an
- * esem_t, or a sem_t in a shared segment under the shim): a value that was
- * not written by this process tree fails the check (EINVAL) instead of being
- * used.  It cannot stop a copy of a valid (handle, tag) pair. */
-ESEMI uint32_t esemi_tag(uint64_t handle);
+/* A keyed check value (SipHash-2-4, 128-bit key random per process tree)
+ * for a handle stored in memory others may write (an esem_t, or a sem_t in
+ * a shared segment under the shim): a value that was not written by this
+ * process tree fails the check (EINVAL) instead of being used, and cannot
+ * be computed from the pairs a writer sees.  It cannot stop a copy of a
+ * valid (handle, tag) pair. */
+ESEMI uint64_t esemi_tag(uint64_t handle);
 
 /* The public esem_t, laid out so that the shim's sem_t overlay keeps the
- * magic, tag and handle at the same offsets. */
+ * magic, handle and tag at the same offsets. */
 #define ESEM_MAGIC 0x6553454du
 struct esem {
     uint32_t magic;
-    uint32_t tag;    /* esemi_tag(handle) */
-    uint64_t handle; /* the core's id: global, so fork() children share it */
     uint32_t refs;   /* esem_open calls not yet closed in this process */
+    uint64_t handle; /* the core's id: global, so fork() children share it */
+    uint64_t tag;    /* esemi_tag(handle) */
     int anon;
     struct esem *next;
 };

@@ -43,12 +43,15 @@
 
 struct shim_sem {
     uint32_t magic;
-    uint32_t tag;
+    uint32_t pad0_;
     uint64_t handle;
-    uint64_t pad_[2];
+    uint64_t tag;
+    uint64_t pad1_;
 };
 _Static_assert(sizeof(struct shim_sem) <= sizeof(sem_t), "overlay fits sem_t");
-_Static_assert(offsetof(struct shim_sem, handle) == offsetof(struct esem, handle), "same offsets");
+_Static_assert(offsetof(struct shim_sem, handle) == offsetof(struct esem, handle) &&
+                   offsetof(struct shim_sem, tag) == offsetof(struct esem, tag),
+               "same offsets");
 
 /* ---- glibc, for the modes that ask for it ---- */
 

@@ -1,0 +1,1205 @@
+/*
+ * esem-attacklab: the orchestrator (table, JSON, exit status), the private
+ * esemd, process plumbing, and the dispatcher of the roles.  See lab.h.
+ *
+ *   esem-attacklab [--json] [--only NAME] [--list] [--keep] [--verbose]
+ *
+ * Exit status: 0 if every row passed (glibc showed the weakness, or behaved
+ * the same where the row says so, AND esem defeated the attack); 1 if any row
+ * failed; 77 (meson: skipped) if none failed but some step could not run
+ * (the other-uid attacker needs root).
+ */
+#include "lab.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#include "esem.h"
+
+extern char **environ;
+
+struct lab L;
+
+static const struct attack attacks[] = {
+    {"view-consistency", "TM-host",
+     "producer/consumer (paper Fig. 1): an unrelated process releases the consumer before the "
+     "producer published",
+     1, 0, view_glibc, view_esem},
+    {"other-uid", "TM-host",
+     "another uid opens, posts, waits on, unlinks a 0600 semaphore; writes one it may open", 1, 1,
+     uid_glibc, uid_esem},
+    {"pid-reuse", "TM-host",
+     "a process that got a dead client's PID uses the dead client's semaphores", 1, 0, pid_glibc,
+     pid_esem},
+    {"daemon-memory", "TM-host",
+     "a same-uid peer reads/writes the memory holding the semaphores (/proc/PID/mem, ptrace, "
+     "process_vm_*)",
+     1, 0, mem_glibc, mem_esem},
+    {"shim-handle-swap", "TM-host",
+     "a writer of a shared segment scribbles on / swaps the sem_t's of a shim'd victim", 1, 0,
+     swap_glibc, swap_esem},
+    {"shim-tag-forgery", "TM-host",
+     "a writer of a shared segment recovers the shim's tag key and points a sem_t at a semaphore "
+     "the victim holds outside the segment",
+     0, 0, forge_glibc, forge_esem},
+    {"kill-games", "TM-host",
+     "kill -9 of a process blocked in wait or holding a permit: no permit created or lost", 0, 0,
+     kill_glibc, kill_esem},
+};
+#define NATTACKS (sizeof attacks / sizeof attacks[0])
+
+static const struct role roles[] = {
+    {"view-victim", role_view_victim}, {"view-attacker", role_view_attacker},
+    {"uid-victim", role_uid_victim},   {"uid-attacker", role_uid_attacker},
+    {"pid-victim", role_pid_victim},   {"pid-attacker", role_pid_attacker},
+    {"mem-victim", role_mem_victim},   {"mem-attacker", role_mem_attacker},
+    {"seg-victim", role_seg_victim},   {"seg-attacker", role_seg_attacker},
+    {"kill-part", role_kill_part},
+};
+
+/* ---- small helpers ---- */
+
+void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) < 0 && errno == EINTR)
+        ;
+}
+
+long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+struct timespec deadline_in(long ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+const char *errname(int e)
+{
+    if (e == 0)
+        return "0";
+    const char *n = strerrorname_np(e);
+    return n ? n : "E?";
+}
+
+int lab_can_other_uid(void)
+{
+    return L.root;
+}
+
+const char *lab_name(char *buf, size_t len, const char *what)
+{
+    snprintf(buf, len, "/esemlab-%lu-%s", L.tag, what);
+    return buf;
+}
+
+int become(enum who who)
+{
+    if (!L.root)
+        return who == WHO_LAB ? 0 : -1;
+    uid_t uid = who == WHO_LAB ? L.lab_uid : LAB_OTHER_UID;
+    gid_t gid = who == WHO_LAB ? L.lab_gid : LAB_OTHER_UID;
+    if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+        return -1;
+    if (getuid() != uid || geteuid() != uid || setuid(0) == 0)
+        return -1;
+    return 0;
+}
+
+void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+static char hear_buf[4096];
+static size_t hear_len;
+
+int hear(char *line, size_t len, int timeout_ms)
+{
+    long t0 = now_ms();
+    for (;;) {
+        char *nl = memchr(hear_buf, '\n', hear_len);
+        if (nl) {
+            size_t n = (size_t)(nl - hear_buf);
+            snprintf(line, len, "%.*s", (int)n, hear_buf);
+            memmove(hear_buf, nl + 1, hear_len - n - 1);
+            hear_len -= n + 1;
+            return 0;
+        }
+        long left = timeout_ms - (now_ms() - t0);
+        if (left <= 0 || hear_len == sizeof hear_buf)
+            return -1;
+        struct pollfd pf = {.fd = 0, .events = POLLIN};
+        int r = poll(&pf, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        ssize_t k = read(0, hear_buf + hear_len, sizeof hear_buf - hear_len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        hear_len += (size_t)k;
+    }
+}
+
+/* ---- results ---- */
+
+static void add_step(struct side *s, const char *kind, const char *fmt, va_list ap)
+{
+    char msg[LAB_LINE];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (L.verbose)
+        fprintf(stderr, "  [%s] %s: %s\n", s->backend, kind, msg);
+    if (s->nsteps >= LAB_MAXSTEPS)
+        return;
+    size_t n = strlen(kind) + strlen(msg) + 3;
+    char *t = malloc(n);
+    if (!t)
+        return;
+    snprintf(t, n, "%s: %s", kind, msg);
+    s->steps[s->nsteps++] = t;
+}
+
+void s_check(struct side *s, int ok, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s->nchecks++;
+    if (!ok)
+        s->nfailed++;
+    add_step(s, ok ? "ok" : "FAIL", fmt, ap);
+    va_end(ap);
+}
+
+void s_note(struct side *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_step(s, "note", fmt, ap);
+    va_end(ap);
+}
+
+void s_error(struct side *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s->nerrors++;
+    add_step(s, "ERROR", fmt, ap);
+    va_end(ap);
+}
+
+void s_skip(struct side *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s->nskipped++;
+    add_step(s, "skipped", fmt, ap);
+    va_end(ap);
+}
+
+void s_summary(struct side *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->summary, sizeof s->summary, fmt, ap);
+    va_end(ap);
+}
+
+static const char *side_result(const struct side *s, int glibc_weak)
+{
+    if (s->nerrors)
+        return "ERROR";
+    if (s->nchecks == 0)
+        return s->nskipped ? "SKIPPED" : "ERROR";
+    if (s->nfailed)
+        return s->is_esem ? "ATTACK WORKED" : glibc_weak ? "WEAKNESS NOT SHOWN" : "DIFFERENT";
+    return s->is_esem ? "attack failed" : glibc_weak ? "weakness shown" : "same";
+}
+
+/* PASS, FAIL or SKIP */
+static const char *verdict(const struct side *g, const struct side *e)
+{
+    if (g->nerrors || e->nerrors || g->nfailed || e->nfailed)
+        return "FAIL";
+    if (g->nskipped || e->nskipped)
+        return "SKIP";
+    if (g->nchecks == 0 || e->nchecks == 0)
+        return "FAIL";
+    return "PASS";
+}
+
+/* ---- processes ---- */
+
+static char **child_env(int shim)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 4, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(environ[i], "ESEM_SOCKET=", 12) == 0 ||
+            strncmp(environ[i], "LD_PRELOAD=", 11) == 0)
+            continue;
+        env[k++] = environ[i];
+    }
+    static char sockvar[400], prevar[4200];
+    snprintf(sockvar, sizeof sockvar, "ESEM_SOCKET=%s", L.sock);
+    env[k++] = sockvar;
+    if (shim) {
+        snprintf(prevar, sizeof prevar, "LD_PRELOAD=%s", L.preload);
+        env[k++] = prevar;
+    }
+    env[k] = NULL;
+    return env;
+}
+
+/* fork + exec "self --role ROLE ARGS".  With want != 0 the child goes on
+ * only if it got that pid (else it exits at once, status 99). */
+static pid_t spawn(enum who who, int shim, const char *role, char *const *args, pid_t want,
+                   int in[2], int out[2])
+{
+    size_t na = 0;
+    while (args && args[na])
+        na++;
+    char **argv = calloc(na + 4, sizeof *argv);
+    char **env = child_env(shim);
+    if (!argv || !env) {
+        free(argv);
+        free(env);
+        return -1;
+    }
+    argv[0] = L.self;
+    argv[1] = (char *)"--role";
+    argv[2] = (char *)role;
+    for (size_t i = 0; i < na; i++)
+        argv[3 + i] = args[i];
+    argv[3 + na] = NULL;
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (want && getpid() != want)
+            _exit(99);
+        if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
+            _exit(126);
+        if (become(who) < 0) {
+            fprintf(stderr, "attacklab: cannot become uid %u\n",
+                    who == WHO_LAB ? (unsigned)L.lab_uid : LAB_OTHER_UID);
+            _exit(126);
+        }
+        /* after the uid change, which clears it */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(126);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execve(L.self, argv, env);
+        fprintf(stderr, "attacklab: exec %s: %s\n", L.self, strerror(errno));
+        _exit(127);
+    }
+    free(argv);
+    free(env);
+    return pid;
+}
+
+static void proc_init(struct proc *p)
+{
+    memset(p, 0, sizeof *p);
+    p->pid = -1;
+    p->to = p->from = -1;
+}
+
+static int proc_finish_start(struct proc *p, pid_t pid, int in[2], int out[2])
+{
+    close(in[0]);
+    close(out[1]);
+    if (pid < 0) {
+        close(in[1]);
+        close(out[0]);
+        return -1;
+    }
+    p->pid = pid;
+    p->to = in[1];
+    p->from = out[0];
+    return 0;
+}
+
+int proc_startv(struct proc *p, enum who who, int shim, const char *role, char *const *args)
+{
+    proc_init(p);
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return -1;
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        close(in[0]);
+        close(in[1]);
+        return -1;
+    }
+    pid_t pid = spawn(who, shim, role, args, 0, in, out);
+    return proc_finish_start(p, pid, in, out);
+}
+
+int proc_start(struct proc *p, enum who who, int shim, const char *role, ...)
+{
+    char *args[32];
+    int n = 0;
+    va_list ap;
+    va_start(ap, role);
+    char *a;
+    while (n < 31 && (a = va_arg(ap, char *)) != NULL)
+        args[n++] = a;
+    va_end(ap);
+    args[n] = NULL;
+    return proc_startv(p, who, shim, role, args);
+}
+
+/* A process with a chosen pid.  As root: /proc/sys/kernel/ns_last_pid (what
+ * CRIU does), retried if another fork took the pid first.  Otherwise: fork
+ * and exit until the pid counter comes around (what an unprivileged attacker
+ * does; bounded in time). */
+int proc_start_at_pid(struct proc *p, pid_t want, enum who who, const char *role,
+                      char *const *args, char *method, size_t mlen)
+{
+    proc_init(p);
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return -1;
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        close(in[0]);
+        close(in[1]);
+        return -1;
+    }
+    const char *force_cycle = getenv("ESEM_LAB_PID_CYCLE");
+    if (L.root && !(force_cycle && *force_cycle == '1')) {
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int fd = open("/proc/sys/kernel/ns_last_pid", O_RDWR | O_CLOEXEC);
+            if (fd < 0)
+                break;
+            flock(fd, LOCK_EX);
+            char b[32];
+            int n = snprintf(b, sizeof b, "%d", (int)want - 1);
+            ssize_t w = write(fd, b, (size_t)n);
+            pid_t pid = w == n ? spawn(who, 0, role, args, want, in, out) : -1;
+            flock(fd, LOCK_UN);
+            close(fd);
+            if (pid == want) {
+                snprintf(method, mlen, "ns_last_pid (root), attempt %d", attempt + 1);
+                return proc_finish_start(p, pid, in, out);
+            }
+            if (pid > 0)
+                waitpid(pid, NULL, 0);
+            if (w != n)
+                break;
+        }
+    }
+    long t0 = now_ms();
+    unsigned long forks = 0;
+    while (now_ms() - t0 < 45000) {
+        pid_t pid = spawn(who, 0, role, args, want, in, out);
+        if (pid < 0) {
+            sleep_ms(1);
+            continue;
+        }
+        forks++;
+        if (pid == want) {
+            snprintf(method, mlen, "pid cycling: %lu forks, %ld ms", forks, now_ms() - t0);
+            return proc_finish_start(p, pid, in, out);
+        }
+        waitpid(pid, NULL, 0);
+    }
+    snprintf(method, mlen, "could not get pid %d within 45 s (%lu forks)", (int)want, forks);
+    proc_finish_start(p, -1, in, out);
+    return -1;
+}
+
+int proc_cmd(struct proc *p, const char *fmt, ...)
+{
+    char buf[LAB_LINE];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0 || p->to < 0)
+        return -1;
+    if ((size_t)n > sizeof buf - 2)
+        n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    const char *q = buf;
+    while (n > 0) {
+        ssize_t w = write(p->to, q, (size_t)n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        q += w;
+        n -= (int)w;
+    }
+    return 0;
+}
+
+int proc_line(struct proc *p, char *line, size_t len, int timeout_ms)
+{
+    long t0 = now_ms();
+    for (;;) {
+        char *nl = memchr(p->buf, '\n', p->blen);
+        if (nl) {
+            size_t n = (size_t)(nl - p->buf);
+            snprintf(line, len, "%.*s", (int)n, p->buf);
+            memmove(p->buf, nl + 1, p->blen - n - 1);
+            p->blen -= n + 1;
+            if (L.verbose > 1)
+                fprintf(stderr, "    <%d> %s\n", (int)p->pid, line);
+            return 0;
+        }
+        long left = timeout_ms - (now_ms() - t0);
+        if (left <= 0 || p->from < 0 || p->blen == sizeof p->buf)
+            return -1;
+        struct pollfd pf = {.fd = p->from, .events = POLLIN};
+        int r = poll(&pf, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        ssize_t k = read(p->from, p->buf + p->blen, sizeof p->buf - p->blen);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p->blen += (size_t)k;
+    }
+}
+
+int proc_expect(struct proc *p, const char *prefix, char *line, size_t len, int timeout_ms)
+{
+    long t0 = now_ms();
+    size_t pl = strlen(prefix);
+    for (;;) {
+        long left = timeout_ms - (now_ms() - t0);
+        if (left <= 0)
+            return -1;
+        if (proc_line(p, line, len, (int)left) < 0)
+            return -1;
+        if (strncmp(line, prefix, pl) == 0)
+            return 0;
+    }
+}
+
+int proc_reap(struct proc *p, int timeout_ms)
+{
+    if (p->pid <= 0)
+        return -1;
+    if (p->reaped)
+        return p->status;
+    long t0 = now_ms();
+    for (;;) {
+        int st;
+        pid_t r = waitpid(p->pid, &st, WNOHANG);
+        if (r == p->pid) {
+            p->reaped = 1;
+            p->status = st;
+            return st;
+        }
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (now_ms() - t0 > timeout_ms) {
+            kill(p->pid, SIGKILL);
+            while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
+                ;
+            p->reaped = 1;
+            p->status = st;
+            return -1;
+        }
+        sleep_ms(2);
+    }
+}
+
+void proc_kill(struct proc *p)
+{
+    if (p->pid > 0 && !p->reaped)
+        kill(p->pid, SIGKILL);
+}
+
+void proc_end(struct proc *p)
+{
+    if (p->to >= 0)
+        close(p->to);
+    p->to = -1;
+    if (p->pid > 0 && !p->reaped && proc_reap(p, 3000) < 0)
+        proc_reap(p, 1000);
+    if (p->from >= 0)
+        close(p->from);
+    p->from = -1;
+}
+
+int relay(struct proc *p, struct side *s, size_t mark, int timeout_ms)
+{
+    char line[LAB_LINE];
+    char audits[32][96];
+    int naudit = 0, done = 0;
+    long t0 = now_ms();
+    while (!done) {
+        long left = timeout_ms - (now_ms() - t0);
+        if (left <= 0 || proc_line(p, line, sizeof line, (int)left) < 0)
+            break;
+        if (strncmp(line, "OK ", 3) == 0)
+            s_check(s, 1, "%s", line + 3);
+        else if (strncmp(line, "FAIL ", 5) == 0)
+            s_check(s, 0, "%s", line + 5);
+        else if (strncmp(line, "NOTE ", 5) == 0)
+            s_note(s, "%s", line + 5);
+        else if (strncmp(line, "ERR ", 4) == 0)
+            s_error(s, "%s", line + 4);
+        else if (strncmp(line, "SKIP ", 5) == 0)
+            s_skip(s, "%s", line + 5);
+        else if (strncmp(line, "AUDIT ", 6) == 0) {
+            int apid;
+            char what[64];
+            if (sscanf(line + 6, "%d %63s", &apid, what) == 2 && naudit < 32)
+                snprintf(audits[naudit++], sizeof audits[0], "audit: refused %s pid=%d ", what,
+                         apid);
+        } else if (strcmp(line, "DONE") == 0)
+            done = 1;
+    }
+    if (!done) {
+        s_error(s, "attacker pid %d did not finish within %d ms", (int)p->pid, timeout_ms);
+        return -1;
+    }
+    for (int i = 0; i < naudit; i++) {
+        int dup = 0;
+        for (int j = 0; j < i; j++)
+            dup |= strcmp(audits[i], audits[j]) == 0;
+        if (dup)
+            continue;
+        char what[96];
+        snprintf(what, sizeof what, "%.*s", (int)strlen(audits[i]) - 1, audits[i]);
+        s_check(s, log_wait(mark, audits[i], 2000), "esemd logged \"%s\"", what);
+    }
+    return 0;
+}
+
+/* ---- esemd ---- */
+
+static char *slurp(const char *path, size_t from);
+
+static int file_has(const char *path, const char *needle)
+{
+    char *t = slurp(path, 0);
+    int r = t && strstr(t, needle) != NULL;
+    free(t);
+    return r;
+}
+
+int daemon_alive(struct daemon *d)
+{
+    if (d->pid <= 0 || d->exited)
+        return 0;
+    int st;
+    if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+        d->exited = 1;
+        d->status = st;
+        return 0;
+    }
+    return 1;
+}
+
+int daemon_start(struct daemon *d, int as_lab)
+{
+    memset(d, 0, sizeof *d);
+    char tmpl[] = "/tmp/esemlab-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+        perror("attacklab: mkdtemp");
+        return -1;
+    }
+    snprintf(d->dir, sizeof d->dir, "%s", tmpl);
+    snprintf(d->sock, sizeof d->sock, "%s/esemd.sock", d->dir);
+    snprintf(d->log, sizeof d->log, "%s/esemd.log", d->dir);
+    int drop = as_lab && L.root;
+    /* 0711: other uids reach the socket by its full path, list nothing */
+    if ((drop && chown(d->dir, L.lab_uid, L.lab_gid) < 0) || chmod(d->dir, 0711) < 0) {
+        perror("attacklab: chown/chmod of the daemon directory");
+        return -1;
+    }
+    char errp[400];
+    snprintf(errp, sizeof errp, "%s/esemd.stderr", d->dir);
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            _exit(127);
+        if (drop && become(WHO_LAB) < 0)
+            _exit(126);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(126);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execl(L.esemd, "esemd", "-f", "-s", d->sock, "--log", d->log, (char *)NULL);
+        _exit(127);
+    }
+    d->pid = pid;
+    long t0 = now_ms();
+    while (now_ms() - t0 < 20000) {
+        if (!daemon_alive(d)) {
+            fprintf(stderr, "attacklab: esemd (%s) exited at start-up (status %#x)\n", L.esemd,
+                    d->status);
+            return -1;
+        }
+        /* serving: the socket exists and a process of the daemon's uid
+         * gets an admin answer (a root orchestrator cannot ask a daemon of
+         * another uid: see docs/ATTACKS.md, esemd refuses it) */
+        if (access(d->sock, F_OK) == 0 &&
+            (drop ? file_has(d->log, "start: socket") : admin_ping(d->sock) == 0)) {
+            /* A daemon shared by several uids (the other-uid attacks need
+             * one): the socket is open to all, as in the integration tests;
+             * the core's own checks are what is under test. */
+            if (L.root && !drop)
+                chmod(d->sock, 0666);
+            return 0;
+        }
+        sleep_ms(5);
+    }
+    fprintf(stderr, "attacklab: esemd did not serve %s within 20 s\n", d->sock);
+    return -1;
+}
+
+static char *slurp(const char *path, size_t from)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    if (fseek(f, (long)from, SEEK_SET) != 0) {
+        fclose(f);
+        return NULL;
+    }
+    size_t cap = 65536, n = 0;
+    char *b = malloc(cap);
+    while (b) {
+        if (n + 4096 > cap) {
+            char *nb = realloc(b, cap * 2);
+            if (!nb)
+                break;
+            b = nb;
+            cap *= 2;
+        }
+        size_t k = fread(b + n, 1, cap - n - 1, f);
+        if (k == 0)
+            break;
+        n += k;
+    }
+    fclose(f);
+    if (b)
+        b[n] = 0;
+    return b;
+}
+
+int daemon_stop(struct daemon *d)
+{
+    int ok = 1;
+    if (daemon_alive(d)) {
+        kill(d->pid, SIGTERM);
+        long t0 = now_ms();
+        while (daemon_alive(d) && now_ms() - t0 < 20000)
+            sleep_ms(5);
+        if (daemon_alive(d)) {
+            kill(d->pid, SIGKILL);
+            waitpid(d->pid, &d->status, 0);
+            d->exited = 1;
+            fprintf(stderr, "attacklab: esemd %d did not stop on SIGTERM\n", (int)d->pid);
+            ok = 0;
+        }
+    } else {
+        fprintf(stderr, "attacklab: esemd %d was no longer running at the end\n", (int)d->pid);
+        ok = 0;
+    }
+    if (!WIFEXITED(d->status) || WEXITSTATUS(d->status) != 0) {
+        fprintf(stderr, "attacklab: esemd %d ended with wait status %#x\n", (int)d->pid, d->status);
+        ok = 0;
+    }
+    char *log = slurp(d->log, 0);
+    if (log && strstr(log, "internal:")) {
+        fprintf(stderr, "attacklab: esemd logged an internal error\n");
+        ok = 0;
+    }
+    free(log);
+    char errp[400];
+    snprintf(errp, sizeof errp, "%s/esemd.stderr", d->dir);
+    struct stat st;
+    if (stat(errp, &st) == 0 && st.st_size > 0) {
+        fprintf(stderr, "attacklab: esemd wrote to stderr\n");
+        ok = 0;
+    }
+    return ok ? 0 : -1;
+}
+
+void daemon_remove_files(const struct daemon *d)
+{
+    const char *f[] = {"esemd.sock", "esemd.sock.lock", "esemd.log", "esemd.stderr"};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        char p[400];
+        snprintf(p, sizeof p, "%s/%s", d->dir, f[i]);
+        unlink(p);
+    }
+    rmdir(d->dir);
+}
+
+size_t log_mark(void)
+{
+    struct stat st;
+    return stat(L.log, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+int log_count(size_t mark, const char *needle)
+{
+    char *s = slurp(L.log, mark);
+    int n = 0;
+    for (char *q = s; q && (q = strstr(q, needle)) != NULL; q += strlen(needle))
+        n++;
+    free(s);
+    return n;
+}
+
+int log_wait(size_t mark, const char *needle, int timeout_ms)
+{
+    long t0 = now_ms();
+    do {
+        if (log_count(mark, needle) > 0)
+            return 1;
+        sleep_ms(10);
+    } while (now_ms() - t0 < timeout_ms);
+    return 0;
+}
+
+void audit_window(void)
+{
+    /* esemd allows 50 audit lines per CLOCK_MONOTONIC second. */
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    sleep_ms(1000 - t.tv_nsec / 1000000L + 5);
+}
+
+/* ---- named-semaphore backends ---- */
+
+static void *g_open(const char *name, int oflag, unsigned mode, unsigned value)
+{
+    sem_t *s = (oflag & O_CREAT) ? sem_open(name, oflag, (mode_t)mode, value) : sem_open(name, oflag);
+    return s == SEM_FAILED ? NULL : s;
+}
+static int g_close(void *s) { return sem_close(s); }
+static int g_unlink(const char *n) { return sem_unlink(n); }
+static int g_post(void *s) { return sem_post(s); }
+static int g_wait(void *s) { return sem_wait(s); }
+static int g_timedwait(void *s, const struct timespec *t) { return sem_timedwait(s, t); }
+static int g_trywait(void *s) { return sem_trywait(s); }
+static int g_getvalue(void *s, int *v) { return sem_getvalue(s, v); }
+
+static void *e_open(const char *name, int oflag, unsigned mode, unsigned value)
+{
+    esem_t *s = esem_open(name, oflag, (mode_t)mode, value);
+    return s;
+}
+static int e_close(void *s) { return esem_close(s); }
+static int e_unlink(const char *n) { return esem_unlink(n); }
+static int e_post(void *s) { return esem_post(s); }
+static int e_wait(void *s) { return esem_wait(s); }
+static int e_timedwait(void *s, const struct timespec *t) { return esem_timedwait(s, t); }
+static int e_trywait(void *s) { return esem_trywait(s); }
+static int e_getvalue(void *s, int *v) { return esem_getvalue(s, v); }
+
+static const struct nsem_ops glibc_ops = {"glibc", g_open, g_close, g_unlink, g_post,
+                                          g_wait, g_timedwait, g_trywait, g_getvalue};
+static const struct nsem_ops esem_ops = {"esem", e_open, e_close, e_unlink, e_post,
+                                         e_wait, e_timedwait, e_trywait, e_getvalue};
+
+const struct nsem_ops *nsem_backend(const char *name)
+{
+    return strcmp(name, "esem") == 0 ? &esem_ops : &glibc_ops;
+}
+
+/* ---- output ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void md_cell(FILE *f, const char *s)
+{
+    for (; *s; s++)
+        fputs(*s == '|' ? "\\|" : (char[]){*s, 0}, f);
+}
+
+/* A cell: the result, then the summary — or, when something failed, the
+ * first failed step (a canned summary would not describe it). */
+static void md_side(FILE *f, const struct side *s, int glibc_weak)
+{
+    fprintf(f, "**%s**: ", side_result(s, glibc_weak));
+    const char *first = NULL;
+    int nbad = 0;
+    for (int j = 0; j < s->nsteps; j++)
+        if (strncmp(s->steps[j], "FAIL: ", 6) == 0 || strncmp(s->steps[j], "ERROR: ", 7) == 0) {
+            if (!first)
+                first = s->steps[j];
+            nbad++;
+        }
+    if (first) {
+        md_cell(f, first);
+        if (nbad > 1)
+            fprintf(f, " (and %d more)", nbad - 1);
+    } else {
+        md_cell(f, s->summary);
+    }
+}
+
+struct rowres {
+    const struct attack *a;
+    struct side g, e;
+};
+
+static void print_table(FILE *f, struct rowres *r, int n)
+{
+    fprintf(f, "| attack | threat model | glibc outcome | esem outcome | verdict |\n");
+    fprintf(f, "|---|---|---|---|---|\n");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "| %s | %s | ", r[i].a->name, r[i].a->tm);
+        md_side(f, &r[i].g, r[i].a->glibc_weak);
+        fprintf(f, " | ");
+        md_side(f, &r[i].e, 0);
+        fprintf(f, " | %s |\n", verdict(&r[i].g, &r[i].e));
+    }
+}
+
+static void print_details(FILE *f, struct rowres *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "\n== %s (%s): %s\n", r[i].a->name, r[i].a->tm, r[i].a->title);
+        const struct side *sides[2] = {&r[i].g, &r[i].e};
+        for (int k = 0; k < 2; k++) {
+            fprintf(f, "  -- %s: %s\n", sides[k]->backend,
+                    side_result(sides[k], k == 0 ? r[i].a->glibc_weak : 0));
+            for (int j = 0; j < sides[k]->nsteps; j++)
+                fprintf(f, "     %s\n", sides[k]->steps[j]);
+        }
+    }
+}
+
+static void print_json(FILE *f, struct rowres *r, int n, int status)
+{
+    struct utsname u;
+    uname(&u);
+    char date[64];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(f, "{\"date\":");
+    json_str(f, date);
+    fprintf(f, ",\"machine\":");
+    json_str(f, u.nodename);
+    fprintf(f, ",\"kernel\":");
+    char k[600];
+    snprintf(k, sizeof k, "%s %s %s", u.sysname, u.release, u.machine);
+    json_str(f, k);
+    fprintf(f, ",\"run_as_uid\":%u,\"lab_uid\":%u,\"other_uid\":%u,\"rows\":[", (unsigned)getuid(),
+            (unsigned)L.lab_uid, LAB_OTHER_UID);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s{\"attack\":", i ? "," : "");
+        json_str(f, r[i].a->name);
+        fprintf(f, ",\"threat_model\":");
+        json_str(f, r[i].a->tm);
+        fprintf(f, ",\"title\":");
+        json_str(f, r[i].a->title);
+        fprintf(f, ",\"glibc_weakness_expected\":%s", r[i].a->glibc_weak ? "true" : "false");
+        const struct side *sides[2] = {&r[i].g, &r[i].e};
+        for (int k2 = 0; k2 < 2; k2++) {
+            fprintf(f, ",\"%s\":{\"result\":", sides[k2]->backend);
+            json_str(f, side_result(sides[k2], k2 == 0 ? r[i].a->glibc_weak : 0));
+            fprintf(f, ",\"outcome\":");
+            json_str(f, sides[k2]->summary);
+            fprintf(f, ",\"steps\":[");
+            for (int j = 0; j < sides[k2]->nsteps; j++) {
+                fprintf(f, "%s", j ? "," : "");
+                json_str(f, sides[k2]->steps[j]);
+            }
+            fprintf(f, "]}");
+        }
+        fprintf(f, ",\"verdict\":");
+        json_str(f, verdict(&r[i].g, &r[i].e));
+        fprintf(f, "}");
+    }
+    fprintf(f, "],\"exit_status\":%d}\n", status);
+}
+
+/* ---- set-up ---- */
+
+/* A sanitizer runtime must be loaded before any instrumented library: when
+ * this program carries one, it goes first in LD_PRELOAD, ahead of the shim. */
+static void build_preload(const char *shim)
+{
+    L.preload[0] = 0;
+    FILE *m = fopen("/proc/self/maps", "re");
+    char line[4600];
+    while (m && fgets(line, sizeof line, m)) {
+        char *p = strchr(line, '/');
+        if (!p)
+            continue;
+        p[strcspn(p, "\n")] = 0;
+        const char *base = strrchr(p, '/') + 1;
+        if ((strncmp(base, "libasan.so", 10) == 0 || strncmp(base, "libtsan.so", 10) == 0) &&
+            !strstr(L.preload, p)) {
+            size_t n = strlen(L.preload);
+            snprintf(L.preload + n, sizeof L.preload - n, "%s ", p);
+        }
+    }
+    if (m)
+        fclose(m);
+    size_t n = strlen(L.preload);
+    snprintf(L.preload + n, sizeof L.preload - n, "%s", shim);
+}
+
+/* The parts run as other uids: they must be able to run this program, the
+ * daemon and the shim (a build tree in a private home directory would not
+ * let them). */
+static int preflight(const char *shim)
+{
+    for (int w = WHO_LAB; w <= WHO_OTHER; w++) {
+        if (w == WHO_OTHER && !L.root)
+            break;
+        fflush(stderr);
+        pid_t p = fork();
+        if (p == 0) {
+            if (become((enum who)w) < 0)
+                _exit(3);
+            const char *bad = access(L.self, X_OK) < 0 ? L.self
+                              : access(L.esemd, X_OK) < 0 ? L.esemd
+                              : access(shim, R_OK) < 0   ? shim
+                                                         : NULL;
+            if (bad) {
+                fprintf(stderr, "esem-attacklab: uid %u cannot use %s (%s): the lab runs its "
+                                "parts as uid %u and %u: the build tree must be readable and "
+                                "searchable by them\n",
+                        (unsigned)getuid(), bad, strerror(errno), (unsigned)L.lab_uid,
+                        LAB_OTHER_UID);
+                _exit(1);
+            }
+            _exit(0);
+        }
+        int st = 0;
+        if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
+                fprintf(stderr, "esem-attacklab: cannot switch to uid %u\n",
+                        w == WHO_LAB ? (unsigned)L.lab_uid : LAB_OTHER_UID);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int usage(FILE *f)
+{
+    fprintf(f, "usage: esem-attacklab [--json] [--only NAME] [--list] [--keep] [--verbose]\n"
+               "environment: ESEMD (esemd binary), ESEM_PRELOAD (libesem-preload.so),\n"
+               "             ESEM_LAB_UID (unprivileged uid for victims and esemd when run as "
+               "root; default 64000)\n");
+    return 2;
+}
+
+static int run_role(int argc, char **argv)
+{
+    /* argv[0] = role name */
+    alarm(90);
+    signal(SIGPIPE, SIG_IGN);
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (strcmp(roles[i].name, argv[0]) == 0) {
+            int rc = roles[i].fn(argc, argv);
+            fflush(stdout);
+            fflush(stderr);
+            _exit(rc);
+        }
+    fprintf(stderr, "attacklab: unknown role %s\n", argv[0]);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[1], "--role") == 0) {
+        L.root = 0;
+        return run_role(argc - 2, argv + 2);
+    }
+    int json = 0, keep = 0;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp(argv[i], "--keep") == 0)
+            keep = 1;
+        else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
+            L.verbose++;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
+        else if (strcmp(argv[i], "--list") == 0) {
+            for (size_t k = 0; k < NATTACKS; k++)
+                printf("%-18s %s  %s\n", attacks[k].name, attacks[k].tm, attacks[k].title);
+            return 0;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else
+            return usage(stderr);
+    }
+    if (only) {
+        int found = 0;
+        for (size_t k = 0; k < NATTACKS; k++)
+            found |= strcmp(attacks[k].name, only) == 0;
+        if (!found) {
+            fprintf(stderr, "esem-attacklab: no attack named %s (--list)\n", only);
+            return 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    L.root = geteuid() == 0;
+    L.tag = (unsigned long)getpid();
+    if (L.root) {
+        const char *u = getenv("ESEM_LAB_UID");
+        L.lab_uid = u && *u ? (uid_t)strtoul(u, NULL, 10) : 64000;
+        L.lab_gid = L.lab_uid;
+        if (L.lab_uid == 0 || L.lab_uid == LAB_OTHER_UID) {
+            fprintf(stderr, "esem-attacklab: ESEM_LAB_UID must be neither 0 nor %u\n",
+                    LAB_OTHER_UID);
+            return 2;
+        }
+    } else {
+        L.lab_uid = getuid();
+        L.lab_gid = getgid();
+    }
+    L.esemd = getenv("ESEMD");
+    const char *shim = getenv("ESEM_PRELOAD");
+    if (!L.esemd || !*L.esemd || !shim || !*shim) {
+        fprintf(stderr, "esem-attacklab: set ESEMD and ESEM_PRELOAD (meson test sets them)\n");
+        return 2;
+    }
+    ssize_t n = readlink("/proc/self/exe", L.self, sizeof L.self - 1);
+    if (n <= 0) {
+        perror("esem-attacklab: /proc/self/exe");
+        return 2;
+    }
+    L.self[n] = 0;
+    build_preload(shim);
+    if (access(shim, R_OK) < 0 || access(L.esemd, X_OK) < 0) {
+        fprintf(stderr, "esem-attacklab: ESEMD=%s or ESEM_PRELOAD=%s not usable\n", L.esemd, shim);
+        return 2;
+    }
+    if (preflight(shim) < 0)
+        return 1;
+    if (daemon_start(&L.d, 0) < 0) {
+        if (L.d.pid > 0)
+            daemon_stop(&L.d);
+        return 1;
+    }
+    L.sock = L.d.sock;
+    L.log = L.d.log;
+
+    struct rowres *res = calloc(NATTACKS, sizeof *res);
+    int nres = 0;
+    for (size_t k = 0; k < NATTACKS && res; k++) {
+        const struct attack *a = &attacks[k];
+        if (only && strcmp(a->name, only) != 0)
+            continue;
+        struct rowres *r = &res[nres++];
+        r->a = a;
+        r->g.backend = "glibc";
+        r->e.backend = "esem";
+        r->e.is_esem = 1;
+        if (!json)
+            fprintf(stderr, "attacklab: %s ...\n", a->name);
+        if (a->needs_root && !L.root) {
+            s_skip(&r->g, "needs root (the other-uid attacker is uid %u)", LAB_OTHER_UID);
+            s_skip(&r->e, "needs root (the other-uid attacker is uid %u)", LAB_OTHER_UID);
+            s_summary(&r->g, "skipped: needs root");
+            s_summary(&r->e, "skipped: needs root");
+            continue;
+        }
+        a->run_glibc(&r->g);
+        a->run_esem(&r->e);
+        if (!daemon_alive(&L.d))
+            s_error(&r->e, "esemd is no longer running after this attack");
+        else if (admin_ping(L.sock) < 0)
+            s_error(&r->e, "esemd no longer answers after this attack");
+    }
+    int any_fail = 0, any_skip = 0;
+    for (int i = 0; i < nres; i++) {
+        const char *v = verdict(&res[i].g, &res[i].e);
+        any_fail |= strcmp(v, "FAIL") == 0;
+        any_skip |= strcmp(v, "SKIP") == 0;
+    }
+    int dstop = daemon_stop(&L.d);
+    if (dstop < 0) {
+        fprintf(stderr, "attacklab: esemd did not stop cleanly; kept %s\n", L.d.dir);
+        any_fail = 1;
+    }
+    int status = any_fail ? 1 : any_skip ? 77 : 0;
+    if (json) {
+        print_json(stdout, res, nres, status);
+    } else {
+        print_table(stdout, res, nres);
+        print_details(stdout, res, nres);
+        printf("\nexit status %d (%s)\n", status,
+               status == 0 ? "every attack: glibc as expected, esem defended"
+               : status == 77 ? "some steps skipped (run as root for the other-uid attacker)"
+                              : "FAILED");
+    }
+    if (dstop == 0 && !keep && !any_fail)
+        daemon_remove_files(&L.d);
+    else
+        fprintf(stderr, "attacklab: daemon directory kept: %s\n", L.d.dir);
+    return status;
+}
