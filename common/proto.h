@@ -132,12 +132,17 @@ enum esem_admin_type {
     ESEM_ADM_SHOW,     /* name -> SEM HOLDER* WAITER* END */
     ESEM_ADM_STATS,    /* -> STATS */
     ESEM_ADM_SHUTDOWN, /* -> END (daemon's own uid or root only) */
+    ESEM_ADM_AUDIT,    /* -> AUDITREC* END: the last refusals, oldest first */
     /* records */
     ESEM_ADM_SEM = 100,
     ESEM_ADM_HOLDER,
     ESEM_ADM_WAITER,
     ESEM_ADM_STATSREC,
-    ESEM_ADM_END
+    ESEM_ADM_END,
+    ESEM_ADM_AUDITREC /* pid, count = uid, prio = the caller's errno,
+                       * err = the core's status (0: refused outside the
+                       * core), name = what was refused, uptime_ms = when
+                       * (ms since the epoch) */
 };
 
 struct esem_admin_msg {

@@ -94,8 +94,37 @@ static void audit_tick(void)
         esemd_refusal_flush();
 }
 
+/* The last refusals, for `esemctl audit` — every one, also those whose
+ * log line the rate limit suppressed. */
+#define AUDIT_RING 1024u
+struct audit_rec {
+    uint64_t when_ms;
+    int32_t pid;
+    int32_t status; /* the core's status, 0 for a refusal outside the core */
+    int32_t err;    /* the errno the caller got */
+    uint32_t uid;
+    char what[48];
+};
+static struct audit_rec audit_ring[AUDIT_RING];
+static uint64_t audit_next; /* records ever written */
+static pthread_mutex_t audit_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void audit_record(const struct client *c, const char *what, int32_t st, int err)
+{
+    pthread_mutex_lock(&audit_mu);
+    struct audit_rec *r = &audit_ring[audit_next++ % AUDIT_RING];
+    r->when_ms = esem_util_now_ns(CLOCK_REALTIME) / 1000000ull;
+    r->pid = c ? (int32_t)c->pid : -1;
+    r->uid = c ? (uint32_t)c->uid : 0u;
+    r->status = st;
+    r->err = err;
+    snprintf(r->what, sizeof r->what, "%s", what);
+    pthread_mutex_unlock(&audit_mu);
+}
+
 void esemd_refusal(const struct client *c, const char *what, int32_t st)
 {
+    audit_record(c, what, st, dp_errno(st));
     uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC) / 1000000000ull;
     uint64_t ws = atomic_load(&audit_window);
     if (ws != now && atomic_compare_exchange_strong(&audit_window, &ws, now)) {
@@ -320,6 +349,9 @@ static void hello_fail(struct client *c, int err, const char *why)
 {
     struct esem_hello_reply rep = {.err = err};
     esemd_log("audit: refused connection pid=%d uid=%u: %s", (int)c->pid, (unsigned)c->uid, why);
+    char what[48];
+    snprintf(what, sizeof what, "connection (%s)", why);
+    audit_record(c, what, 0, err);
     send_reply(c->sock, &rep, NULL, 0);
     client_free(c, "refused");
 }
@@ -556,6 +588,42 @@ static int admin_request(struct client *c)
         m.uptime_ms = (esem_util_now_ns(CLOCK_MONOTONIC) - D.start_ns) / 1000000ull;
         m.nclients = nclients_live;
         m.nworkers = (uint32_t)D.nworkers;
+        return admin_send(c, &m);
+    }
+    case ESEM_ADM_AUDIT: {
+        pthread_mutex_lock(&audit_mu);
+        uint64_t end = audit_next, start = end > AUDIT_RING ? end - AUDIT_RING : 0;
+        struct audit_rec copy[64];
+        pthread_mutex_unlock(&audit_mu);
+        /* copy out in batches so the lock is never held across a send */
+        for (uint64_t i = start; i < end;) {
+            uint64_t batch = end - i < 64 ? end - i : 64;
+            pthread_mutex_lock(&audit_mu);
+            if (audit_next - i > AUDIT_RING) { /* overwritten meanwhile: skip ahead */
+                pthread_mutex_unlock(&audit_mu);
+                i = audit_next - AUDIT_RING;
+                continue;
+            }
+            for (uint64_t j = 0; j < batch; j++)
+                copy[j] = audit_ring[(i + j) % AUDIT_RING];
+            pthread_mutex_unlock(&audit_mu);
+            for (uint64_t j = 0; j < batch; j++) {
+                memset(&m, 0, sizeof m);
+                m.type = ESEM_ADM_AUDITREC;
+                m.pid = (uint32_t)copy[j].pid;
+                m.count = copy[j].uid;
+                m.prio = copy[j].err;
+                m.err = copy[j].status;
+                m.uptime_ms = copy[j].when_ms;
+                m.name_len = (uint32_t)strlen(copy[j].what);
+                memcpy(m.name, copy[j].what, m.name_len);
+                if (admin_send(c, &m) < 0)
+                    return -1;
+            }
+            i += batch;
+        }
+        memset(&m, 0, sizeof m);
+        m.type = ESEM_ADM_END;
         return admin_send(c, &m);
     }
     case ESEM_ADM_SHUTDOWN:

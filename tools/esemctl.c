@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ static void usage(FILE *f)
                "                (NAME is /name, or #id from ls for an anonymous one)\n"
                "  rm NAME...    unlink named semaphores (as esem_unlink)\n"
                "  stats         daemon and core counters\n"
+               "  audit         the last refused requests (up to 1024), oldest first\n"
                "  stop          ask esemd to shut down\n"
                "The socket is --socket, else $ESEM_SOCKET, else the per-user default.\n");
 }
@@ -241,6 +243,11 @@ static int cmd_show(const char *name)
     return 0;
 }
 
+/* The core's statuses by -status (esem_core.h), as esemctl prints them. */
+static const char *const names[] = {"ok", "invalid", "bad-session", "bad-handle", "not-open",
+                                    "noent", "exist", "access", "nametoolong", "overflow",
+                                    "again", "nospc", "busy", "nowaiter", "badcall", "perm"};
+
 static int cmd_stats(void)
 {
     int s = admin_connect();
@@ -250,9 +257,6 @@ static int cmd_stats(void)
         return 1;
     close(s);
     const struct core_stats *st = &m.stats;
-    static const char *const names[] = {"ok", "invalid", "bad-session", "bad-handle", "not-open",
-                                        "noent", "exist", "access", "nametoolong", "overflow",
-                                        "again", "nospc", "busy", "nowaiter", "badcall", "perm"};
     if (json) {
         printf("{\"uptime_ms\":%llu,\"clients\":%u,\"workers\":%u,\"semaphores\":%u,"
                "\"max_semaphores\":%u,\"sessions\":%u,\"opens\":%u,\"waiters\":%u,"
@@ -279,6 +283,50 @@ static int cmd_stats(void)
         if (st->refused[i])
             printf("error %-12s%llu\n", names[i], (unsigned long long)st->refused[i]);
     return 0;
+}
+
+static int cmd_audit(void)
+{
+    int s = admin_connect();
+    if (s < 0 || request(s, ESEM_ADM_AUDIT, NULL) < 0)
+        return 1;
+    struct esem_admin_msg m;
+    int n = 0;
+    if (json)
+        printf("[");
+    else
+        printf("%-24s %8s %6s %-14s %-13s %s\n", "TIME (UTC)", "PID", "UID", "ERRNO", "CORE",
+               "REFUSED");
+    while (next_msg(s, &m) == 0 && m.type == ESEM_ADM_AUDITREC) {
+        char ts[32], when[40];
+        time_t sec = (time_t)(m.uptime_ms / 1000);
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(when, sizeof when, "%s.%03uZ", ts, (unsigned)(m.uptime_ms % 1000));
+        const char *errname = strerrorname_np(m.prio);
+        const char *core = m.err < 0 && m.err >= CORE_E_MIN ? names[-m.err] : "-";
+        if (json) {
+            printf("%s{\"time\":\"%s\",\"pid\":%d,\"uid\":%u,\"errno\":\"%s\","
+                   "\"core\":",
+                   n ? "," : "", when, (int)m.pid, m.count, errname ? errname : "?");
+            json_str(core, strlen(core));
+            printf(",\"refused\":");
+            json_str(m.name, m.name_len < ESEM_NAME_BUF ? m.name_len : 0);
+            printf("}");
+        } else {
+            printf("%-24s %8d %6u %-14s %-13.13s %.*s\n", when, (int)m.pid, m.count,
+                   errname ? errname : "?", core, (int)(m.name_len < ESEM_NAME_BUF ? m.name_len : 0),
+                   m.name);
+        }
+        n++;
+    }
+    if (json)
+        printf("]\n");
+    else if (!n)
+        printf("(no refusals)\n");
+    close(s);
+    return m.type == ESEM_ADM_END ? 0 : 1;
 }
 
 static int cmd_stop(void)
@@ -347,6 +395,8 @@ int main(int argc, char **argv)
         return cmd_stats();
     if (strcmp(cmd, "stop") == 0 && optind == argc)
         return cmd_stop();
+    if (strcmp(cmd, "audit") == 0 && optind == argc)
+        return cmd_audit();
     usage(stderr);
     return 2;
 }

@@ -334,6 +334,26 @@ static void bad_magic_version_or_kind_is_refused_and_audited(void **state)
     client_still_works();
 }
 
+/* `esemctl audit` lists refusals from the daemon's ring, also those whose
+ * log line the rate limit suppressed. */
+static void refusals_are_listed_by_esemctl_audit(void **state)
+{
+    (void)state;
+    struct esem_hello h = good_hello(ESEM_HELLO_CLIENT);
+    h.version = ESEM_PROTO_VERSION + 7;
+    assert_int_equal(hello_err(&h, sizeof h), EPROTO);
+    int st = -1;
+    char *out = hx_ctl(&st, "audit", NULL);
+    assert_int_equal(st, 0);
+    assert_non_null(out);
+    char want[96];
+    snprintf(want, sizeof want, "\"pid\":%d,", (int)getpid());
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "\"errno\":\"EPROTO\""));
+    assert_non_null(strstr(out, "protocol version mismatch"));
+    free(out);
+}
+
 static void hang_ups_mid_handshake_are_harmless(void **state)
 {
     (void)state;
@@ -973,6 +993,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         HX_TEST(random_bytes_are_refused),
+        HX_TEST(refusals_are_listed_by_esemctl_audit),
         HX_TEST(truncated_hello_is_refused),
         HX_TEST(oversized_message_is_refused),
         HX_TEST(hello_with_trailing_bytes_is_refused),
