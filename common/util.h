@@ -21,6 +21,11 @@ int esem_util_futex_wake(uint32_t *addr, int n);
 int esem_util_pidfd_open(pid_t pid);
 int esem_util_pidfd_alive(int pidfd);
 
+/* The process's fs uid/gid through PIDFD_GET_INFO (Linux >= 6.13): no /proc
+ * read.  -ENOTTY (or another -errno) where the kernel lacks it. */
+int esem_util_pidfd_fscreds(int pidfd, uint32_t *fsuid, uint32_t *fsgid);
+unsigned long esem_util_pidfd_get_info_cmd(void);
+
 /* From /proc/PID/stat: start time (clock ticks since boot) and ppid. */
 int esem_util_proc_stat(pid_t pid, uint64_t *start_time, pid_t *ppid);
 

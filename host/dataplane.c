@@ -252,12 +252,22 @@ static void take(struct client *c, uint32_t k, struct taken *t)
         if (r->name_len > ESEM_NAME_BUF)
             r->name_len = ESEM_NAME_BUF;
         memcpy(r->name, s->name, r->name_len);
+        /* Unlink is checked against the uid alone (sticky /dev/shm), which
+         * the pidfd gives without rendering /proc/PID/status (tens of µs);
+         * an open needs the groups and umask too.  Groups last read stay
+         * in the session for the unlink case, where they do not count. */
+        t->pc = c->creds;
+        if (r->op == ESEM_OP_UNLINK &&
+            esem_util_pidfd_fscreds(c->pidfd, &t->pc.uid, &t->pc.gid) == 0)
+            return; /* the pidfd names this process even if the pid was reused */
         /* The pidfd check after the read: the data is this process's, not
          * a successor's that reused the pid. */
-        if (esemd_proc_creds(c->pid, &t->pc) < 0 || !esem_util_pidfd_alive(c->pidfd))
+        if (esemd_proc_creds(c->pid, &t->pc) < 0 || !esem_util_pidfd_alive(c->pidfd)) {
             t->cred_st = CORE_E_SESSION;
-        else
+        } else {
             r->mode &= ~t->pc.umask; /* as open(2) would apply it */
+            c->creds = t->pc;
+        }
     }
 }
 

@@ -424,7 +424,10 @@ static void handle_hello(struct client *c)
     if (esemd_proc_creds(c->pid, &pc) == 0) {
         so.ngroups = pc.ngroups;
         memcpy(so.groups, pc.groups, sizeof so.groups);
+        c->creds = pc;
     }
+    c->creds.uid = c->uid; /* the connection's own credentials */
+    c->creds.gid = c->gid;
     so.start_time = c->start_time;
     struct esem_hello_reply rep = {0};
     pthread_mutex_lock(&D.core_mu);

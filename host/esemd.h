@@ -23,6 +23,11 @@ struct slot_state {
 
 struct worker;
 
+struct proc_creds {
+    uint32_t uid, gid, ngroups, umask;
+    uint32_t groups[CORE_NGROUPS_MAX];
+};
+
 struct client {
     uint32_t id, gen;
     int kind; /* ESEM_HELLO_CLIENT / ESEM_HELLO_ADMIN, 0 before hello */
@@ -31,6 +36,7 @@ struct client {
     uid_t uid;
     gid_t gid;
     uint64_t start_time;
+    struct proc_creds creds; /* as last read; owned by the serving worker */
     core_id_t session;
     struct esem_chan *chan;
     size_t chan_size;
@@ -82,10 +88,6 @@ void *harden_arena(uint64_t size, const char **kind);
 int harden_seccomp(void);
 
 /* esemd.c */
-struct proc_creds {
-    uint32_t uid, gid, ngroups, umask;
-    uint32_t groups[CORE_NGROUPS_MAX];
-};
 int esemd_proc_creds(pid_t pid, struct proc_creds *pc);
 void esemd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2), nonnull(1)));
 void esemd_refusal(const struct client *c, const char *what, int32_t core_status);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "esemd.h"
+#include "util.h"
 
 void harden_process(void)
 {
@@ -106,6 +107,11 @@ int harden_seccomp(void)
             r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, kill[i], 0);
     /* prctl only to read state: a peer-visible change (dumpable) is not
      * allowed back on. */
+    if (r == 0) { /* ioctl only for PIDFD_GET_INFO */
+        const struct scmp_arg_cmp info = {.arg = 1, .op = SCMP_CMP_EQ,
+                                          .datum_a = esem_util_pidfd_get_info_cmd(), .datum_b = 0};
+        r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &info);
+    }
     if (r == 0) {
         const struct scmp_arg_cmp only_get = {.arg = 0, .op = SCMP_CMP_EQ,
                                                .datum_a = PR_GET_DUMPABLE, .datum_b = 0};
