@@ -21,6 +21,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -47,6 +48,7 @@
 #define WAKE_SLEEP_NS 80000L /* parent sleeps this long before each post */
 #define WAIT_TIMEOUT_S 10    /* parent gives the wake-up child this long */
 #define DAEMON_START_S 10    /* --spawn-daemon: wait this long for the socket */
+#define MAX_KIDS 1000        /* forked children alive at once (--scale clients) */
 
 /* ---- the two implementations behind one table of operations ---- */
 
@@ -160,6 +162,8 @@ static struct {
     pid_t pid;
     pid_t daemon_pid;
     pid_t child;
+    pid_t kids[MAX_KIDS]; /* --throughput / --scale children */
+    size_t nkids;
     char tmpdir[64];
     char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
     char logpath[128];
@@ -229,6 +233,16 @@ static void cleanup(void)
         waitpid(G.child, NULL, 0);
         G.child = 0;
     }
+    for (size_t i = 0; i < G.nkids; i++)
+        if (G.kids[i] > 0)
+            kill(G.kids[i], SIGKILL);
+    for (size_t i = 0; i < G.nkids; i++)
+        if (G.kids[i] > 0) {
+            while (waitpid(G.kids[i], NULL, 0) < 0 && errno == EINTR)
+                ;
+            G.kids[i] = 0;
+        }
+    G.nkids = 0;
     if (G.names_impl) {
         char nm[64];
         for (size_t i = 0; i < G.names_live; i++) {
@@ -557,6 +571,427 @@ static void bench_wakeup(int ii, size_t n, size_t warm)
     free(v);
 }
 
+/* ---- throughput: N processes x M threads doing wait/post pairs on K semaphores ---- */
+
+#define TP_MAX_THREADS 64
+#define TP_MAX_PROCS 8
+#define TP_READY_S 10 /* children get this long to start all their threads */
+#define TP_EXIT_S 10  /* ... and this long to exit once told to stop */
+#define DEFAULT_DURATION 0.5
+#define MIN_DURATION 0.05
+#define MAX_DURATION 60.0
+static const unsigned TP_TOTALS[] = {1, 2, 4, 8, 16, 32, 64};
+static const unsigned TP_KS[] = {1, 4};
+#define TP_NT (sizeof TP_TOTALS / sizeof TP_TOTALS[0])
+#define TP_NK (sizeof TP_KS / sizeof TP_KS[0])
+#define TP_ROWS (TP_NT * TP_NK)
+
+struct tp_shm {
+    int ready;    /* threads that are about to block on the start pipe */
+    int stop;     /* set by the parent: finish the current pair and exit */
+    int err;      /* first errno a thread hit, else 0 */
+    int err_what; /* 1 wait, 2 post, 3 pthread_create */
+    struct {
+        _Alignas(64) uint64_t pairs;
+    } slot[TP_MAX_THREADS];
+};
+
+struct tp_row {
+    unsigned procs, threads, sems;
+    double rate[I_N]; /* pairs per second */
+};
+
+static struct tp_row TP[TP_ROWS];
+static size_t TP_N;
+static double TP_DURATION = DEFAULT_DURATION;
+
+/* the forked child's view */
+static struct {
+    const struct impl *im;
+    void **sems;
+    unsigned k;
+    struct tp_shm *shm;
+    int gofd;
+} TPC;
+
+static void tp_fail(int what, int e)
+{
+    int zero = 0;
+    if (__atomic_compare_exchange_n(&TPC.shm->err, &zero, e ? e : EIO, 0, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST))
+        __atomic_store_n(&TPC.shm->err_what, what, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&TPC.shm->stop, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *tp_thread(void *arg)
+{
+    unsigned g = (unsigned)(uintptr_t)arg;
+    const struct impl *im = TPC.im;
+    void *s = TPC.sems[g % TPC.k];
+    struct tp_shm *shm = TPC.shm;
+    __atomic_add_fetch(&shm->ready, 1, __ATOMIC_SEQ_CST);
+    char c;
+    while (read(TPC.gofd, &c, 1) < 0 && errno == EINTR)
+        ;
+    uint64_t n = 0;
+    while (!__atomic_load_n(&shm->stop, __ATOMIC_RELAXED)) {
+        if (im->wait(s)) {
+            tp_fail(1, errno);
+            break;
+        }
+        if (im->post(s)) {
+            tp_fail(2, errno);
+            break;
+        }
+        __atomic_store_n(&shm->slot[g].pairs, ++n, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static _Noreturn void tp_child(unsigned first, unsigned m)
+{
+    pthread_t th[TP_MAX_THREADS];
+    unsigned started = 0;
+    for (unsigned t = 1; t < m; t++) {
+        int e = pthread_create(&th[t], NULL, tp_thread, (void *)(uintptr_t)(first + t));
+        if (e) {
+            tp_fail(3, e);
+            /* the parent still waits for `ready`: count the missing ones */
+            __atomic_add_fetch(&TPC.shm->ready, (int)(m - t), __ATOMIC_SEQ_CST);
+            break;
+        }
+        started = t;
+    }
+    tp_thread((void *)(uintptr_t)first);
+    for (unsigned t = 1; t <= started; t++)
+        pthread_join(th[t], NULL);
+    _exit(__atomic_load_n(&TPC.shm->err, __ATOMIC_SEQ_CST) ? 1 : 0);
+}
+
+static uint64_t tp_sum(const struct tp_shm *shm, unsigned n)
+{
+    uint64_t s = 0;
+    for (unsigned i = 0; i < n; i++)
+        s += __atomic_load_n(&shm->slot[i].pairs, __ATOMIC_RELAXED);
+    return s;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        check_stop();
+}
+
+static double tp_run(int ii, unsigned nproc, unsigned m, unsigned k)
+{
+    const struct impl *im = &IMPLS[ii];
+    unsigned total = nproc * m;
+    struct tp_shm *shm = mmap(NULL, sizeof *shm, PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shm == MAP_FAILED)
+        die("mmap: %s", strerror(errno));
+    void *sems[4];
+    for (unsigned i = 0; i < k; i++)
+        if (!(sems[i] = im->create(1)))
+            die("%s: create: %s", im->name, strerror(errno));
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) < 0)
+        die("pipe: %s", strerror(errno));
+    TPC.im = im;
+    TPC.sems = sems;
+    TPC.k = k;
+    TPC.shm = shm;
+    TPC.gofd = go[0];
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    for (unsigned p = 0; p < nproc; p++) {
+        pid_t c = fork();
+        if (c < 0)
+            die("fork: %s", strerror(errno));
+        if (c == 0) {
+            signal(SIGINT, SIG_DFL);
+            signal(SIGTERM, SIG_DFL);
+            signal(SIGHUP, SIG_DFL);
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent)
+                _exit(3);
+            close(go[1]);
+            tp_child(p * m, m);
+        }
+        G.kids[G.nkids++] = c;
+    }
+    close(go[0]);
+    uint64_t deadline = now_ns() + TP_READY_S * 1000000000ull;
+    while (__atomic_load_n(&shm->ready, __ATOMIC_SEQ_CST) < (int)total) {
+        if (now_ns() > deadline)
+            die("%s throughput: only %d of %u threads started within %d s", im->name,
+                __atomic_load_n(&shm->ready, __ATOMIC_SEQ_CST), total, TP_READY_S);
+        check_stop();
+        sleep_ns(1000000);
+    }
+    close(go[1]); /* EOF: every thread starts */
+    uint64_t dur = (uint64_t)(TP_DURATION * 1e9);
+    sleep_ns(dur / 5 > 20000000u ? dur / 5 : 20000000u); /* warm-up: first calls, slots */
+    uint64_t c0 = tp_sum(shm, total), t0 = now_ns();
+    sleep_ns(dur);
+    uint64_t c1 = tp_sum(shm, total), t1 = now_ns();
+    __atomic_store_n(&shm->stop, 1, __ATOMIC_SEQ_CST);
+    deadline = now_ns() + TP_EXIT_S * 1000000000ull;
+    int bad = 0;
+    for (size_t i = 0; i < G.nkids; i++) {
+        int st;
+        pid_t r;
+        while ((r = waitpid(G.kids[i], &st, WNOHANG)) == 0 && now_ns() < deadline)
+            sleep_ns(1000000);
+        if (r == 0)
+            die("%s throughput (%u x %u, K=%u): the children did not stop within %d s",
+                im->name, nproc, m, k, TP_EXIT_S);
+        if (r == G.kids[i] && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+            bad = st ? st : 1;
+        G.kids[i] = 0;
+    }
+    G.nkids = 0;
+    if (shm->err)
+        die("%s throughput (%u x %u, K=%u): %s: %s", im->name, nproc, m, k,
+            shm->err_what == 1 ? "wait" : shm->err_what == 2 ? "post" : "pthread_create",
+            strerror(shm->err));
+    if (bad)
+        die("%s throughput (%u x %u, K=%u): a child failed (status %d)", im->name, nproc, m, k,
+            bad);
+    for (unsigned i = 0; i < k; i++)
+        if (im->destroy(sems[i]))
+            die("%s: destroy: %s", im->name, strerror(errno));
+    munmap(shm, sizeof *shm);
+    return (double)(c1 - c0) * 1e9 / (double)(t1 - t0);
+}
+
+static void bench_throughput(void)
+{
+    TP_N = 0;
+    for (size_t a = 0; a < TP_NT; a++)
+        for (size_t b = 0; b < TP_NK; b++) {
+            struct tp_row *r = &TP[TP_N++];
+            unsigned t = TP_TOTALS[a];
+            r->procs = t < TP_MAX_PROCS ? t : TP_MAX_PROCS;
+            r->threads = t / r->procs;
+            r->sems = TP_KS[b];
+            for (int i = 0; i < I_N; i++) {
+                char what[96];
+                snprintf(what, sizeof what, "%s throughput, %u proc x %u thr, K=%u",
+                         IMPLS[i].name, r->procs, r->threads, r->sems);
+                progress(what);
+                r->rate[i] = tp_run(i, r->procs, r->threads, r->sems);
+            }
+        }
+}
+
+static int tp_is_target(const struct tp_row *r)
+{
+    return r->procs == 8 && r->threads == 1 && r->sems == 1;
+}
+
+/* ---- scale: latency with many semaphores / many clients in the daemon ---- */
+
+#define SC_PAIRS 20000u
+#define SC_WARM 2000u
+#define SC_WARM_NS 200000000ull /* and at least 0.2 s */
+#define SC_READY_S 30 /* the client children get this long to connect */
+static const size_t SC_SEMS[] = {1, 1000, 100000};
+static const size_t SC_CLIENTS[] = {1, 100, 1000};
+#define SC_NS (sizeof SC_SEMS / sizeof SC_SEMS[0])
+#define SC_NC (sizeof SC_CLIENTS / sizeof SC_CLIENTS[0])
+#define SC_ROWS (SC_NS + SC_NC)
+
+struct sc_row {
+    int clients;      /* 0: the row varies the number of semaphores */
+    size_t want, got; /* semaphores or client processes (ourselves included) */
+    struct summary lat;
+    long rss_kb; /* the daemon's VmRSS, -1 unknown */
+    int err;     /* errno that stopped us short of `want`, else 0 */
+};
+
+static struct sc_row SC[SC_ROWS];
+
+static long daemon_rss_kb(void)
+{
+    if (G.daemon_pid <= 0)
+        return -1;
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)G.daemon_pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+static void sc_measure(struct sc_row *r, esem_t *s, uint64_t *v)
+{
+    /* at least SC_WARM pairs and SC_WARM_NS: esemd's workers settle first */
+    uint64_t until = now_ns() + SC_WARM_NS;
+    for (size_t i = 0; i < SC_WARM || now_ns() < until; i++)
+        if (esem_post(s) || esem_wait(s))
+            die("esem: post/wait (scale warm-up): %s", strerror(errno));
+    for (size_t i = 0; i < SC_PAIRS; i++) {
+        if ((i & 1023) == 0)
+            check_stop();
+        uint64_t t0 = now_ns();
+        int r1 = esem_post(s), r2 = esem_wait(s);
+        uint64_t t1 = now_ns();
+        if (r1 || r2)
+            die("esem: %s (scale): %s", r1 ? "post" : "wait", strerror(errno));
+        v[i] = t1 - t0;
+    }
+    r->lat = summarize(v, SC_PAIRS);
+    r->rss_kb = daemon_rss_kb();
+}
+
+struct sc_kids_shm {
+    int ok, fail, err;
+};
+
+static void bench_scale(void)
+{
+    uint64_t *v = xcalloc(SC_PAIRS, sizeof *v);
+    esem_t *s = esem_create(0);
+    if (!s)
+        die("esem: create: %s", strerror(errno));
+    size_t row = 0;
+
+    /* 1. semaphores: the measured one plus (n - 1) more, all idle */
+    size_t cap = SC_SEMS[SC_NS - 1];
+    esem_t **extra = xcalloc(cap, sizeof *extra);
+    size_t have = 0;
+    int err = 0;
+    for (size_t a = 0; a < SC_NS; a++) {
+        struct sc_row *r = &SC[row++];
+        char what[96];
+        snprintf(what, sizeof what, "scale: creating %zu semaphores", SC_SEMS[a]);
+        progress(what);
+        while (!err && have + 1 < SC_SEMS[a]) {
+            if ((have & 1023) == 0)
+                check_stop();
+            if (!(extra[have] = esem_create(0)))
+                err = errno;
+            else
+                have++;
+        }
+        r->want = SC_SEMS[a];
+        r->got = have + 1;
+        r->err = have + 1 < SC_SEMS[a] ? err : 0;
+        snprintf(what, sizeof what, "scale: latency with %zu semaphores", r->got);
+        progress(what);
+        sc_measure(r, s, v);
+    }
+    progress("scale: destroying the semaphores");
+    for (size_t i = 0; i < have; i++) {
+        if ((i & 1023) == 0)
+            check_stop();
+        if (esem_destroy(extra[i]))
+            die("esem: destroy: %s", strerror(errno));
+    }
+    free(extra);
+
+    /* 2. clients: children that each hold one semaphore and sleep on a pipe */
+    struct sc_kids_shm *ks = mmap(NULL, sizeof *ks, PROT_READ | PROT_WRITE,
+                                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (ks == MAP_FAILED)
+        die("mmap: %s", strerror(errno));
+    int rel[2];
+    if (pipe2(rel, O_CLOEXEC) < 0)
+        die("pipe: %s", strerror(errno));
+    pid_t parent = getpid();
+    int fork_err = 0;
+    for (size_t a = 0; a < SC_NC; a++) {
+        struct sc_row *r = &SC[row++];
+        char what[96];
+        snprintf(what, sizeof what, "scale: starting %zu client processes", SC_CLIENTS[a]);
+        progress(what);
+        fflush(stdout);
+        fflush(stderr);
+        size_t want_kids = SC_CLIENTS[a] - 1;
+        while (!fork_err && G.nkids < want_kids && G.nkids < MAX_KIDS) {
+            pid_t c = fork();
+            if (c < 0) {
+                fork_err = errno;
+                break;
+            }
+            if (c == 0) {
+                signal(SIGINT, SIG_DFL);
+                signal(SIGTERM, SIG_DFL);
+                signal(SIGHUP, SIG_DFL);
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                    _exit(3);
+                close(rel[1]);
+                esem_t *mine = esem_create(0);
+                if (!mine) {
+                    int zero = 0, e = errno ? errno : EIO;
+                    __atomic_compare_exchange_n(&ks->err, &zero, e, 0, __ATOMIC_SEQ_CST,
+                                                __ATOMIC_SEQ_CST);
+                    __atomic_add_fetch(&ks->fail, 1, __ATOMIC_SEQ_CST);
+                    _exit(1);
+                }
+                __atomic_add_fetch(&ks->ok, 1, __ATOMIC_SEQ_CST);
+                char ch;
+                while (read(rel[0], &ch, 1) < 0 && errno == EINTR)
+                    ;
+                _exit(esem_destroy(mine) ? 1 : 0);
+            }
+            G.kids[G.nkids++] = c;
+        }
+        uint64_t deadline = now_ns() + SC_READY_S * 1000000000ull;
+        while (__atomic_load_n(&ks->ok, __ATOMIC_SEQ_CST) +
+                       __atomic_load_n(&ks->fail, __ATOMIC_SEQ_CST) <
+                   (int)G.nkids &&
+               now_ns() < deadline) {
+            check_stop();
+            sleep_ns(1000000);
+        }
+        r->clients = 1;
+        r->want = SC_CLIENTS[a];
+        r->got = 1 + (size_t)__atomic_load_n(&ks->ok, __ATOMIC_SEQ_CST);
+        r->err = r->got < r->want
+                     ? (fork_err ? fork_err : ks->err ? ks->err : ETIMEDOUT)
+                     : 0;
+        snprintf(what, sizeof what, "scale: latency with %zu client processes", r->got);
+        progress(what);
+        sc_measure(r, s, v);
+    }
+    progress("scale: stopping the client processes");
+    close(rel[1]); /* EOF: each child destroys its semaphore and exits */
+    close(rel[0]);
+    int bad = 0;
+    uint64_t deadline = now_ns() + SC_READY_S * 1000000000ull;
+    for (size_t i = 0; i < G.nkids; i++) {
+        int st;
+        pid_t w;
+        while ((w = waitpid(G.kids[i], &st, WNOHANG)) == 0 && now_ns() < deadline)
+            sleep_ns(1000000);
+        if (w == 0) {
+            kill(G.kids[i], SIGKILL);
+            waitpid(G.kids[i], &st, 0);
+            bad = 1;
+        } else if (w == G.kids[i] && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+            bad = 1;
+        G.kids[i] = 0;
+    }
+    G.nkids = 0;
+    if (bad && !ks->fail)
+        fprintf(stderr, "%sesem-bench: some scale client processes did not exit cleanly\n",
+                G.progress ? "\n" : "");
+    munmap(ks, sizeof *ks);
+    if (esem_destroy(s))
+        die("esem: destroy: %s", strerror(errno));
+    free(v);
+}
+
 /* ---- the daemon ---- */
 
 static void socket_path_for_message(char *buf, size_t len, const char **how)
@@ -741,8 +1176,12 @@ static void machine_info(void)
 
 /* ---- output ---- */
 
+enum { SEL_LATENCY = 1, SEL_THROUGHPUT = 2, SEL_SCALE = 4 };
+#define SEL_DEFAULT (SEL_LATENCY | SEL_THROUGHPUT) /* ~20 s on a 2-vCPU VM */
+
 struct plan {
     size_t iters, warm, names, names_warm, wake, wake_warm;
+    int sel; /* SEL_* */
 };
 
 static double us(uint64_t ns) { return (double)ns / 1000.0; }
@@ -759,7 +1198,7 @@ static void paper_text(char *buf, size_t len, const struct rowdef *r)
                  r->paper_lf_esem, r->paper_lf_legacy);
 }
 
-static void print_table(const struct plan *p)
+static void print_header(void)
 {
     printf("esem-bench: esem (libesem + esemd) vs glibc sem_*, same machine, same run\n\n");
     printf("machine : %ld CPU(s), %s; %s; clocksource %s\n", M_NPROC, M_CPU, M_KERNEL,
@@ -772,6 +1211,11 @@ static void print_table(const struct plan *p)
         socket_path_for_message(path, sizeof path, &how);
         printf("daemon  : already running at %s (%s)\n", path, how);
     }
+}
+
+static void print_latency(const struct plan *p)
+{
+    printf("\nper-call latency\n");
     printf("samples : post/wait/trywait %zu each (+%zu warm-up); open/close/unlink %zu names "
            "(+%zu warm-up);\n          wake-up %zu rounds (+%zu warm-up)\n",
            p->iters, p->warm, p->names, p->names_warm, p->wake, p->wake_warm);
@@ -830,6 +1274,116 @@ static void json_summary(const struct summary *s)
            s->n, s->med, s->p99, s->min, s->max, s->mean);
 }
 
+static void print_throughput(void)
+{
+    printf("\nthroughput: wait+post pairs per second, all threads together, esem vs glibc\n"
+           "  each thread loops wait(sem[i]); post(sem[i]) with i = global thread index %% K;\n"
+           "  the K semaphores start at 1 (mutexes) and are made before fork (esem_create; glibc\n"
+           "  pshared sem_t in MAP_SHARED memory); counted over %.2f s after a %.2f s warm-up\n\n",
+           TP_DURATION, TP_DURATION / 5 > 0.02 ? TP_DURATION / 5 : 0.02);
+    printf("%5s x %-7s %2s  %14s  %14s  %10s\n", "procs", "threads", "K", "esem pairs/s",
+           "glibc pairs/s", "esem/glibc");
+    printf("%.*s\n", 62, "------------------------------------------------------------------");
+    for (size_t i = 0; i < TP_N; i++) {
+        const struct tp_row *r = &TP[i];
+        double g = r->rate[I_GLIBC], e = r->rate[I_ESEM];
+        char ratio[32];
+        if (g > 0)
+            snprintf(ratio, sizeof ratio, "%.1f %%", 100.0 * e / g);
+        else
+            snprintf(ratio, sizeof ratio, "-");
+        printf("%5u x %-7u %2u  %14.0f  %14.0f  %10s", r->procs, r->threads, r->sems, e, g,
+               ratio);
+        if (tp_is_target(r))
+            printf("  <- target >= 50 %%: %s", g > 0 && e >= 0.5 * g ? "met" : "NOT met");
+        putchar('\n');
+    }
+}
+
+static void sc_label(char *buf, size_t len, const struct sc_row *r)
+{
+    if (r->got == r->want)
+        snprintf(buf, len, "%zu", r->got);
+    else
+        snprintf(buf, len, "%zu (of %zu: %s)", r->got, r->want, strerror(r->err));
+}
+
+static void print_scale(void)
+{
+    printf("\nscale: esem post+wait pair (uncontended; one clock pair around each), %u pairs "
+           "(+%u warm-up),\n  while the daemon holds many idle semaphores, then serves many "
+           "idle client processes\n  (each holds one semaphore of its own); daemon memory = "
+           "VmRSS of the spawned esemd\n\n",
+           SC_PAIRS, SC_WARM);
+    printf("%-34s %10s %10s  %8s  %12s\n", "", "median us", "p99 us", "vs base", "daemon RSS");
+    printf("%.*s\n", 80,
+           "----------------------------------------------------------------------------------");
+    double base = (double)SC[0].lat.med;
+    for (size_t i = 0; i < SC_ROWS; i++) {
+        const struct sc_row *r = &SC[i];
+        char lab[96], rss[32], ratio[32];
+        sc_label(lab, sizeof lab, r);
+        if (r->rss_kb >= 0)
+            snprintf(rss, sizeof rss, "%ld kB", r->rss_kb);
+        else
+            snprintf(rss, sizeof rss, "n/a");
+        double q = base > 0 ? (double)r->lat.med / base : 0;
+        snprintf(ratio, sizeof ratio, "%.2fx", q);
+        printf("%-12s %-21s %10.3f %10.3f  %8s  %12s%s\n",
+               r->clients ? "clients" : "semaphores", lab, us(r->lat.med), us(r->lat.p99),
+               ratio, rss, q > 1.5 ? "  <- over the 1.5x target" : "");
+    }
+    printf("\nbase = the first row (1 semaphore, 1 client); target: every row within 1.5x of "
+           "it.\nclients include esem-bench itself; semaphores include the measured one.\n");
+}
+
+static void json_throughput(void)
+{
+    printf(",\n  \"throughput\": {\"duration_s\": %.3f, \"unit\": \"pairs_per_s\", \"rows\": [",
+           TP_DURATION);
+    for (size_t i = 0; i < TP_N; i++) {
+        const struct tp_row *r = &TP[i];
+        double g = r->rate[I_GLIBC], e = r->rate[I_ESEM];
+        printf("%s\n    {\"procs\": %u, \"threads_per_proc\": %u, \"sems\": %u, \"esem\": %.0f, "
+               "\"glibc\": %.0f, \"ratio\": ",
+               i ? "," : "", r->procs, r->threads, r->sems, e, g);
+        if (g > 0)
+            printf("%.4f", e / g);
+        else
+            printf("null");
+        printf(", \"target\": %s}", tp_is_target(r) ? "true" : "false");
+    }
+    printf("\n  ]}");
+}
+
+static void json_scale(void)
+{
+    printf(",\n  \"scale\": {\"pairs\": %u, \"warmup\": %u, \"rows\": [", SC_PAIRS, SC_WARM);
+    double base = (double)SC[0].lat.med;
+    for (size_t i = 0; i < SC_ROWS; i++) {
+        const struct sc_row *r = &SC[i];
+        printf("%s\n    {\"dimension\": \"%s\", \"wanted\": %zu, \"got\": %zu, \"error\": ",
+               i ? "," : "", r->clients ? "clients" : "semaphores", r->want, r->got);
+        if (r->got < r->want)
+            json_str(strerror(r->err));
+        else
+            printf("null");
+        printf(", \"pair\": ");
+        json_summary(&r->lat);
+        printf(", \"ratio_to_base\": ");
+        if (base > 0)
+            printf("%.3f", (double)r->lat.med / base);
+        else
+            printf("null");
+        printf(", \"daemon_rss_kb\": ");
+        if (r->rss_kb >= 0)
+            printf("%ld}", r->rss_kb);
+        else
+            printf("null}");
+    }
+    printf("\n  ]}");
+}
+
 static void print_json(const struct plan *p)
 {
     printf("{\n  \"machine\": {\"nproc\": %ld, \"cpu\": ", M_NPROC);
@@ -849,7 +1403,9 @@ static void print_json(const struct plan *p)
         socket_path_for_message(path, sizeof path, &how);
         json_str(path);
     }
-    printf("},\n  \"samples\": {\"iters\": %zu, \"warmup\": %zu, \"names\": %zu, "
+    printf("}");
+    if (p->sel & SEL_LATENCY) {
+        printf(",\n  \"samples\": {\"iters\": %zu, \"warmup\": %zu, \"names\": %zu, "
            "\"names_warmup\": %zu, \"wakeup_rounds\": %zu, \"wakeup_warmup\": %zu, "
            "\"wakeup_sleep_ns\": %ld},\n",
            p->iters, p->warm, p->names, p->names_warm, p->wake, p->wake_warm, WAKE_SLEEP_NS);
@@ -881,30 +1437,50 @@ static void print_json(const struct plan *p)
             printf(",\n    \"%s_lockless\": {\"esem\": %g, \"legacy\": %g}", ROWS[r].key,
                    ROWS[r].paper_lf_esem, ROWS[r].paper_lf_legacy);
     }
-    printf("\n  }\n}\n");
+    printf("\n  }");
+    }
+    if (p->sel & SEL_THROUGHPUT)
+        json_throughput();
+    if (p->sel & SEL_SCALE)
+        json_scale();
+    printf("\n}\n");
 }
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: esem-bench [--iters N] [--json] [--spawn-daemon PATH]\n"
+            "usage: esem-bench [--latency] [--throughput] [--scale] [--iters N]\n"
+            "                  [--duration S] [--json] [--spawn-daemon PATH]\n"
             "\n"
-            "Times esem_* (through esemd) and glibc's sem_* call by call on this machine\n"
-            "and prints median and p99 latency side by side: post, wait, trywait, open,\n"
-            "close, unlink, and a cross-process wake-up of a blocked waiter.\n"
-            "\n"
-            "  --iters N            samples per post/wait/trywait (default %u; the whole run\n"
-            "                       then takes well under 30 s on a 2-vCPU VM); open/close/\n"
+            "Measures esem_* (through esemd) against glibc's sem_* on this machine.\n"
+            "Tables (none named: the default set, --latency --throughput, about 20 s on a\n"
+            "2-vCPU VM; --scale takes 25-35 s more and so runs only when asked for):\n"
+            "  --latency            per-call median and p99 latency side by side: post, wait,\n"
+            "                       trywait, open, close, unlink, and a cross-process wake-up\n"
+            "                       of a blocked waiter (default; under 10 s)\n"
+            "  --throughput         wait+post pairs/s of N processes x M threads on K = 1, 4\n"
+            "                       semaphores used as mutexes, 1 to 64 threads in all, esem\n"
+            "                       and glibc (default; about 12 s with the default\n"
+            "                       --duration)\n"
+            "  --scale              esem post+wait latency and the daemon's memory with 1,\n"
+            "                       1000, 100000 semaphores and 1, 100, 1000 client processes\n"
+            "                       (not in the default set: 25-35 s, mostly creating and\n"
+            "                       destroying the 100000 semaphores)\n"
+            "Options:\n"
+            "  --iters N            samples per post/wait/trywait (default %u); open/close/\n"
             "                       unlink use min(N, %u) names and the wake-up min(N, %u)\n"
             "                       rounds\n"
+            "  --duration S         seconds counted per throughput run (default %.1f; from\n"
+            "                       %.2f to %.0f), after a warm-up of S/5\n"
             "  --json               print the same figures as JSON (times in ns)\n"
             "  --spawn-daemon PATH  start `PATH -f -s <tmpdir>/esemd.sock` for the run and\n"
             "                       stop it at the end; otherwise the esemd that libesem finds\n"
-            "                       (ESEM_SOCKET, else the default socket) is used\n"
+            "                       (ESEM_SOCKET, else the default socket) is used (the\n"
+            "                       daemon's memory is then shown as n/a)\n"
             "  -h, --help           this text\n"
             "\n"
             "Exit status: 0 success, 1 a measurement failed, 2 usage error or no esemd.\n",
-            DEFAULT_ITERS, MAX_NAMES, MAX_WAKE);
+            DEFAULT_ITERS, MAX_NAMES, MAX_WAKE, DEFAULT_DURATION, MIN_DURATION, MAX_DURATION);
 }
 
 int main(int argc, char **argv)
@@ -912,10 +1488,14 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"iters", required_argument, 0, 'n'},
                                          {"json", no_argument, 0, 'j'},
                                          {"spawn-daemon", required_argument, 0, 'd'},
+                                         {"latency", no_argument, 0, 'L'},
+                                         {"throughput", no_argument, 0, 'T'},
+                                         {"scale", no_argument, 0, 'S'},
+                                         {"duration", required_argument, 0, 'D'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     size_t iters = DEFAULT_ITERS;
-    int json = 0;
+    int json = 0, sel = 0;
     const char *spawn = NULL;
     int o;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -931,6 +1511,21 @@ int main(int argc, char **argv)
             iters = (size_t)v;
             break;
         }
+        case 'D': {
+            char *end;
+            errno = 0;
+            double v = strtod(optarg, &end);
+            if (errno || *optarg == 0 || *end || !(v >= MIN_DURATION && v <= MAX_DURATION)) {
+                fprintf(stderr, "esem-bench: --duration wants seconds from %.2f to %.0f\n",
+                        MIN_DURATION, MAX_DURATION);
+                return 2;
+            }
+            TP_DURATION = v;
+            break;
+        }
+        case 'L': sel |= SEL_LATENCY; break;
+        case 'T': sel |= SEL_THROUGHPUT; break;
+        case 'S': sel |= SEL_SCALE; break;
         case 'j': json = 1; break;
         case 'd': spawn = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -952,7 +1547,7 @@ int main(int argc, char **argv)
     /* Precise sleeps before each wake-up round. */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
-    struct plan p = {.iters = iters};
+    struct plan p = {.iters = iters, .sel = sel ? sel : SEL_DEFAULT};
     p.warm = iters / 10 < 100 ? 100 : iters / 10 > 10000 ? 10000 : iters / 10;
     p.names = iters < MAX_NAMES ? iters : MAX_NAMES;
     p.names_warm = p.names / 10 < 10 ? 10 : p.names / 10;
@@ -965,23 +1560,29 @@ int main(int argc, char **argv)
     else
         require_daemon();
 
-    progress("the clock");
-    bench_timer(iters);
-    for (int i = 0; i < I_N; i++) {
-        char what[64];
-        snprintf(what, sizeof what, "%s post/wait", IMPLS[i].name);
-        progress(what);
-        bench_post_wait(i, iters, p.warm);
-        snprintf(what, sizeof what, "%s trywait", IMPLS[i].name);
-        progress(what);
-        bench_trywait(i, iters, p.warm);
-        snprintf(what, sizeof what, "%s open/close/unlink", IMPLS[i].name);
-        progress(what);
-        bench_names(i, p.names, p.names_warm);
-        snprintf(what, sizeof what, "%s cross-process wake-up", IMPLS[i].name);
-        progress(what);
-        bench_wakeup(i, p.wake, p.wake_warm);
+    if (p.sel & SEL_LATENCY) {
+        progress("the clock");
+        bench_timer(iters);
+        for (int i = 0; i < I_N; i++) {
+            char what[64];
+            snprintf(what, sizeof what, "%s post/wait", IMPLS[i].name);
+            progress(what);
+            bench_post_wait(i, iters, p.warm);
+            snprintf(what, sizeof what, "%s trywait", IMPLS[i].name);
+            progress(what);
+            bench_trywait(i, iters, p.warm);
+            snprintf(what, sizeof what, "%s open/close/unlink", IMPLS[i].name);
+            progress(what);
+            bench_names(i, p.names, p.names_warm);
+            snprintf(what, sizeof what, "%s cross-process wake-up", IMPLS[i].name);
+            progress(what);
+            bench_wakeup(i, p.wake, p.wake_warm);
+        }
     }
+    if (p.sel & SEL_THROUGHPUT)
+        bench_throughput();
+    if (p.sel & SEL_SCALE)
+        bench_scale();
     if (G.progress) {
         fprintf(stderr, "\r\033[K");
         fflush(stderr);
@@ -993,7 +1594,14 @@ int main(int argc, char **argv)
 
     if (json)
         print_json(&p);
-    else
-        print_table(&p);
+    else {
+        print_header();
+        if (p.sel & SEL_LATENCY)
+            print_latency(&p);
+        if (p.sel & SEL_THROUGHPUT)
+            print_throughput();
+        if (p.sel & SEL_SCALE)
+            print_scale();
+    }
     return fflush(stdout) == 0 ? 0 : 1;
 }
