@@ -3,10 +3,12 @@
  * client channels, call the core, and write replies.
  *
  * Binding: thread-process — each client channel is served by one worker.
- * A worker spins over its channels while there is work and for spin_ns
- * after the last request, then arms every channel's daemon_sleeping flag and
- * sleeps in epoll on the channels' doorbell eventfds.  With both sides busy
- * a request therefore costs no system call on either side.
+ * A worker polls its hot channels while there is work and for spin_ns after
+ * the last request; a channel with no news for COLD_NS turns cold (its
+ * daemon_sleeping flag is set and its client rings the eventfd doorbell),
+ * and an idle worker turns all of them cold and sleeps in epoll.  With both
+ * sides busy a request therefore costs no system call on either side, and
+ * polling costs follow the busy clients, not all of them.
  */
 #include <errno.h>
 #include <sched.h>
@@ -359,36 +361,110 @@ static int scan_client(struct client *c, struct wakeq *q, int serve)
     return n;
 }
 
-static int any_news(struct worker *w)
+/* Hot and cold channels.  A worker polls only its hot channels; a channel
+ * with no news for COLD_NS turns cold: the worker sets its daemon_sleeping
+ * flag and from then on the client rings the doorbell (eventfd) with its
+ * next request.  So the polling cost follows the busy clients, not all of
+ * them (1000 idle clients would otherwise cost every request a scan of
+ * 1000 channels). */
+#define COLD_NS 2000000ull       /* 2 ms without news */
+#define DOORBELL_POLL_NS 50000ull /* how often a busy worker looks at doorbells */
+
+/* Move c between the cold set and the worker's hot list (w->hot, which
+ * the polling loop walks).  w->mu held. */
+static void set_cold(struct worker *w, struct client *c, uint32_t v)
 {
-    for (uint32_t i = 0; i < w->nclients; i++)
-        if (scan_client(w->clients[i], NULL, 0))
-            return 1;
-    return 0;
+    if (v && !c->cold) {
+        struct client *last = w->hot[--w->nhot];
+        w->hot[c->hot_idx] = last;
+        last->hot_idx = c->hot_idx;
+    } else if (!v && c->cold) {
+        c->hot_idx = w->nhot;
+        w->hot[w->nhot++] = c;
+    }
+    c->cold = v;
+    atomic_store_explicit((_Atomic uint32_t *)&c->chan->hdr.daemon_sleeping, v,
+                          memory_order_seq_cst);
 }
 
-static void set_sleeping(struct worker *w, uint32_t v)
+/* Turn c cold.  Dekker pair with the client (store req_seq, load
+ * daemon_sleeping): after our store we look once more, so a request that
+ * raced the flag is served now.  w->mu held. */
+static int cool(struct worker *w, struct client *c, struct wakeq *q)
 {
-    for (uint32_t i = 0; i < w->nclients; i++)
-        atomic_store_explicit((_Atomic uint32_t *)&w->clients[i]->chan->hdr.daemon_sleeping, v,
-                              memory_order_seq_cst);
+    set_cold(w, c, 1);
+    int n = scan_client(c, q, 1);
+    if (n) {
+        set_cold(w, c, 0);
+        c->last_news = esem_util_now_ns(CLOCK_MONOTONIC);
+    }
+    return n;
+}
+
+/* Take the doorbells that rang: their channels turn hot.  w->mu held.
+ * An event whose eventfd no longer belongs to one of our clients (detached
+ * meanwhile) is dropped without touching the descriptor. */
+static void take_doorbells(struct worker *w, const struct epoll_event *ev, int ne, uint64_t now)
+{
+    for (int i = 0; i < ne; i++) {
+        int fd = (int)ev[i].data.u64;
+        if (fd == w->cmd_efd) {
+            uint64_t v;
+            if (read(fd, &v, sizeof v) < 0 && errno != EAGAIN)
+                esemd_log("worker %d: command read: %s", w->index, strerror(errno));
+            continue;
+        }
+        for (uint32_t j = 0; j < w->nclients; j++) {
+            struct client *c = w->clients[j];
+            if (c->efd != fd)
+                continue;
+            uint64_t v;
+            if (read(fd, &v, sizeof v) < 0 && errno != EAGAIN)
+                esemd_log("worker %d: doorbell read: %s", w->index, strerror(errno));
+            set_cold(w, c, 0);
+            c->last_news = now;
+            break;
+        }
+    }
 }
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct wakeq q = {.n = 0};
-    uint64_t idle_since = 0;
+    struct epoll_event ev[64];
+    uint64_t idle_since = 0, last_bells = 0;
     unsigned spins = 0;
     for (;;) {
+        uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
         pthread_mutex_lock(&w->mu);
         if (w->stop) {
             pthread_mutex_unlock(&w->mu);
             break;
         }
         int n = 0;
-        for (uint32_t i = 0; i < w->nclients; i++)
-            n += scan_client(w->clients[i], &q, 1);
+        for (uint32_t i = 0; i < w->nhot;) {
+            struct client *c = w->hot[i];
+            int k = scan_client(c, &q, 1);
+            if (k) {
+                n += k;
+                c->last_news = now;
+            } else if (now - c->last_news > COLD_NS) {
+                n += cool(w, c, &q);
+                if (c->cold)
+                    continue; /* the list's last entry moved into place i */
+            }
+            i++;
+        }
+        /* A busy worker still answers cold clients' doorbells promptly. */
+        if (now - last_bells > DOORBELL_POLL_NS) {
+            last_bells = now;
+            int ne = epoll_wait(w->epfd, ev, 64, 0);
+            if (ne > 0) {
+                take_doorbells(w, ev, ne, now);
+                n += ne;
+            }
+        }
         pthread_mutex_unlock(&w->mu);
         wake_flush(&q);
         if (n) {
@@ -404,7 +480,6 @@ static void *worker_main(void *arg)
             esem_util_cpu_relax();
             continue;
         }
-        uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
         if (!idle_since)
             idle_since = now;
         if (now - idle_since < D.spin_ns) {
@@ -412,24 +487,27 @@ static void *worker_main(void *arg)
                 sched_yield();
             continue;
         }
+        /* Idle: every channel turns cold, then sleep until a doorbell. */
         pthread_mutex_lock(&w->mu);
-        set_sleeping(w, 1);
-        int busy = any_news(w) || w->stop;
+        int busy = w->stop;
+        for (uint32_t i = 0; i < w->nhot;) {
+            struct client *c = w->hot[i];
+            busy += cool(w, c, &q);
+            if (c->cold)
+                continue;
+            i++;
+        }
         pthread_mutex_unlock(&w->mu);
+        wake_flush(&q);
         if (!busy) {
-            struct epoll_event ev[64];
             w->sleeps++;
             int ne = epoll_wait(w->epfd, ev, 64, -1);
-            for (int i = 0; i < ne; i++) {
-                uint64_t v;
-                /* Drain the doorbell; the slots' sequence numbers say what to do. */
-                if (read((int)ev[i].data.u64, &v, sizeof v) < 0 && errno != EAGAIN)
-                    esemd_log("worker %d: doorbell read: %s", w->index, strerror(errno));
+            if (ne > 0) {
+                pthread_mutex_lock(&w->mu);
+                take_doorbells(w, ev, ne, esem_util_now_ns(CLOCK_MONOTONIC));
+                pthread_mutex_unlock(&w->mu);
             }
         }
-        pthread_mutex_lock(&w->mu);
-        set_sleeping(w, 0);
-        pthread_mutex_unlock(&w->mu);
         idle_since = 0;
     }
     return NULL;
@@ -512,6 +590,7 @@ void dp_stop(void)
         close(w->epfd);
         close(w->cmd_efd);
         free(w->clients);
+        free(w->hot);
     }
     free(D.workers);
     D.workers = NULL;
@@ -528,7 +607,12 @@ void dp_attach(struct client *c)
     if (w->nclients == w->cap) {
         uint32_t cap = w->cap ? w->cap * 2 : 16;
         struct client **n = realloc(w->clients, cap * sizeof *n);
-        if (!n) {
+        struct client **h = n ? realloc(w->hot, cap * sizeof *h) : NULL;
+        if (h)
+            w->hot = h;
+        if (!n || !h) {
+            if (n)
+                w->clients = n;
             pthread_mutex_unlock(&w->mu);
             esemd_log("out of memory attaching pid %d", (int)c->pid);
             return;
@@ -538,8 +622,9 @@ void dp_attach(struct client *c)
     }
     w->clients[w->nclients++] = c;
     c->w = w;
-    /* Start armed: the worker may be asleep, so the client's first request
-     * must ring the doorbell.  The worker clears it when it wakes. */
+    /* Start cold: the client's first request rings the doorbell, which
+     * turns the channel hot. */
+    c->cold = 1;
     c->chan->hdr.daemon_sleeping = 1;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)c->efd};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->efd, &ev) < 0)
@@ -554,6 +639,8 @@ void dp_detach(struct client *c)
     if (!w)
         return;
     pthread_mutex_lock(&w->mu);
+    if (!c->cold)
+        set_cold(w, c, 1); /* off the hot list */
     for (uint32_t i = 0; i < w->nclients; i++) {
         if (w->clients[i] == c) {
             w->clients[i] = w->clients[--w->nclients];

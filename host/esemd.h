@@ -41,6 +41,9 @@ struct client {
     struct esem_chan *chan;
     size_t chan_size;
     struct worker *w;
+    uint32_t cold;      /* worker-owned: not polled, the client rings */
+    uint32_t hot_idx;   /* worker-owned: place in w->hot while hot */
+    uint64_t last_news; /* worker-owned: when it last had a request */
     struct slot_state ss[ESEM_NSLOTS];
 };
 
@@ -52,6 +55,8 @@ struct worker {
     pthread_mutex_t mu; /* guards clients[] and nclients */
     struct client **clients;
     uint32_t nclients, cap;
+    struct client **hot; /* the channels polled (not cold); capacity cap */
+    uint32_t nhot;
     int stop;
     uint64_t ops, sleeps;
 };
