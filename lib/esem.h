@@ -28,7 +28,7 @@
  *     EPROTO, ENOMEM), or with EPROTO when daemon and library come from
  *     builds with different wire formats.
  *   - thread-safe; each thread gets its own channel slot on first use and
- *     keeps it until it exits (248 of the process's 256 slots; a thread
+ *     keeps it until it exits (1016 of the process's 1024 slots; a thread
  *     beyond that borrows one per call; a blocking wait that finds none
  *     free sleeps until one is; the last 8 serve only calls that do not
  *     block, so a post always gets through).
