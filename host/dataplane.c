@@ -468,7 +468,6 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         wake_flush(&q);
         if (n) {
-            w->ops += (uint64_t)n;
             idle_since = 0;
             continue;
         }
@@ -500,7 +499,6 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         wake_flush(&q);
         if (!busy) {
-            w->sleeps++;
             int ne = epoll_wait(w->epfd, ev, 64, -1);
             if (ne > 0) {
                 pthread_mutex_lock(&w->mu);

@@ -58,7 +58,6 @@ struct worker {
     struct client **hot; /* the channels polled (not cold); capacity cap */
     uint32_t nhot;
     int stop;
-    uint64_t ops, sleeps;
 };
 
 struct daemon_state {
