@@ -742,7 +742,8 @@ int main(int argc, char **argv)
         {"log", required_argument, 0, 'l'},    {"workers", required_argument, 0, 'w'},
         {"max-sems", required_argument, 0, 'S'}, {"max-clients", required_argument, 0, 'C'},
         {"spin-us", required_argument, 0, 'P'}, {"no-seccomp", no_argument, 0, 'N'},
-        {"help", no_argument, 0, 'h'},
+        {"binding", required_argument, 0, 'B'}, {"system", no_argument, 0, 'Y'},
+        {"user", required_argument, 0, 'U'},  {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
     const char *path = NULL, *logpath = NULL;
     int foreground = 0;
@@ -751,6 +752,8 @@ int main(int argc, char **argv)
     struct core_config cfg = {.max_sems = 131072, .max_sessions = 4096};
     uint64_t spin_us = 50;
     int use_seccomp = 1;
+    int system_mode = 0;          /* --system: /run/esem, a dedicated user */
+    const char *run_user = NULL;  /* --user: who the system daemon runs as */
     int o;
     while ((o = getopt_long(argc, argv, "s:fl:w:hV", opts, NULL)) != -1) {
         switch (o) {
@@ -762,6 +765,18 @@ int main(int argc, char **argv)
         case 'C': cfg.max_sessions = parse_u32(optarg, "--max-clients"); break;
         case 'P': spin_us = strtoull(optarg, NULL, 10); break;
         case 'N': use_seccomp = 0; break;
+        case 'B':
+            if (strcmp(optarg, "process") == 0)
+                D.binding = ESEM_BIND_PROCESS;
+            else if (strcmp(optarg, "semaphore") == 0)
+                D.binding = ESEM_BIND_SEMAPHORE;
+            else {
+                fprintf(stderr, "esemd: --binding is process or semaphore, not %s\n", optarg);
+                return 2;
+            }
+            break;
+        case 'Y': system_mode = 1; break;
+        case 'U': run_user = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': puts("esemd " ESEM_VERSION); return 0;
         default: usage(stderr); return 2;
@@ -769,6 +784,10 @@ int main(int argc, char **argv)
     }
     if (optind != argc) {
         usage(stderr);
+        return 2;
+    }
+    if (system_mode || run_user) {
+        fprintf(stderr, "esemd: --system and --user are not built yet\n");
         return 2;
     }
     if (nworkers > 64)

@@ -60,7 +60,14 @@ struct worker {
     int stop;
 };
 
+/* The paper's two TCS binding modes (esemd --binding). */
+enum esem_binding {
+    ESEM_BIND_PROCESS = 0,   /* a client channel is served by one worker */
+    ESEM_BIND_SEMAPHORE = 1, /* a semaphore is served by one worker */
+};
+
 struct daemon_state {
+    enum esem_binding binding;
     pthread_mutex_t core_mu; /* serialises the core, by_session[], slot_state */
     struct core *core;
     struct client **by_session; /* indexed by session index */
