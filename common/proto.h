@@ -12,6 +12,7 @@
 #ifndef ESEM_PROTO_H
 #define ESEM_PROTO_H
 
+#include <errno.h>
 #include <stdint.h>
 #include "esem_core.h"
 
@@ -19,7 +20,7 @@
 /* Bump with every change of a wire format or of the channel layout: a
  * library and a daemon from different builds then refuse each other with
  * EPROTO instead of misreading each other. */
-#define ESEM_PROTO_VERSION 2u
+#define ESEM_PROTO_VERSION 3u
 
 #define ESEM_NSLOTS 1024u
 #define ESEM_NAME_BUF 256u
@@ -31,6 +32,12 @@ struct esem_hello {
     /* A child after fork(): the parent's session, whose opens it inherits.
      * The daemon checks that the caller really is that process's child. */
     uint64_t inherit_session;
+    /* A key session: the id of the key the client holds (0: a PID session)
+     * and a fresh random nonce; the core answers with a proof that it
+     * knows the key, and from then on every request and reply is MACed
+     * with the session key (enclave/core_auth.h). */
+    uint64_t key_id;
+    uint8_t nonce[CORE_NONCE_BYTES];
 };
 
 struct esem_hello_reply {
@@ -39,6 +46,7 @@ struct esem_hello_reply {
     uint64_t session;
     uint64_t chan_size;
     uint32_t inherited, pad_;
+    uint8_t proof[CORE_MAC_BYTES]; /* key sessions: core_auth_proof() */
     /* SCM_RIGHTS: [0] channel memfd, [1] doorbell eventfd (client only) */
 };
 
@@ -54,6 +62,8 @@ enum esem_op {
     ESEM_OP_WAIT,    /* may block: reply comes when granted */
     ESEM_OP_TRYWAIT,
     ESEM_OP_GETVALUE,
+    ESEM_OP_GRANT,  /* oflag = CORE_R_* rights, name = struct core_principal */
+    ESEM_OP_REVOKE, /* same */
     ESEM_OP_MAX_
 };
 
@@ -98,14 +108,18 @@ struct esem_slot {
     uint32_t name_len;
     int32_t prio;
     uint32_t ack_seq; /* the client took the grant of request n (see below) */
-    uint8_t pad0_[20];
+    uint8_t mac[CORE_MAC_BYTES]; /* key sessions: MAC of the request (esem_req_canon) */
+    uint8_t pad0_[4];
     /* daemon -> client */
     uint32_t rep_seq; /* futex word */
     uint32_t client_sleeping;
     int32_t status; /* 0, a positive errno, or ESEM_ST_CANCELLED */
     uint32_t rvalue;
     uint64_t rhandle;
-    uint8_t pad1_[40];
+    int32_t cstatus; /* the core's status, which the reply MAC covers */
+    uint32_t pad1_;
+    uint8_t rmac[CORE_MAC_BYTES]; /* key sessions: the core's MAC of the reply */
+    uint8_t pad2_[16];
     char name[ESEM_NAME_BUF];
 };
 
@@ -123,6 +137,90 @@ struct esem_chan {
 };
 
 _Static_assert(sizeof(struct esem_slot) == 128 + ESEM_NAME_BUF, "slot layout");
+_Static_assert(ESEM_NSLOTS <= CORE_MAX_SLOTS, "the core tracks every slot's sequence");
+
+/* The core call for a channel op (0: none). */
+static inline uint32_t esem_op_call(uint32_t op)
+{
+    switch (op) {
+    case ESEM_OP_OPEN: return CORE_ECALL_SEM_OPEN;
+    case ESEM_OP_CREATE: return CORE_ECALL_SEM_CREATE;
+    case ESEM_OP_CLOSE: return CORE_ECALL_SEM_CLOSE;
+    case ESEM_OP_DESTROY: return CORE_ECALL_SEM_DESTROY;
+    case ESEM_OP_UNLINK: return CORE_ECALL_SEM_UNLINK;
+    case ESEM_OP_POST: return CORE_ECALL_SEM_POST;
+    case ESEM_OP_WAIT:
+    case ESEM_OP_TRYWAIT: return CORE_ECALL_SEM_WAIT;
+    case ESEM_OP_GETVALUE: return CORE_ECALL_SEM_GETVALUE;
+    case ESEM_OP_GRANT: return CORE_ECALL_SEM_GRANT;
+    case ESEM_OP_REVOKE: return CORE_ECALL_SEM_REVOKE;
+    default: return 0;
+    }
+}
+
+/*
+ * The canonical form of a channel request: what the client MACs and what
+ * the daemon hands the core.  One function for both ends, so they agree on
+ * every byte.  Fields are copied from a private snapshot of the slot, never
+ * read twice from shared memory.  Returns 0, or -1 for an unknown op.
+ */
+static inline int esem_req_canon(uint32_t op, uint32_t oflag, uint32_t value, uint32_t mode,
+                                 uint32_t name_len, int32_t prio, uint64_t handle,
+                                 const char *name, uint32_t slot, uint32_t seq,
+                                 struct core_req *q)
+{
+    __builtin_memset(q, 0, sizeof *q);
+    q->call = esem_op_call(op);
+    if (!q->call)
+        return -1;
+    q->slot = slot;
+    q->seq = seq;
+    q->handle = handle;
+    switch (op) {
+    case ESEM_OP_OPEN:
+        q->flags = oflag;
+        q->value = value;
+        q->mode = mode;
+        /* fall through */
+    case ESEM_OP_UNLINK:
+        q->name_len = name_len <= CORE_NAME_MAX ? name_len : CORE_NAME_MAX + 1;
+        if (name_len <= CORE_NAME_MAX)
+            __builtin_memcpy(q->name, name, name_len);
+        break;
+    case ESEM_OP_CREATE: q->value = value; break;
+    case ESEM_OP_WAIT: q->prio = prio; break;
+    case ESEM_OP_TRYWAIT: q->flags = CORE_WAIT_TRY; break;
+    case ESEM_OP_GRANT:
+    case ESEM_OP_REVOKE:
+        q->flags = oflag;
+        if (name_len == sizeof q->who)
+            __builtin_memcpy(&q->who, name, sizeof q->who);
+        break;
+    default: break;
+    }
+    return 0;
+}
+
+/* errno for a core status (the daemon's replies; a key-session client
+ * derives it itself from the MACed core status). */
+static inline int esem_status_errno(int32_t st)
+{
+    switch (st) {
+    case CORE_OK: return 0;
+    case CORE_E_NOENT: return ENOENT;
+    case CORE_E_EXIST: return EEXIST;
+    case CORE_E_ACCES: return EACCES;
+    case CORE_E_NAMETOOLONG: return ENAMETOOLONG;
+    case CORE_E_OVERFLOW: return EOVERFLOW;
+    case CORE_E_AGAIN: return EAGAIN;
+    case CORE_E_NOSPC: return ENOSPC;
+    case CORE_E_BUSY: return EBUSY;
+    case CORE_E_PERM: return EPERM;
+    case CORE_E_AUTH: return EBADMSG;
+    /* A bad, stale or not-opened handle is an invalid sem_t to POSIX. */
+    default: return EINVAL;
+    }
+}
 _Static_assert(sizeof(struct esem_chan_hdr) % 64 == 0, "header layout");
 
 /* ---- admin (esemctl) ---- */

@@ -8,6 +8,7 @@
  * select a slot the core then validates (generation + in-use flag).
  */
 #include "esem_core.h"
+#include "core_auth.h"
 
 #define NIL 0xffffffffu
 
@@ -74,6 +75,10 @@ struct sem {
     uint32_t name_len;
     uint32_t long_name;            /* index into long-name pool or NIL */
     uint64_t posts, waits, blocks, cancels;
+    uint32_t acl_head;             /* access-list entries or NIL */
+    uint32_t owner_pid;            /* strict: the owner process (tree) ... */
+    uint64_t owner_start;          /* ... and its start time */
+    uint64_t owner_key;            /* strict: the owner key id (0: none) */
     char name[CORE_INLINE_NAME];
 };
 
@@ -83,6 +88,11 @@ struct session {
     uint32_t pid, uid, gid, ngroups;
     uint32_t groups[CORE_NGROUPS_MAX];
     uint64_t start_time;
+    /* The process this one acts as: itself, or for a child that inherited
+     * its parent's opens after fork, the process that first connected. */
+    uint32_t as_pid, kidx; /* kidx: key-session state or NIL */
+    uint64_t as_start;
+    uint64_t key_id;    /* 0: a PID session */
     uint32_t open_head; /* open records of this session */
     uint32_t nopens;
     uint32_t waiter_head; /* waiters of this session */
@@ -93,6 +103,7 @@ struct session {
 
 struct openrec {
     uint32_t sess, sem, count;
+    uint32_t rights; /* CORE_R_*, evaluated at open and on grant/revoke */
     uint32_t sess_next, sess_prev;
     uint32_t sem_next, sem_prev;
     uint32_t hash_next; /* hash chain / free list */
@@ -103,7 +114,25 @@ struct waiter {
     int32_t prio;
     uint32_t q_next, q_prev;       /* semaphore queue / free list */
     uint32_t s_next, s_prev;       /* session list */
-    uint32_t live, pad_;
+    uint32_t live, seq; /* seq: the request this wait answers */
+};
+
+struct acl {
+    struct core_principal who;
+    uint32_t allow, deny;
+    uint32_t next; /* semaphore's list / free list */
+    uint32_t pad_;
+};
+
+struct keyrec {
+    uint8_t key[CORE_KEY_BYTES];
+    uint64_t id; /* 0: free */
+};
+
+struct keyed { /* one key session's secrets and per-slot sequence numbers */
+    uint8_t ks[CORE_KEY_BYTES];
+    uint32_t next_free, pad_;
+    uint32_t last_seq[CORE_MAX_SLOTS];
 };
 
 struct longname {
@@ -120,10 +149,14 @@ struct core {
     struct openrec *opens;
     struct waiter *waiters;
     struct longname *longnames;
+    struct acl *acls;
+    struct keyrec *keys;
+    struct keyed *keyed;
     uint32_t *name_hash;
     uint32_t *open_hash;
     uint32_t sem_free, session_free, open_free, waiter_free, longname_free;
     uint32_t sems_in_use, sessions_in_use, opens_in_use, waiters_in_use;
+    uint32_t acl_free, keyed_free, acls_in_use, keys_in_use, keyed_in_use;
     uint64_t ops_ok;
     uint64_t refused[-CORE_E_MIN + 1];
     uint64_t arena_bytes;
@@ -146,11 +179,13 @@ static int cfg_ok(const struct core_config *cfg)
     return cfg && cfg->max_sems && cfg->max_sessions && cfg->max_opens &&
            cfg->max_waiters && cfg->max_sems <= lim && cfg->max_sessions <= lim &&
            cfg->max_opens <= lim && cfg->max_waiters <= lim &&
-           cfg->max_long_names <= lim;
+           cfg->max_long_names <= lim && cfg->max_acls <= lim && cfg->max_keys <= 4096 &&
+           cfg->max_keyed <= (1u << 20) && !(cfg->flags & ~CORE_CFG_STRICT);
 }
 
 struct layout {
-    uint64_t sems, sessions, opens, waiters, longnames, name_hash, open_hash, end;
+    uint64_t sems, sessions, opens, waiters, longnames, acls, keys, keyed, name_hash, open_hash,
+        end;
     uint32_t name_buckets, open_buckets;
 };
 
@@ -169,6 +204,12 @@ static void plan(const struct core_config *cfg, struct layout *l)
     off = align64(off + (uint64_t)cfg->max_waiters * sizeof(struct waiter));
     l->longnames = off;
     off = align64(off + (uint64_t)cfg->max_long_names * sizeof(struct longname));
+    l->acls = off;
+    off = align64(off + (uint64_t)cfg->max_acls * sizeof(struct acl));
+    l->keys = off;
+    off = align64(off + (uint64_t)cfg->max_keys * sizeof(struct keyrec));
+    l->keyed = off;
+    off = align64(off + (uint64_t)cfg->max_keyed * sizeof(struct keyed));
     l->name_hash = off;
     off = align64(off + (uint64_t)l->name_buckets * sizeof(uint32_t));
     l->open_hash = off;
@@ -205,6 +246,9 @@ struct core *core_init(void *arena, uint64_t size, const struct core_config *cfg
     c->opens = (struct openrec *)(base + l.opens);
     c->waiters = (struct waiter *)(base + l.waiters);
     c->longnames = (struct longname *)(base + l.longnames);
+    c->acls = (struct acl *)(base + l.acls);
+    c->keys = (struct keyrec *)(base + l.keys);
+    c->keyed = (struct keyed *)(base + l.keyed);
     c->name_hash = (uint32_t *)(base + l.name_hash);
     c->open_hash = (uint32_t *)(base + l.open_hash);
     c->arena_bytes = l.end;
@@ -216,6 +260,7 @@ struct core *core_init(void *arena, uint64_t size, const struct core_config *cfg
     for (uint32_t i = 0; i < cfg->max_sessions; i++) {
         c->sessions[i].next_free = i + 1 < cfg->max_sessions ? i + 1 : NIL;
         c->sessions[i].gen = 1;
+        c->sessions[i].kidx = NIL;
     }
     for (uint32_t i = 0; i < cfg->max_opens; i++)
         c->opens[i].hash_next = i + 1 < cfg->max_opens ? i + 1 : NIL;
@@ -223,6 +268,12 @@ struct core *core_init(void *arena, uint64_t size, const struct core_config *cfg
         c->waiters[i].q_next = i + 1 < cfg->max_waiters ? i + 1 : NIL;
     for (uint32_t i = 0; i < cfg->max_long_names; i++)
         c->longnames[i].next_free = i + 1 < cfg->max_long_names ? i + 1 : NIL;
+    for (uint32_t i = 0; i < cfg->max_acls; i++)
+        c->acls[i].next = i + 1 < cfg->max_acls ? i + 1 : NIL;
+    for (uint32_t i = 0; i < cfg->max_keyed; i++)
+        c->keyed[i].next_free = i + 1 < cfg->max_keyed ? i + 1 : NIL;
+    c->acl_free = cfg->max_acls ? 0 : NIL;
+    c->keyed_free = cfg->max_keyed ? 0 : NIL;
     for (uint32_t i = 0; i < l.name_buckets; i++)
         c->name_hash[i] = NIL;
     for (uint32_t i = 0; i < l.open_buckets; i++)
@@ -293,7 +344,8 @@ static uint32_t open_find(const struct core *c, uint32_t sess, uint32_t sem)
 }
 
 /* Add n references of sem to session; CORE_E_NOSPC if the table is full. */
-static int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n)
+static int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n,
+                        uint32_t rights)
 {
     /* The per-semaphore total must not wrap, or an unlink would free an
      * object that is still held and its slot could be handed to another. */
@@ -304,6 +356,7 @@ static int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n)
         if (c->opens[o].count > 0xffffffffu - n)
             return CORE_E_NOSPC;
         c->opens[o].count += n;
+        c->opens[o].rights = rights; /* as evaluated now */
         c->sems[sem].open_count += n;
         return CORE_OK;
     }
@@ -315,6 +368,7 @@ static int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n)
     r->sess = sess;
     r->sem = sem;
     r->count = n;
+    r->rights = rights;
     uint32_t b = open_bucket(c, sess, sem);
     r->hash_next = c->open_hash[b];
     c->open_hash[b] = o;
@@ -389,6 +443,13 @@ static void sem_free(struct core *c, uint32_t si)
         c->longnames[s->long_name].next_free = c->longname_free;
         c->longname_free = s->long_name;
     }
+    while (s->acl_head != NIL) {
+        uint32_t e = s->acl_head;
+        s->acl_head = c->acls[e].next;
+        c->acls[e].next = c->acl_free;
+        c->acl_free = e;
+        c->acls_in_use--;
+    }
     uint32_t gen = s->gen + 1;
     zero(s, sizeof *s);
     s->gen = gen ? gen : 1; /* a stale handle never matches again */
@@ -423,6 +484,7 @@ static int32_t sem_alloc(struct core *c, uint32_t *out)
     s->wait_head = s->wait_tail = s->open_head = NIL;
     s->hash_next = NIL;
     s->long_name = NIL;
+    s->acl_head = NIL;
     c->sems_in_use++;
     *out = si;
     return CORE_OK;
@@ -455,6 +517,16 @@ static uint32_t name_lookup(const struct core *c, const char *n, uint32_t len)
     return NIL;
 }
 
+static int in_group(const struct session *ss, uint32_t gid)
+{
+    if (ss->gid == gid)
+        return 1;
+    for (uint32_t i = 0; i < ss->ngroups && i < CORE_NGROUPS_MAX; i++)
+        if (ss->groups[i] == gid)
+            return 1;
+    return 0;
+}
+
 /* Read+write permission in the POSIX sense (glibc opens the file O_RDWR):
  * the owner class applies if the uid matches, else the group class if any of
  * the caller's groups matches, else other.  uid 0 bypasses, as with files. */
@@ -464,12 +536,108 @@ static int may_open(const struct session *ss, const struct sem *s)
         return 1;
     if (ss->uid == s->uid)
         return (s->mode & 0600u) == 0600u;
-    int ingroup = ss->gid == s->gid;
-    for (uint32_t i = 0; i < ss->ngroups && !ingroup; i++)
-        ingroup = ss->groups[i] == s->gid;
-    if (ingroup)
+    if (in_group(ss, s->gid))
         return (s->mode & 0060u) == 0060u;
     return (s->mode & 0006u) == 0006u;
+}
+
+/* How specifically an access-list principal names this session:
+ * 0 not at all, then gid < uid < key < process. */
+static int principal_level(const struct session *ss, const struct core_principal *p)
+{
+    switch (p->kind) {
+    case CORE_P_GID: return in_group(ss, p->id) ? 1 : 0;
+    case CORE_P_UID: return ss->uid == p->id ? 2 : 0;
+    case CORE_P_KEY: return ss->key_id && ss->key_id == p->ext ? 3 : 0;
+    case CORE_P_PROC:
+        return (ss->pid == p->id && ss->start_time == p->ext) ||
+                       (ss->as_pid == p->id && ss->as_start == p->ext)
+                   ? 4
+                   : 0;
+    default: return 0;
+    }
+}
+
+/* The owner may grant and revoke.  POSIX policy: the creating uid (and
+ * root, as for files).  Strict policy: the creating key, or without a key
+ * the creating process and the children it forked (they act as it) —
+ * never merely the same uid, never root. */
+static int is_owner(const struct session *ss, const struct sem *s)
+{
+    if (!(s->flags & CORE_SEMF_STRICT))
+        return ss->uid == 0 || ss->uid == s->uid;
+    if (s->owner_key)
+        return ss->key_id == s->owner_key;
+    return ss->as_pid == s->owner_pid && ss->as_start == s->owner_start;
+}
+
+/* Rights of a session on a semaphore.  Start from the policy — POSIX: what
+ * the mode bits give (open, wait, post) and unlink for the owning uid and
+ * root, as /dev/shm's sticky bit would; strict: everything for the owner,
+ * nothing for anyone else — then apply the access list from the least to
+ * the most specific principal: at each level, allow adds and deny removes
+ * (deny wins within a level).  A strict owner cannot lock itself out. */
+static uint32_t rights_of(const struct core *c, const struct session *ss, const struct sem *s)
+{
+    int strict = (s->flags & CORE_SEMF_STRICT) != 0;
+    if (strict && is_owner(ss, s))
+        return CORE_R_ALL;
+    uint32_t r = 0;
+    if (!strict) {
+        if (may_open(ss, s))
+            r = CORE_R_OPEN | CORE_R_WAIT | CORE_R_POST;
+        if (ss->uid == 0 || ss->uid == s->uid)
+            r |= CORE_R_UNLINK;
+    }
+    if (s->acl_head == NIL)
+        return r;
+    for (int level = 1; level <= 4; level++) {
+        uint32_t allow = 0, deny = 0;
+        for (uint32_t e = s->acl_head; e != NIL; e = c->acls[e].next) {
+            if (principal_level(ss, &c->acls[e].who) == level) {
+                allow |= c->acls[e].allow;
+                deny |= c->acls[e].deny;
+            }
+        }
+        r = (r | allow) & ~deny;
+    }
+    return r;
+}
+
+/* Re-evaluate every open record of a semaphore (after grant/revoke):
+ * a revoked right stops working at once, not at the next open. */
+static void refresh_rights(struct core *c, uint32_t si)
+{
+    const struct sem *s = &c->sems[si];
+    for (uint32_t o = s->open_head; o != NIL; o = c->opens[o].sem_next)
+        c->opens[o].rights = rights_of(c, &c->sessions[c->opens[o].sess], s);
+}
+
+static struct keyed *keyed_of(struct core *c, const struct session *ss)
+{
+    return ss->kidx == NIL ? 0 : &c->keyed[ss->kidx];
+}
+
+static void reply_mac(struct core *c, core_id_t session, uint32_t slot, uint32_t seq,
+                      int32_t status, uint32_t value, core_id_t handle,
+                      uint8_t mac[CORE_MAC_BYTES])
+{
+    uint32_t si;
+    struct session *ss = session_get(c, session, &si);
+    struct keyed *k = ss ? keyed_of(c, ss) : 0;
+    if (!k) {
+        zero(mac, CORE_MAC_BYTES);
+        return;
+    }
+    struct core_reply rep;
+    zero(&rep, sizeof rep);
+    rep.session = session;
+    rep.slot = slot;
+    rep.seq = seq;
+    rep.status = status;
+    rep.value = value;
+    rep.handle = handle;
+    core_auth_rep_mac(k->ks, &rep, mac);
 }
 
 /* ---- waiters ---- */
@@ -519,6 +687,16 @@ static int32_t do_session_open(struct core *c, struct core_session_open_args *a)
         return CORE_E_INVAL;
     if (c->session_free == NIL)
         return CORE_E_NOSPC;
+    const struct keyrec *key = 0;
+    if (in.key_id) {
+        for (uint32_t k = 0; k < c->cfg.max_keys && !key; k++)
+            if (c->keys[k].id == in.key_id)
+                key = &c->keys[k];
+        if (!key)
+            return CORE_E_AUTH;
+        if (c->keyed_free == NIL)
+            return CORE_E_NOSPC;
+    }
     uint32_t i = c->session_free;
     struct session *s = &c->sessions[i];
     c->session_free = s->next_free;
@@ -532,10 +710,28 @@ static int32_t do_session_open(struct core *c, struct core_session_open_args *a)
     s->ngroups = in.ngroups;
     copy(s->groups, in.groups, sizeof s->groups);
     s->start_time = in.start_time;
+    s->as_pid = in.pid;
+    s->as_start = in.start_time;
     s->open_head = s->waiter_head = NIL;
     s->next_free = NIL;
+    s->kidx = NIL;
     c->sessions_in_use++;
     a->session = mkid(i, gen);
+    zero(a->proof, sizeof a->proof);
+    if (key) {
+        /* The session key binds the key, this session and the client's
+         * fresh nonce; the proof shows the client it talks to the core. */
+        uint32_t ki = c->keyed_free;
+        struct keyed *k = &c->keyed[ki];
+        c->keyed_free = k->next_free;
+        zero(k, sizeof *k);
+        k->next_free = NIL;
+        c->keyed_in_use++;
+        s->kidx = ki;
+        s->key_id = in.key_id;
+        core_auth_session_key(key->key, a->session, in.nonce, k->ks);
+        core_auth_proof(k->ks, a->session, in.nonce, a->proof);
+    }
     return CORE_OK;
 }
 
@@ -566,6 +762,9 @@ static int32_t do_session_inherit(struct core *c, struct core_session_inherit_ar
         return CORE_E_SESSION;
     if (ci == pi || cs->nopens != 0)
         return CORE_E_PERM;
+    /* A key session's opens go only to a child that proved the same key. */
+    if (ps->key_id && cs->key_id != ps->key_id)
+        return CORE_E_PERM;
     /* Count first so that a full table fails the whole call, not half of it. */
     uint32_t need = 0;
     for (uint32_t o = ps->open_head; o != NIL; o = c->opens[o].sess_next) {
@@ -579,9 +778,13 @@ static int32_t do_session_inherit(struct core *c, struct core_session_inherit_ar
     for (uint32_t o = ps->open_head; o != NIL; o = c->opens[o].sess_next) {
         /* POSIX: the child refers to the same semaphores the parent had open,
          * each with one reference per open in the parent. */
-        if (open_add(c, ci, c->opens[o].sem, c->opens[o].count) == CORE_OK)
+        if (open_add(c, ci, c->opens[o].sem, c->opens[o].count, c->opens[o].rights) == CORE_OK)
             n++;
     }
+    /* The child acts as the process its parent acts as (strict owners and
+     * process grants follow the fork tree). */
+    cs->as_pid = ps->as_pid;
+    cs->as_start = ps->as_start;
     a->nopens = n;
     return CORE_OK;
 }
@@ -607,15 +810,35 @@ static int32_t do_session_close(struct core *c, struct core_session_close_args *
         sem_maybe_free(c, sem);
         no++;
     }
+    if (s->kidx != NIL) {
+        struct keyed *k = &c->keyed[s->kidx];
+        zero(k, sizeof *k);
+        k->next_free = c->keyed_free;
+        c->keyed_free = s->kidx;
+        c->keyed_in_use--;
+    }
     uint32_t gen = s->gen + 1;
     zero(s, sizeof *s);
     s->gen = gen ? gen : 1;
+    s->kidx = NIL;
     s->next_free = c->session_free;
     c->session_free = si;
     c->sessions_in_use--;
     a->waiters_removed = nw;
     a->opens_closed = no;
     return CORE_OK;
+}
+
+/* A new semaphore's policy and owner. */
+static void set_owner(const struct core *c, const struct session *ss, struct sem *s,
+                      uint32_t strict)
+{
+    if (!strict && !(c->cfg.flags & CORE_CFG_STRICT))
+        return;
+    s->flags |= CORE_SEMF_STRICT;
+    s->owner_key = ss->key_id;
+    s->owner_pid = ss->as_pid;
+    s->owner_start = ss->as_start;
 }
 
 static int32_t do_sem_open(struct core *c, struct core_sem_open_args *a)
@@ -626,18 +849,20 @@ static int32_t do_sem_open(struct core *c, struct core_sem_open_args *a)
     struct session *ss = session_get(c, in.session, &ssi);
     if (!ss)
         return CORE_E_SESSION;
-    if (in.oflag & ~(CORE_O_CREAT | CORE_O_EXCL))
+    if (in.oflag & ~(CORE_O_CREAT | CORE_O_EXCL | CORE_O_STRICT))
         return CORE_E_INVAL;
     int32_t r = name_check(in.name, in.name_len);
     if (r)
         return r;
     uint32_t si = name_lookup(c, in.name, in.name_len);
     uint32_t created = 0; /* kept here: the argument struct is never read back */
+    uint32_t rights = CORE_R_ALL;
     a->created = 0;
     if (si != NIL) {
         if ((in.oflag & (CORE_O_CREAT | CORE_O_EXCL)) == (CORE_O_CREAT | CORE_O_EXCL))
             return CORE_E_EXIST;
-        if (!may_open(ss, &c->sems[si]))
+        rights = rights_of(c, ss, &c->sems[si]);
+        if (!(rights & CORE_R_OPEN))
             return CORE_E_ACCES;
     } else {
         if (!(in.oflag & CORE_O_CREAT))
@@ -672,12 +897,13 @@ static int32_t do_sem_open(struct core *c, struct core_sem_open_args *a)
         s->mode = in.mode & 0777u;
         s->uid = ss->uid;
         s->gid = ss->gid;
+        set_owner(c, ss, s, in.oflag & CORE_O_STRICT);
         uint32_t b = hash_bytes(in.name, in.name_len) & (c->name_buckets - 1);
         s->hash_next = c->name_hash[b];
         c->name_hash[b] = si;
         created = 1;
     }
-    r = open_add(c, ssi, si, 1);
+    r = open_add(c, ssi, si, 1, rights);
     if (r) {
         if (created)
             sem_free(c, si);
@@ -690,6 +916,7 @@ static int32_t do_sem_open(struct core *c, struct core_sem_open_args *a)
 
 static int32_t do_sem_create(struct core *c, struct core_sem_create_args *a)
 {
+    /* An anonymous semaphore follows the daemon's default policy. */
     uint32_t ssi, si;
     struct session *ss = session_get(c, a->session, &ssi);
     if (!ss)
@@ -708,7 +935,8 @@ static int32_t do_sem_create(struct core *c, struct core_sem_create_args *a)
     s->mode = 0600;
     s->uid = ss->uid;
     s->gid = ss->gid;
-    r = open_add(c, ssi, si, 1);
+    set_owner(c, ss, s, 0);
+    r = open_add(c, ssi, si, 1, CORE_R_ALL);
     if (r) {
         sem_free(c, si);
         return r;
@@ -764,10 +992,12 @@ static int32_t do_sem_close(struct core *c, struct core_sem_handle_args *a)
 
 static int32_t do_sem_destroy(struct core *c, struct core_sem_handle_args *a)
 {
-    uint32_t ssi, si;
-    int32_t r = resolve(c, a->session, a->handle, &ssi, &si, 0);
+    uint32_t ssi, si, oi;
+    int32_t r = resolve(c, a->session, a->handle, &ssi, &si, &oi);
     if (r)
         return r;
+    if (!(c->opens[oi].rights & CORE_R_UNLINK))
+        return CORE_E_ACCES;
     struct sem *s = &c->sems[si];
     if (!(s->flags & CORE_SEMF_ANON))
         return CORE_E_INVAL;
@@ -795,8 +1025,9 @@ static int32_t do_sem_unlink(struct core *c, struct core_sem_unlink_args *a)
     if (si == NIL)
         return CORE_E_NOENT;
     struct sem *s = &c->sems[si];
-    /* /dev/shm is sticky: only the owner (or root) may remove the name. */
-    if (ss->uid != 0 && ss->uid != s->uid)
+    /* /dev/shm is sticky: by default only the owner (or root) may remove
+     * the name; the access list can give that right to others. */
+    if (!(rights_of(c, ss, s) & CORE_R_UNLINK))
         return CORE_E_ACCES;
     name_unhash(c, si);
     s->flags |= CORE_SEMF_UNLINKED;
@@ -806,12 +1037,15 @@ static int32_t do_sem_unlink(struct core *c, struct core_sem_unlink_args *a)
 
 static int32_t do_sem_post(struct core *c, struct core_sem_post_args *a)
 {
-    uint32_t ssi, si;
-    struct core_wake wake = {0, 0, 0};
-    int32_t r = resolve(c, a->session, a->handle, &ssi, &si, 0);
+    uint32_t ssi, si, oi;
+    struct core_wake wake;
+    zero(&wake, sizeof wake);
+    int32_t r = resolve(c, a->session, a->handle, &ssi, &si, &oi);
     a->wake = wake;
     if (r)
         return r;
+    if (!(c->opens[oi].rights & CORE_R_POST))
+        return CORE_E_ACCES;
     struct sem *s = &c->sems[si];
     if (s->wait_head != NIL) {
         /* Hand the permit straight to the first waiter: the value never
@@ -821,6 +1055,8 @@ static int32_t do_sem_post(struct core *c, struct core_sem_post_args *a)
         wake.session = mkid(wt->sess, c->sessions[wt->sess].gen);
         wake.slot = wt->slot;
         wake.valid = 1;
+        wake.seq = wt->seq;
+        reply_mac(c, wake.session, wake.slot, wake.seq, CORE_OK, 0, 0, wake.mac);
         waiter_unlink(c, w);
         s->posts++;
         s->waits++;
@@ -837,13 +1073,16 @@ static int32_t do_sem_post(struct core *c, struct core_sem_post_args *a)
 static int32_t do_sem_wait(struct core *c, struct core_sem_wait_args *a)
 {
     uint32_t ssi, si;
+    uint32_t oi;
     struct core_sem_wait_args in;
     copy(&in, a, sizeof in);
-    int32_t r = resolve(c, in.session, in.handle, &ssi, &si, 0);
+    int32_t r = resolve(c, in.session, in.handle, &ssi, &si, &oi);
     if (r)
         return r;
     if (in.flags & ~CORE_WAIT_TRY)
         return CORE_E_INVAL;
+    if (!(c->opens[oi].rights & CORE_R_WAIT))
+        return CORE_E_ACCES;
     struct sem *s = &c->sems[si];
     if (s->value > 0) {
         s->value--;
@@ -865,6 +1104,7 @@ static int32_t do_sem_wait(struct core *c, struct core_sem_wait_args *a)
     wt->sess = ssi;
     wt->sem = si;
     wt->slot = in.slot;
+    wt->seq = in.seq;
     wt->prio = in.prio;
     /* Insert after the last waiter of equal or higher priority. */
     uint32_t after = s->wait_tail;
@@ -898,11 +1138,15 @@ static int32_t do_sem_cancel(struct core *c, struct core_sem_cancel_args *a)
     if (!session_get(c, a->session, &ssi))
         return CORE_E_SESSION;
     uint32_t w = waiter_of_slot(c, ssi, a->slot);
+    a->seq = 0;
+    zero(a->mac, sizeof a->mac);
     /* No waiter: a post already granted it (the grant is being delivered)
      * or there never was one.  Either way nothing is taken back. */
     if (w == NIL)
         return CORE_E_NOWAITER;
     uint32_t si = c->waiters[w].sem;
+    a->seq = c->waiters[w].seq;
+    reply_mac(c, a->session, a->slot, a->seq, CORE_CANCELLED, 0, 0, a->mac);
     c->sems[si].cancels++;
     waiter_unlink(c, w);
     sem_maybe_free(c, si);
@@ -917,6 +1161,222 @@ static int32_t do_sem_getvalue(struct core *c, struct core_sem_handle_args *a)
         return r;
     a->value = c->sems[si].value;
     return CORE_OK;
+}
+
+static int principal_ok(const struct core_principal *p)
+{
+    switch (p->kind) {
+    case CORE_P_UID:
+    case CORE_P_GID: return p->ext == 0;
+    case CORE_P_PROC: return p->id != 0;
+    case CORE_P_KEY: return p->id == 0 && p->ext != 0;
+    default: return 0;
+    }
+}
+
+/* Grant (revoke == 0) or revoke rights for a principal; owner only. */
+static int32_t do_sem_grant(struct core *c, struct core_sem_grant_args *a, int revoke)
+{
+    struct core_sem_grant_args in;
+    copy(&in, a, sizeof in);
+    uint32_t ssi, si;
+    int32_t r = resolve(c, in.session, in.handle, &ssi, &si, 0);
+    if (r)
+        return r;
+    if (!principal_ok(&in.who) || !in.rights || (in.rights & ~CORE_R_ALL))
+        return CORE_E_INVAL;
+    struct sem *s = &c->sems[si];
+    if (!is_owner(&c->sessions[ssi], s))
+        return CORE_E_PERM;
+    uint32_t e = s->acl_head;
+    while (e != NIL && !same(&c->acls[e].who, &in.who, sizeof in.who))
+        e = c->acls[e].next;
+    if (e == NIL) {
+        if (c->acl_free == NIL)
+            return CORE_E_NOSPC;
+        e = c->acl_free;
+        c->acl_free = c->acls[e].next;
+        c->acls_in_use++;
+        zero(&c->acls[e], sizeof c->acls[e]);
+        c->acls[e].who = in.who;
+        c->acls[e].next = s->acl_head;
+        s->acl_head = e;
+    }
+    if (revoke) {
+        c->acls[e].deny |= in.rights;
+        c->acls[e].allow &= ~in.rights;
+    } else {
+        c->acls[e].allow |= in.rights;
+        c->acls[e].deny &= ~in.rights;
+    }
+    refresh_rights(c, si);
+    return CORE_OK;
+}
+
+/* Cursor = 1 + index of the next entry; 0 = start. */
+static int32_t do_sem_acl(struct core *c, struct core_sem_acl_args *a)
+{
+    uint32_t si;
+    core_id_t h = a->handle;
+    uint32_t cur = a->cursor;
+    if (!sem_get(c, h, &si))
+        return CORE_E_HANDLE;
+    a->found = 0;
+    uint32_t e;
+    if (cur == 0)
+        e = c->sems[si].acl_head;
+    else if (cur == 0xffffffffu)
+        return CORE_OK;
+    else if (cur - 1 < c->cfg.max_acls)
+        e = cur - 1;
+    else
+        return CORE_E_INVAL;
+    if (e == NIL)
+        return CORE_OK;
+    /* The cursor came from outside: it must name an entry of this sem. */
+    uint32_t x = c->sems[si].acl_head;
+    while (x != NIL && x != e)
+        x = c->acls[x].next;
+    if (x == NIL)
+        return CORE_E_INVAL;
+    a->who = c->acls[e].who;
+    a->allow = c->acls[e].allow;
+    a->deny = c->acls[e].deny;
+    a->next = c->acls[e].next == NIL ? 0xffffffffu : c->acls[e].next + 1;
+    a->found = 1;
+    return CORE_OK;
+}
+
+/* Provision a key (in SGX: unsealed or received over an attested channel;
+ * here the host hands it in at start-up).  The argument's copy is wiped. */
+static int32_t do_key_add(struct core *c, struct core_key_add_args *a)
+{
+    struct core_key_add_args in;
+    copy(&in, a, sizeof in);
+    zero(a->key, sizeof a->key);
+    uint64_t id = core_auth_key_id(in.key);
+    a->key_id = id;
+    uint32_t freek = NIL;
+    for (uint32_t k = 0; k < c->cfg.max_keys; k++) {
+        if (c->keys[k].id == id) {
+            zero(&in, sizeof in);
+            return CORE_OK; /* already there */
+        }
+        if (!c->keys[k].id && freek == NIL)
+            freek = k;
+    }
+    if (freek == NIL) {
+        zero(&in, sizeof in);
+        return CORE_E_NOSPC;
+    }
+    copy(c->keys[freek].key, in.key, CORE_KEY_BYTES);
+    c->keys[freek].id = id;
+    c->keys_in_use++;
+    zero(&in, sizeof in);
+    return CORE_OK;
+}
+
+/* One client request.  For a key session: the MAC over the request as the
+ * client sent it, then a sequence number newer than the slot's last, and
+ * only then the operation; the reply gets the core's MAC.  A PID session's
+ * request runs as the same operation called directly would. */
+static int32_t do_request(struct core *c, struct core_request_args *a)
+{
+    struct core_request_args in;
+    copy(&in, a, sizeof in);
+    a->created = a->value = 0;
+    a->handle = 0;
+    zero(&a->wake, sizeof a->wake);
+    zero(a->rmac, sizeof a->rmac);
+    uint32_t ssi;
+    struct session *ss = session_get(c, in.session, &ssi);
+    if (!ss)
+        return CORE_E_SESSION;
+    const struct core_req *q = &in.req;
+    if (q->name_len > CORE_NAME_MAX)
+        return CORE_E_NAMETOOLONG;
+    struct keyed *k = keyed_of(c, ss);
+    if (k) {
+        if (q->slot >= CORE_MAX_SLOTS)
+            return CORE_E_AUTH;
+        uint8_t mac[CORE_MAC_BYTES];
+        core_auth_req_mac(k->ks, q, mac);
+        if (!core_auth_equal(mac, in.mac))
+            return CORE_E_AUTH; /* forged or altered */
+        if ((int32_t)(q->seq - k->last_seq[q->slot]) <= 0)
+            return CORE_E_AUTH; /* replayed, duplicated or reordered */
+        k->last_seq[q->slot] = q->seq;
+    }
+    int32_t r;
+    uint32_t value = 0;
+    core_id_t handle = 0;
+    switch (q->call) {
+    case CORE_ECALL_SEM_OPEN: {
+        struct core_sem_open_args o;
+        zero(&o, sizeof o);
+        o.session = in.session;
+        o.oflag = q->flags;
+        o.mode = q->mode & ~in.umask;
+        o.value = q->value;
+        o.name_len = q->name_len;
+        copy(o.name, q->name, q->name_len);
+        r = do_sem_open(c, &o);
+        handle = o.handle;
+        a->created = o.created;
+        break;
+    }
+    case CORE_ECALL_SEM_CREATE: {
+        struct core_sem_create_args o = {.session = in.session, .value = q->value};
+        r = do_sem_create(c, &o);
+        handle = o.handle;
+        break;
+    }
+    case CORE_ECALL_SEM_CLOSE:
+    case CORE_ECALL_SEM_DESTROY:
+    case CORE_ECALL_SEM_GETVALUE: {
+        struct core_sem_handle_args o = {.session = in.session, .handle = q->handle};
+        r = q->call == CORE_ECALL_SEM_CLOSE     ? do_sem_close(c, &o)
+            : q->call == CORE_ECALL_SEM_DESTROY ? do_sem_destroy(c, &o)
+                                                : do_sem_getvalue(c, &o);
+        value = o.value;
+        break;
+    }
+    case CORE_ECALL_SEM_UNLINK: {
+        struct core_sem_unlink_args o;
+        zero(&o, sizeof o);
+        o.session = in.session;
+        o.name_len = q->name_len;
+        copy(o.name, q->name, q->name_len);
+        r = do_sem_unlink(c, &o);
+        break;
+    }
+    case CORE_ECALL_SEM_POST: {
+        struct core_sem_post_args o = {.session = in.session, .handle = q->handle};
+        r = do_sem_post(c, &o);
+        a->wake = o.wake;
+        break;
+    }
+    case CORE_ECALL_SEM_WAIT: {
+        struct core_sem_wait_args o = {.session = in.session, .handle = q->handle,
+                                       .slot = q->slot, .flags = q->flags, .prio = q->prio,
+                                       .seq = q->seq};
+        r = do_sem_wait(c, &o);
+        break;
+    }
+    case CORE_ECALL_SEM_GRANT:
+    case CORE_ECALL_SEM_REVOKE: {
+        struct core_sem_grant_args o = {.session = in.session, .handle = q->handle,
+                                        .who = q->who, .rights = q->flags};
+        r = do_sem_grant(c, &o, q->call == CORE_ECALL_SEM_REVOKE);
+        break;
+    }
+    default: r = CORE_E_BADCALL; break;
+    }
+    a->value = value;
+    a->handle = handle;
+    if (k && r != CORE_QUEUED)
+        reply_mac(c, in.session, q->slot, q->seq, r, value, handle, a->rmac);
+    return r;
 }
 
 static void fill_info(const struct core *c, uint32_t si, struct core_sem_info *o)
@@ -937,6 +1397,10 @@ static void fill_info(const struct core *c, uint32_t si, struct core_sem_info *o
     o->waits = s->waits;
     o->blocks = s->blocks;
     o->cancels = s->cancels;
+    o->owner_key = s->owner_key;
+    o->owner_pid = (s->flags & CORE_SEMF_STRICT) && !s->owner_key ? s->owner_pid : 0;
+    for (uint32_t e = s->acl_head; e != NIL; e = c->acls[e].next)
+        o->nacl++;
 }
 
 static int32_t do_sem_info(struct core *c, struct core_sem_info_args *a)
@@ -1012,6 +1476,7 @@ static int32_t do_session_info(struct core *c, struct core_session_info_args *a)
     a->nopens = s->nopens;
     a->nwaiters = s->nwaiters;
     a->start_time = s->start_time;
+    a->key_id = s->key_id;
     return CORE_OK;
 }
 
@@ -1027,6 +1492,10 @@ static int32_t do_stats(struct core *c, struct core_stats_args *a)
     st->max_sessions = c->cfg.max_sessions;
     st->max_opens = c->cfg.max_opens;
     st->max_waiters = c->cfg.max_waiters;
+    st->acls_in_use = c->acls_in_use;
+    st->keys_in_use = c->keys_in_use;
+    st->keyed_in_use = c->keyed_in_use;
+    st->max_acls = c->cfg.max_acls;
     st->ops_ok = c->ops_ok;
     copy(st->refused, c->refused, sizeof st->refused);
     st->arena_bytes = c->arena_bytes;
@@ -1053,7 +1522,37 @@ static const uint64_t arg_size[CORE_ECALL_MAX_] = {
     [CORE_ECALL_STATS] = sizeof(struct core_stats_args),
     [CORE_ECALL_SESSION_INFO] = sizeof(struct core_session_info_args),
     [CORE_ECALL_SESSION_SETCRED] = sizeof(struct core_session_setcred_args),
+    [CORE_ECALL_KEY_ADD] = sizeof(struct core_key_add_args),
+    [CORE_ECALL_REQUEST] = sizeof(struct core_request_args),
+    [CORE_ECALL_SEM_GRANT] = sizeof(struct core_sem_grant_args),
+    [CORE_ECALL_SEM_REVOKE] = sizeof(struct core_sem_grant_args),
+    [CORE_ECALL_SEM_ACL] = sizeof(struct core_sem_acl_args),
 };
+
+/* Calls that act for a session: a key session may make them only through
+ * CORE_ECALL_REQUEST, with its MAC — a host that calls them directly for it
+ * is refused, so it cannot post, wait or open in a key session's name. */
+static int direct_for_keyed(struct core *c, uint32_t call, const void *args)
+{
+    switch (call) {
+    case CORE_ECALL_SEM_OPEN:
+    case CORE_ECALL_SEM_CREATE:
+    case CORE_ECALL_SEM_CLOSE:
+    case CORE_ECALL_SEM_DESTROY:
+    case CORE_ECALL_SEM_UNLINK:
+    case CORE_ECALL_SEM_POST:
+    case CORE_ECALL_SEM_WAIT:
+    case CORE_ECALL_SEM_GETVALUE:
+    case CORE_ECALL_SEM_GRANT:
+    case CORE_ECALL_SEM_REVOKE: break;
+    default: return 0;
+    }
+    core_id_t sid; /* every one of these structs starts with the session */
+    copy(&sid, args, sizeof sid);
+    uint32_t si;
+    const struct session *ss = session_get(c, sid, &si);
+    return ss && ss->kidx != NIL;
+}
 
 int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size)
 {
@@ -1064,6 +1563,10 @@ int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size
         return CORE_E_BADCALL;
     }
     int32_t r;
+    if (direct_for_keyed(c, call, args)) {
+        c->refused[-CORE_E_AUTH]++;
+        return CORE_E_AUTH;
+    }
     switch ((enum core_ecall)call) {
     case CORE_ECALL_SESSION_OPEN: r = do_session_open(c, args); break;
     case CORE_ECALL_SESSION_INHERIT: r = do_session_inherit(c, args); break;
@@ -1083,6 +1586,11 @@ int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size
     case CORE_ECALL_STATS: r = do_stats(c, args); break;
     case CORE_ECALL_SESSION_INFO: r = do_session_info(c, args); break;
     case CORE_ECALL_SESSION_SETCRED: r = do_session_setcred(c, args); break;
+    case CORE_ECALL_KEY_ADD: r = do_key_add(c, args); break;
+    case CORE_ECALL_REQUEST: r = do_request(c, args); break;
+    case CORE_ECALL_SEM_GRANT: r = do_sem_grant(c, args, 0); break;
+    case CORE_ECALL_SEM_REVOKE: r = do_sem_grant(c, args, 1); break;
+    case CORE_ECALL_SEM_ACL: r = do_sem_acl(c, args); break;
     default: r = CORE_E_BADCALL; break;
     }
     if (r >= 0)
@@ -1110,7 +1618,8 @@ const char *core_strerror(int32_t status)
         "busy",
         "no waiter to cancel",
         "bad ecall",
-        "inheritance refused",
+        "inheritance refused, or not the owner",
+        "key session: bad MAC, replay, or call not made through a MAC-checked request",
     };
     if (status == CORE_QUEUED)
         return "queued";

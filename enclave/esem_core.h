@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CORE_ABI_VERSION 1u
+#define CORE_ABI_VERSION 2u
 
 /* POSIX limits the core enforces (match glibc on Linux). */
 #define CORE_SEM_VALUE_MAX 2147483647u /* SEM_VALUE_MAX */
@@ -41,6 +41,33 @@
 /* oflag bits understood by CORE_ECALL_SEM_OPEN (not the host's O_* values). */
 #define CORE_O_CREAT 0x1u
 #define CORE_O_EXCL 0x2u
+#define CORE_O_STRICT 0x4u /* on create: strict policy (see below) */
+
+/* Rights on one semaphore, granted and revoked per principal. */
+#define CORE_R_OPEN 0x1u
+#define CORE_R_WAIT 0x2u /* wait, trywait, timedwait */
+#define CORE_R_POST 0x4u
+#define CORE_R_UNLINK 0x8u /* unlink a name; destroy an anonymous one */
+#define CORE_R_ALL 0xfu
+
+/* Who an access-list entry names. */
+enum core_principal_kind {
+    CORE_P_UID = 1,  /* id = uid (the caller's current uid) */
+    CORE_P_GID = 2,  /* id = gid (primary or supplementary) */
+    CORE_P_PROC = 3, /* id = pid, ext = its start time: one process, never a
+                      * later one that reuses the pid */
+    CORE_P_KEY = 4,  /* ext = key id: any key session proven with that key */
+};
+struct core_principal {
+    uint32_t kind, id;
+    uint64_t ext;
+};
+
+/* Key sessions. */
+#define CORE_KEY_BYTES 32u
+#define CORE_MAC_BYTES 16u
+#define CORE_NONCE_BYTES 16u
+#define CORE_MAX_SLOTS 1024u /* channel slots a key session tracks sequences for */
 
 /* wait flags */
 #define CORE_WAIT_TRY 0x1u /* never queue: CORE_E_AGAIN if no permit */
@@ -64,9 +91,13 @@ enum core_status {
     CORE_E_BUSY = -12,       /* waiters present (destroy/close) or slot busy */
     CORE_E_NOWAITER = -13,   /* cancel found no waiter: it was granted */
     CORE_E_BADCALL = -14,    /* unknown entry point or wrong argument size */
-    CORE_E_PERM = -15,       /* inheritance refused */
+    CORE_E_PERM = -15,       /* inheritance refused; grant/revoke by a non-owner */
+    CORE_E_AUTH = -16,       /* key session: bad MAC, replayed or out-of-order
+                              * sequence, unknown key, or a call a key session
+                              * may only make through CORE_ECALL_REQUEST */
 };
-#define CORE_E_MIN (-15)
+#define CORE_E_MIN (-16)
+#define CORE_CANCELLED 2 /* status of a wait its client withdrew (reply MACs) */
 
 /* The ecall table.  Values are part of the ABI: append, never renumber. */
 enum core_ecall {
@@ -88,7 +119,12 @@ enum core_ecall {
     CORE_ECALL_STATS = 16,
     CORE_ECALL_SESSION_INFO = 17,
     CORE_ECALL_SESSION_SETCRED = 18,
-    CORE_ECALL_MAX_ = 19
+    CORE_ECALL_KEY_ADD = 19,    /* provision a key (what SGX would seal/attest) */
+    CORE_ECALL_REQUEST = 20,    /* one client request, MAC-checked for key sessions */
+    CORE_ECALL_SEM_GRANT = 21,  /* owner only */
+    CORE_ECALL_SEM_REVOKE = 22, /* owner only */
+    CORE_ECALL_SEM_ACL = 23,    /* iterate access-list entries (admin) */
+    CORE_ECALL_MAX_ = 24
 };
 
 /* Sizing, chosen by the host at init and fixed for the core's lifetime. */
@@ -98,8 +134,13 @@ struct core_config {
     uint32_t max_opens;     /* (session, semaphore) open records */
     uint32_t max_waiters;   /* queued waits */
     uint32_t max_long_names;/* names longer than CORE_INLINE_NAME-1 */
+    uint32_t max_acls;      /* access-list entries, all semaphores together */
+    uint32_t max_keys;      /* provisioned keys */
+    uint32_t max_keyed;     /* key sessions at once (CORE_MAX_SLOTS * 4 bytes each) */
+    uint32_t flags;         /* CORE_CFG_* */
     uint32_t pad_;
 };
+#define CORE_CFG_STRICT 0x1u /* every new semaphore gets the strict policy */
 #define CORE_INLINE_NAME 64u
 
 /* Ids crossing the boundary: (generation << 32) | (index + 1); 0 is never valid. */
@@ -112,8 +153,17 @@ struct core_session_open_args {
     uint32_t pid, uid, gid, ngroups;
     uint32_t groups[CORE_NGROUPS_MAX];
     uint64_t start_time; /* process start time (clock ticks since boot) */
+    /* in, key sessions only: the key the client claims and its fresh nonce */
+    uint64_t key_id; /* 0: a PID session */
+    uint8_t nonce[CORE_NONCE_BYTES];
     /* out */
     core_id_t session;
+    uint8_t proof[CORE_MAC_BYTES]; /* key sessions: core_auth_proof() */
+};
+
+struct core_key_add_args {
+    uint8_t key[CORE_KEY_BYTES]; /* in; wiped by the core after use */
+    uint64_t key_id;             /* out */
 };
 
 /* The process changed its credentials (setuid...): later opens, creates and
@@ -167,11 +217,16 @@ struct core_sem_unlink_args {
     uint8_t pad2_[4];
 };
 
-/* A grant the host must deliver: the waiter (session, slot) now holds a permit. */
+/* A grant the host must deliver: the waiter (session, slot) now holds a
+ * permit.  For a key session the core also gives the reply's MAC, so the
+ * waiter can tell this grant from one the host made up. */
 struct core_wake {
     core_id_t session;
     uint32_t slot;
     uint32_t valid; /* 1 if this record holds a wake */
+    uint32_t seq;   /* the request the grant answers */
+    uint32_t pad_;
+    uint8_t mac[CORE_MAC_BYTES];
 };
 
 struct core_sem_post_args {
@@ -186,12 +241,75 @@ struct core_sem_wait_args {
     uint32_t slot;  /* caller's channel slot, identifies the waiter */
     uint32_t flags; /* CORE_WAIT_TRY */
     int32_t prio;   /* higher is released first; FIFO among equals */
-    uint32_t pad_;
+    uint32_t seq;   /* the request number (returned with the grant) */
 };
 
 struct core_sem_cancel_args {
     core_id_t session;
-    uint32_t slot, pad_;
+    uint32_t slot;
+    uint32_t seq; /* out: the request the cancelled wait was */
+    uint8_t mac[CORE_MAC_BYTES]; /* out, key sessions: reply MAC for CORE_CANCELLED */
+};
+
+/* Grant or revoke rights (CORE_R_*) on a semaphore the session has open. */
+struct core_sem_grant_args {
+    core_id_t session;
+    core_id_t handle;
+    struct core_principal who;
+    uint32_t rights, pad_;
+};
+
+/* Iterate a semaphore's access list (admin). */
+struct core_sem_acl_args {
+    core_id_t handle; /* in */
+    uint32_t cursor;  /* in: 0 to start */
+    uint32_t next;    /* out: cursor for the next call */
+    uint32_t found;   /* out: 0 when the list is exhausted */
+    uint32_t allow, deny, pad_;
+    struct core_principal who;
+};
+
+/*
+ * One client request as the client sent it and (for key sessions) MACed it:
+ * the host copies the channel slot into this and passes it unchanged; the
+ * core checks the MAC over the first CORE_REQ_HDR bytes and name_len bytes
+ * of name, then the per-slot sequence number, then runs it.
+ *   call:  CORE_ECALL_SEM_OPEN, _CREATE, _CLOSE, _DESTROY, _UNLINK, _POST,
+ *          _WAIT, _GETVALUE, _GRANT, _REVOKE
+ *   flags: OPEN: CORE_O_*; WAIT: CORE_WAIT_TRY; GRANT/REVOKE: CORE_R_*
+ */
+struct core_req {
+    uint32_t call, slot, seq, flags;
+    core_id_t handle;
+    uint32_t value, mode;
+    int32_t prio;
+    uint32_t name_len;
+    struct core_principal who; /* GRANT/REVOKE */
+    char name[CORE_NAME_MAX + 1];
+    uint8_t pad_[4];
+};
+#define CORE_REQ_HDR 56u /* offsetof(struct core_req, name) */
+
+/* What a reply says, as its MAC covers it. */
+struct core_reply {
+    core_id_t session;
+    uint32_t slot, seq;
+    int32_t status; /* the core status (CORE_OK, CORE_E_*, CORE_CANCELLED) */
+    uint32_t value;
+    core_id_t handle;
+};
+
+struct core_request_args {
+    core_id_t session;
+    struct core_req req;
+    uint8_t mac[CORE_MAC_BYTES]; /* in: the client's MAC (key sessions) */
+    uint32_t umask;              /* in: OPEN with O_CREAT: applied to mode */
+    uint32_t created;            /* out: OPEN created the semaphore */
+    uint32_t value;              /* out: GETVALUE */
+    uint32_t pad_;
+    core_id_t handle;            /* out: OPEN, CREATE */
+    struct core_wake wake;       /* out: POST that granted a queued wait */
+    uint8_t rmac[CORE_MAC_BYTES];/* out, key sessions: reply MAC (not for CORE_QUEUED) */
 };
 
 /* Admin view of one semaphore. */
@@ -203,10 +321,14 @@ struct core_sem_info {
     char name[CORE_NAME_MAX + 1];
     uint8_t pad_[4];
     uint64_t posts, waits, blocks, cancels;
+    uint64_t owner_key;  /* strict, created by a key session: the owner key id */
+    uint32_t owner_pid;  /* strict, created by a PID session: the owner process */
+    uint32_t nacl;       /* access-list entries */
 };
 #define CORE_SEMF_NAMED 0x1u
 #define CORE_SEMF_UNLINKED 0x2u
 #define CORE_SEMF_ANON 0x4u
+#define CORE_SEMF_STRICT 0x8u /* only the owner and whom it grants */
 
 struct core_sem_info_args {
     uint32_t cursor; /* in: first semaphore index to consider */
@@ -231,11 +353,13 @@ struct core_session_info_args {
     core_id_t session; /* in */
     uint32_t pid, uid, gid, nopens, nwaiters, pad_;
     uint64_t start_time;
+    uint64_t key_id; /* 0: a PID session */
 };
 
 struct core_stats {
     uint32_t sems_in_use, sessions_in_use, opens_in_use, waiters_in_use;
     uint32_t max_sems, max_sessions, max_opens, max_waiters;
+    uint32_t acls_in_use, keys_in_use, keyed_in_use, max_acls;
     uint64_t ops_ok;
     uint64_t refused[-CORE_E_MIN + 1]; /* indexed by -status */
     uint64_t arena_bytes;

@@ -25,25 +25,7 @@
 
 int dp_errno(int32_t st)
 {
-    switch (st) {
-    case CORE_OK: return 0;
-    case CORE_E_NOENT: return ENOENT;
-    case CORE_E_EXIST: return EEXIST;
-    case CORE_E_ACCES: return EACCES;
-    case CORE_E_NAMETOOLONG: return ENAMETOOLONG;
-    case CORE_E_OVERFLOW: return EOVERFLOW;
-    case CORE_E_AGAIN: return EAGAIN;
-    case CORE_E_NOSPC: return ENOSPC;
-    case CORE_E_BUSY: return EBUSY;
-    case CORE_E_PERM: return EPERM;
-    /* A bad, stale or not-opened handle is an invalid sem_t to POSIX. */
-    case CORE_E_HANDLE:
-    case CORE_E_NOTOPEN:
-    case CORE_E_INVAL:
-    case CORE_E_BADCALL:
-    case CORE_E_SESSION:
-    default: return EINVAL;
-    }
+    return esem_status_errno(st);
 }
 
 /* Refusals worth an audit line: a caller tried something it may not do or
@@ -51,7 +33,8 @@ int dp_errno(int32_t st)
 static int is_refusal(int32_t st)
 {
     return st == CORE_E_ACCES || st == CORE_E_HANDLE || st == CORE_E_NOTOPEN ||
-           st == CORE_E_SESSION || st == CORE_E_BADCALL || st == CORE_E_PERM;
+           st == CORE_E_SESSION || st == CORE_E_BADCALL || st == CORE_E_PERM ||
+           st == CORE_E_AUTH;
 }
 
 struct wakeq {
@@ -66,14 +49,18 @@ static void wake_flush(struct wakeq *q)
     q->n = 0;
 }
 
-/* Publish a reply.  Called with core_mu held. */
-static void reply(struct client *c, uint32_t slot, uint32_t seq, int32_t status,
-                  uint32_t value, uint64_t handle, struct wakeq *q)
+/* Publish a reply: the core's status (and its errno, or ESEM_ST_CANCELLED),
+ * and for a key session the core's MAC over it.  Called with core_mu held. */
+static void reply(struct client *c, uint32_t slot, uint32_t seq, int32_t cstatus,
+                  uint32_t value, uint64_t handle, const uint8_t *mac, struct wakeq *q)
 {
+    static const uint8_t nomac[CORE_MAC_BYTES];
     struct esem_slot *s = &c->chan->slot[slot];
-    s->status = status;
+    s->status = cstatus == CORE_CANCELLED ? ESEM_ST_CANCELLED : dp_errno(cstatus);
+    s->cstatus = cstatus;
     s->rvalue = value;
     s->rhandle = handle;
+    memcpy(s->rmac, mac ? mac : nomac, CORE_MAC_BYTES);
     atomic_store_explicit((_Atomic uint32_t *)&s->rep_seq, seq, memory_order_seq_cst);
     /* Pairs with the client's store of client_sleeping then re-check of
      * rep_seq: one of the two sides sees the other's store. */
@@ -109,9 +96,11 @@ static void deliver(const struct core_wake *first, struct wakeq *q)
         if (esem_util_pidfd_alive(t->pidfd)) {
             st->granted = 1;
             st->granted_seq = st->queued_seq;
-            reply(t, wk.slot, st->queued_seq, 0, 0, 0, q);
+            reply(t, wk.slot, st->queued_seq, CORE_OK, 0, 0, wk.mac, q);
             return;
         }
+        /* A key session's permit cannot be re-posted by the host (the core
+         * refuses to post in its name): the dead waiter consumed it. */
         struct core_sem_post_args a = {.session = t->session, .handle = st->wait_handle};
         if (core_ecall(D.core, CORE_ECALL_SEM_POST, &a, sizeof a) != CORE_OK)
             return;
@@ -130,82 +119,41 @@ struct req {
     uint32_t op, oflag, value, mode, name_len;
     int32_t prio;
     uint64_t handle;
+    uint8_t mac[CORE_MAC_BYTES];
     char name[ESEM_NAME_BUF];
 };
 
 static const char *op_name(uint32_t op)
 {
     static const char *const n[] = {"?", "open", "create", "close", "destroy", "unlink",
-                                    "post", "wait", "trywait", "getvalue"};
+                                    "post", "wait", "trywait", "getvalue", "grant", "revoke"};
+    _Static_assert(sizeof n / sizeof n[0] == ESEM_OP_MAX_, "one name per op");
     return op < ESEM_OP_MAX_ ? n[op] : "bad-op";
 }
 
-/* Run one request against the core.  core_mu held.  Returns the core status;
+/* Run one request against the core: the request goes in as the client
+ * wrote it (the core checks a key session's MAC over exactly that), with
+ * the umask the daemon read.  core_mu held.  Returns the core status;
  * CORE_QUEUED means no reply now. */
-static int32_t execute(struct client *c, uint32_t slot, const struct req *r,
-                       uint32_t *value, uint64_t *handle, struct wakeq *q)
+static int32_t execute(struct client *c, uint32_t slot, uint32_t seq, const struct req *r,
+                       uint32_t umask, uint32_t *value, uint64_t *handle, uint8_t *rmac,
+                       struct wakeq *q)
 {
-    int32_t st;
-    switch (r->op) {
-    case ESEM_OP_OPEN: {
-        struct core_sem_open_args a;
-        memset(&a, 0, sizeof a);
-        if (r->name_len > CORE_NAME_MAX)
-            return CORE_E_NAMETOOLONG;
-        a.session = c->session;
-        a.oflag = r->oflag;
-        a.mode = r->mode;
-        a.value = r->value;
-        a.name_len = r->name_len;
-        memcpy(a.name, r->name, r->name_len);
-        st = core_ecall(D.core, CORE_ECALL_SEM_OPEN, &a, sizeof a);
-        *handle = a.handle;
-        return st;
-    }
-    case ESEM_OP_CREATE: {
-        struct core_sem_create_args a = {.session = c->session, .value = r->value};
-        st = core_ecall(D.core, CORE_ECALL_SEM_CREATE, &a, sizeof a);
-        *handle = a.handle;
-        return st;
-    }
-    case ESEM_OP_CLOSE:
-    case ESEM_OP_DESTROY:
-    case ESEM_OP_GETVALUE: {
-        struct core_sem_handle_args a = {.session = c->session, .handle = r->handle};
-        uint32_t call = r->op == ESEM_OP_CLOSE     ? CORE_ECALL_SEM_CLOSE
-                        : r->op == ESEM_OP_DESTROY ? CORE_ECALL_SEM_DESTROY
-                                                   : CORE_ECALL_SEM_GETVALUE;
-        st = core_ecall(D.core, call, &a, sizeof a);
-        *value = a.value;
-        return st;
-    }
-    case ESEM_OP_UNLINK: {
-        struct core_sem_unlink_args a;
-        memset(&a, 0, sizeof a);
-        if (r->name_len > CORE_NAME_MAX)
-            return CORE_E_NAMETOOLONG;
-        a.session = c->session;
-        a.name_len = r->name_len;
-        memcpy(a.name, r->name, r->name_len);
-        return core_ecall(D.core, CORE_ECALL_SEM_UNLINK, &a, sizeof a);
-    }
-    case ESEM_OP_POST: {
-        struct core_sem_post_args a = {.session = c->session, .handle = r->handle};
-        st = core_ecall(D.core, CORE_ECALL_SEM_POST, &a, sizeof a);
-        if (st == CORE_OK)
-            deliver(&a.wake, q);
-        return st;
-    }
-    case ESEM_OP_WAIT:
-    case ESEM_OP_TRYWAIT: {
-        struct core_sem_wait_args a = {.session = c->session, .handle = r->handle,
-                                       .slot = slot, .prio = r->prio,
-                                       .flags = r->op == ESEM_OP_TRYWAIT ? CORE_WAIT_TRY : 0};
-        return core_ecall(D.core, CORE_ECALL_SEM_WAIT, &a, sizeof a);
-    }
-    default:
+    struct core_request_args a;
+    memset(&a, 0, sizeof a);
+    if (esem_req_canon(r->op, r->oflag, r->value, r->mode, r->name_len, r->prio, r->handle,
+                       r->name, slot, seq, &a.req) < 0)
         return CORE_E_BADCALL;
-    }
+    a.session = c->session;
+    memcpy(a.mac, r->mac, sizeof a.mac);
+    a.umask = umask;
+    int32_t st = core_ecall(D.core, CORE_ECALL_REQUEST, &a, sizeof a);
+    *value = a.value;
+    *handle = a.handle;
+    memcpy(rmac, a.rmac, CORE_MAC_BYTES);
+    if (st == CORE_OK && r->op == ESEM_OP_POST)
+        deliver(&a.wake, q);
+    return st;
 }
 
 struct refusal {
@@ -250,6 +198,12 @@ static void take(struct client *c, uint32_t k, struct taken *t)
     r->name_len = s->name_len;
     r->prio = s->prio;
     r->handle = s->handle;
+    memcpy(r->mac, s->mac, sizeof r->mac);
+    if (r->op == ESEM_OP_GRANT || r->op == ESEM_OP_REVOKE) {
+        if (r->name_len > ESEM_NAME_BUF)
+            r->name_len = ESEM_NAME_BUF;
+        memcpy(r->name, s->name, r->name_len);
+    }
     if (r->op == ESEM_OP_OPEN || r->op == ESEM_OP_UNLINK) {
         if (r->name_len > ESEM_NAME_BUF)
             r->name_len = ESEM_NAME_BUF;
@@ -267,8 +221,7 @@ static void take(struct client *c, uint32_t k, struct taken *t)
         if (esemd_proc_creds(c->pid, &t->pc) < 0 || !esem_util_pidfd_alive(c->pidfd)) {
             t->cred_st = CORE_E_SESSION;
         } else {
-            r->mode &= ~t->pc.umask; /* as open(2) would apply it */
-            c->creds = t->pc;
+            c->creds = t->pc; /* the core applies t->pc.umask, as open(2) would */
         }
     }
 }
@@ -288,6 +241,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
         ss->granted = 0; /* a client that sends again took its last reply */
         uint32_t value = 0;
         uint64_t handle = 0;
+        uint8_t rmac[CORE_MAC_BYTES] = {0};
         int32_t st = t->cred_st;
         if (!st && (t->r.op == ESEM_OP_OPEN || t->r.op == ESEM_OP_UNLINK)) {
             struct core_session_setcred_args sc = {.session = c->session, .uid = t->pc.uid,
@@ -296,7 +250,8 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
             st = core_ecall(D.core, CORE_ECALL_SESSION_SETCRED, &sc, sizeof sc);
         }
         if (!st)
-            st = execute(c, k, &t->r, &value, &handle, q);
+            st = execute(c, k, t->seq, &t->r, t->r.op == ESEM_OP_OPEN ? t->pc.umask : 0, &value,
+                         &handle, rmac, q);
         if (st == CORE_QUEUED) {
             ss->queued = 1;
             ss->queued_seq = t->seq;
@@ -307,7 +262,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
             ref->st = st;
             ref->op = t->r.op;
         }
-        reply(c, k, t->seq, st < 0 ? dp_errno(st) : 0, value, handle, q);
+        reply(c, k, t->seq, st, value, handle, rmac, q);
         return;
     }
     if (ss->queued && t->cseq == ss->queued_seq) {
@@ -316,7 +271,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
         ss->queued = 0;
         /* CORE_E_NOWAITER cannot happen here: grants clear `queued` under
          * the same lock.  Either way the client gets a final answer. */
-        reply(c, k, ss->queued_seq, st == CORE_OK ? ESEM_ST_CANCELLED : 0, 0, 0, q);
+        reply(c, k, ss->queued_seq, st == CORE_OK ? CORE_CANCELLED : CORE_OK, 0, 0, a.mac, q);
     }
 }
 

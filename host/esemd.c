@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -429,6 +430,10 @@ static void handle_hello(struct client *c)
     c->creds.uid = c->uid; /* the connection's own credentials */
     c->creds.gid = c->gid;
     so.start_time = c->start_time;
+    if (h.kind == ESEM_HELLO_CLIENT && h.key_id) {
+        so.key_id = h.key_id;
+        memcpy(so.nonce, h.nonce, sizeof so.nonce);
+    }
     struct esem_hello_reply rep = {0};
     pthread_mutex_lock(&D.core_mu);
     int32_t st = core_ecall(D.core, CORE_ECALL_SESSION_OPEN, &so, sizeof so);
@@ -451,10 +456,17 @@ static void handle_hello(struct client *c)
     if (st != CORE_OK) {
         if (st == CORE_E_PERM)
             esemd_refusal(c, "inherit", st);
+        if (st == CORE_E_AUTH) {
+            /* a key the core was never given */
+            esemd_refusal(c, "key", st);
+            hello_fail(c, EKEYREJECTED, "unknown key");
+            return;
+        }
         hello_fail(c, dp_errno(st), core_strerror(st));
         return;
     }
     rep.session = c->session;
+    memcpy(rep.proof, so.proof, sizeof rep.proof);
     if (h.kind == ESEM_HELLO_ADMIN) {
         if (send_reply(c->sock, &rep, NULL, 0) < 0)
             client_free(c, "hello reply failed");
@@ -496,8 +508,12 @@ static void handle_hello(struct client *c)
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_PIDFD, c->gen, c->id)};
     epoll_ctl(ep_fd, EPOLL_CTL_ADD, c->pidfd, &ev);
-    esemd_log("session start pid=%d uid=%u gid=%u%s", (int)c->pid, (unsigned)c->uid,
-              (unsigned)c->gid, h.inherit_session ? " (inherits its parent's opens)" : "");
+    char keyinfo[40] = "";
+    if (so.key_id)
+        snprintf(keyinfo, sizeof keyinfo, " key=%016llx", (unsigned long long)so.key_id);
+    esemd_log("session start pid=%d uid=%u gid=%u%s%s", (int)c->pid, (unsigned)c->uid,
+              (unsigned)c->gid, keyinfo,
+              h.inherit_session ? " (inherits its parent's opens)" : "");
 }
 
 /* ---- admin ---- */
@@ -724,6 +740,66 @@ static void accept_all(void)
 
 /* ---- start-up ---- */
 
+/* Provision the keys of a keyring file to the core: one key per line, 64
+ * hex digits (esemctl keygen writes them); blank lines and #-comments are
+ * skipped.  The file must be the daemon user's and private to it.  (Under
+ * SGX the core would get its keys sealed or over an attested channel; here
+ * the host hands them in once, at start, and wipes its copies.) */
+static int load_keyring(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        esemd_log("keyring %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+        esemd_log("keyring %s: must be a regular file of uid %u with mode 0600 or stricter",
+                  path, (unsigned)geteuid());
+        close(fd);
+        return -1;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return -1;
+    }
+    char line[256];
+    int n = 0, bad = 0, lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *p = line + strspn(line, " \t");
+        p[strcspn(p, "\r\n")] = 0;
+        if (*p == 0 || *p == '#')
+            continue;
+        struct core_key_add_args ka;
+        size_t len = 0;
+        if (strlen(p) != 2 * CORE_KEY_BYTES ||
+            sodium_hex2bin(ka.key, sizeof ka.key, p, strlen(p), NULL, &len, NULL) != 0 ||
+            len != CORE_KEY_BYTES) {
+            esemd_log("keyring %s:%d: not a key (64 hex digits)", path, lineno);
+            bad = 1;
+            break;
+        }
+        int32_t r = core_ecall(D.core, CORE_ECALL_KEY_ADD, &ka, sizeof ka);
+        sodium_memzero(&ka, sizeof ka);
+        if (r != CORE_OK) {
+            esemd_log("keyring %s:%d: %s", path, lineno, core_strerror(r));
+            bad = 1;
+            break;
+        }
+        n++;
+    }
+    sodium_memzero(line, sizeof line);
+    fclose(f);
+    if (bad)
+        return -1;
+    esemd_log("keyring %s: %d key(s) provisioned to the core", path, n);
+    return 0;
+}
+
 static uint32_t parse_u32(const char *s, const char *opt)
 {
     char *end;
@@ -743,7 +819,8 @@ int main(int argc, char **argv)
         {"max-sems", required_argument, 0, 'S'}, {"max-clients", required_argument, 0, 'C'},
         {"spin-us", required_argument, 0, 'P'}, {"no-seccomp", no_argument, 0, 'N'},
         {"binding", required_argument, 0, 'B'}, {"system", no_argument, 0, 'Y'},
-        {"user", required_argument, 0, 'U'},  {"help", no_argument, 0, 'h'},
+        {"user", required_argument, 0, 'U'},  {"keyring", required_argument, 0, 'K'},
+        {"policy", required_argument, 0, 'O'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
     const char *path = NULL, *logpath = NULL;
     int foreground = 0;
@@ -754,6 +831,7 @@ int main(int argc, char **argv)
     int use_seccomp = 1;
     int system_mode = 0;          /* --system: /run/esem, a dedicated user */
     const char *run_user = NULL;  /* --user: who the system daemon runs as */
+    const char *keyring = NULL;   /* --keyring: keys provisioned to the core */
     int o;
     while ((o = getopt_long(argc, argv, "s:fl:w:hV", opts, NULL)) != -1) {
         switch (o) {
@@ -776,6 +854,15 @@ int main(int argc, char **argv)
             }
             break;
         case 'Y': system_mode = 1; break;
+        case 'K': keyring = optarg; break;
+        case 'O':
+            if (strcmp(optarg, "strict") == 0)
+                cfg.flags |= CORE_CFG_STRICT;
+            else if (strcmp(optarg, "posix") != 0) {
+                fprintf(stderr, "esemd: --policy is posix or strict, not %s\n", optarg);
+                return 2;
+            }
+            break;
         case 'U': run_user = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': puts("esemd " ESEM_VERSION); return 0;
@@ -795,6 +882,9 @@ int main(int argc, char **argv)
     cfg.max_opens = cfg.max_sems <= (1u << 23) ? cfg.max_sems * 2 : 1u << 24;
     cfg.max_waiters = cfg.max_sems / 2 > 1024 ? cfg.max_sems / 2 : 1024;
     cfg.max_long_names = cfg.max_sems / 16 > 64 ? cfg.max_sems / 16 : 64;
+    cfg.max_acls = cfg.max_sems;
+    cfg.max_keys = 256;
+    cfg.max_keyed = cfg.max_sessions < 1024 ? cfg.max_sessions : 1024;
 
     char defpath[sizeof sock_path];
     if (!path) {
@@ -865,6 +955,10 @@ int main(int argc, char **argv)
         }
     }
     harden_process();
+    if (sodium_init() < 0) {
+        esemd_log("libsodium failed to start");
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
 
     uint64_t asz = core_arena_size(&cfg);
@@ -875,6 +969,8 @@ int main(int argc, char **argv)
         return 1;
     }
     pthread_mutex_init(&D.core_mu, NULL);
+    if (keyring && load_keyring(keyring) < 0)
+        return 1;
     D.max_sessions = cfg.max_sessions;
     D.by_session = calloc(cfg.max_sessions, sizeof *D.by_session);
     D.spin_ns = spin_us * 1000ull;

@@ -28,6 +28,7 @@
 
 #include <sodium.h>
 
+#include "core_auth.h"
 #include "proto.h"
 #include "util.h"
 
@@ -48,6 +49,19 @@ static struct {
     _Atomic long nheld; /* semaphores this process holds: opens + creates - closes */
     uint64_t spin_ns;
     pthread_key_t slot_key;
+    /* key session (esem_set_key or ESEM_KEY_FILE): every request is MACed
+     * and only a reply with the core's MAC counts (see core_auth.h) */
+    int keyed;
+    int key_err; /* ESEM_KEY_FILE was set but unusable: fail closed */
+    uint8_t key[CORE_KEY_BYTES];
+    uint64_t key_id;
+    uint8_t ks[CORE_KEY_BYTES]; /* this session's key */
+    struct vrep {               /* the last reply that passed its MAC check */
+        int32_t cstatus;
+        uint32_t value;
+        uint64_t handle;
+    } vrep[ESEM_NSLOTS];
+    _Atomic uint64_t rejected; /* replies refused: bad MAC (forged or altered) */
 } G = {.mu = PTHREAD_MUTEX_INITIALIZER, .sock = -1, .efd = -1};
 
 static _Thread_local int t_slot = -1; /* this thread's own slot */
@@ -176,8 +190,14 @@ static int do_connect_once(void)
         close(s);
         return -ECONNREFUSED;
     }
+    if (G.key_err)
+        return -G.key_err;
     struct esem_hello h = {.magic = ESEM_PROTO_MAGIC, .version = ESEM_PROTO_VERSION,
                            .kind = ESEM_HELLO_CLIENT, .inherit_session = G.inherit_from};
+    if (G.keyed) {
+        h.key_id = G.key_id;
+        randombytes_buf(h.nonce, sizeof h.nonce);
+    }
     if (send(s, &h, sizeof h, MSG_NOSIGNAL) != (ssize_t)sizeof h) {
         close(s);
         return -ECONNREFUSED;
@@ -211,6 +231,19 @@ static int do_connect_once(void)
             close(fds[1]);
         close(s);
         return -err;
+    }
+    if (G.keyed) {
+        /* Only the core holds our key: its proof shows we talk to it and
+         * not to an impostor daemon. */
+        uint8_t proof[CORE_MAC_BYTES];
+        core_auth_session_key(G.key, rep.session, h.nonce, G.ks);
+        core_auth_proof(G.ks, rep.session, h.nonce, proof);
+        if (!core_auth_equal(proof, rep.proof)) {
+            close(fds[0]);
+            close(fds[1]);
+            close(s);
+            return -EBADMSG;
+        }
     }
     void *m = mmap(NULL, rep.chan_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
     close(fds[0]);
@@ -377,6 +410,12 @@ static void init_once(void)
     if (sodium_init() < 0)
         abort(); /* libsodium cannot work at all: never run with a weak key */
     randombytes_buf(tag_key, sizeof tag_key);
+    const char *kf = getenv("ESEM_KEY_FILE");
+    if (kf && *kf && !G.keyed) {
+        int r = esemi_key_file(kf);
+        if (r < 0)
+            G.key_err = -r;
+    }
     const char *spin = getenv("ESEM_SPIN_US");
     G.spin_ns = (spin ? strtoull(spin, NULL, 10) : 20) * 1000ull;
     pthread_key_create(&G.slot_key, thread_exit);
@@ -428,9 +467,70 @@ static void ring(void)
     }
 }
 
+/* Key sessions: does the reply in s carry the core's MAC for request seq?
+ * Reads each field once; what passed is kept privately (G.vrep), so a
+ * writer of the channel cannot change it after the check. */
+static int reply_authentic(struct esem_slot *s, uint32_t seq)
+{
+    uint32_t k = (uint32_t)(s - G.chan->slot);
+    struct core_reply rep;
+    uint8_t mac[CORE_MAC_BYTES], want[CORE_MAC_BYTES];
+    memset(&rep, 0, sizeof rep);
+    rep.session = G.session;
+    rep.slot = k;
+    rep.seq = seq;
+    rep.status = ((volatile struct esem_slot *)s)->cstatus;
+    rep.value = ((volatile struct esem_slot *)s)->rvalue;
+    rep.handle = ((volatile struct esem_slot *)s)->rhandle;
+    for (unsigned i = 0; i < sizeof mac; i++)
+        mac[i] = ((volatile struct esem_slot *)s)->rmac[i];
+    core_auth_rep_mac(G.ks, &rep, want);
+    if (!core_auth_equal(mac, want))
+        return 0;
+    G.vrep[k].cstatus = rep.status;
+    G.vrep[k].value = rep.value;
+    G.vrep[k].handle = rep.handle;
+    return 1;
+}
+
 static int reply_ready(struct esem_slot *s, uint32_t seq)
 {
-    return atomic_load_explicit((_Atomic uint32_t *)&s->rep_seq, memory_order_acquire) == seq;
+    _Atomic uint32_t *rs = (_Atomic uint32_t *)&s->rep_seq;
+    if (atomic_load_explicit(rs, memory_order_acquire) != seq)
+        return 0;
+    if (!G.keyed || reply_authentic(s, seq))
+        return 1;
+    /* Not the core's reply (a forged grant, say): refuse it and keep
+     * waiting.  Put the sequence back so the futex can sleep again; if the
+     * real reply landed meanwhile its fields check out now. */
+    atomic_fetch_add(&G.rejected, 1);
+    uint32_t exp = seq;
+    atomic_compare_exchange_strong(rs, &exp, seq - 1);
+    if (reply_authentic(s, seq)) {
+        atomic_store_explicit(rs, seq, memory_order_release);
+        return 1;
+    }
+    return 0;
+}
+
+/* The reply to the request just answered: status as in the slot (0, a
+ * positive errno or ESEM_ST_CANCELLED).  A key session takes only what
+ * passed its MAC check. */
+static int32_t reply_status(struct esem_slot *s, uint32_t *value, uint64_t *handle)
+{
+    if (!G.keyed) {
+        if (value)
+            *value = s->rvalue;
+        if (handle)
+            *handle = s->rhandle;
+        return s->status;
+    }
+    const struct vrep *v = &G.vrep[s - G.chan->slot];
+    if (value)
+        *value = v->value;
+    if (handle)
+        *handle = v->handle;
+    return v->cstatus == CORE_CANCELLED ? ESEM_ST_CANCELLED : esem_status_errno(v->cstatus);
 }
 
 /* Wait for the reply to request seq.  Returns 0 when it arrived, -EINTR or
@@ -533,7 +633,7 @@ ESEM_NO_ASAN static int withdraw(struct inflight *f)
     int r = await(f->s, f->seq, &none, 0);
     if (r < 0)
         return r;
-    return f->s->status == ESEM_ST_CANCELLED ? 0 : 1;
+    return reply_status(f->s, NULL, NULL) == ESEM_ST_CANCELLED ? 0 : 1;
 }
 
 /* The thread is being cancelled inside a wait (POSIX makes sem_wait a
@@ -542,7 +642,7 @@ ESEM_NO_ASAN static int withdraw(struct inflight *f)
 ESEM_NO_ASAN static void on_cancel(void *arg)
 {
     struct inflight *f = arg;
-    int granted = withdraw(f) == 1 && f->s->status == 0;
+    int granted = withdraw(f) == 1 && reply_status(f->s, NULL, NULL) == 0;
     if (granted)
         ack(f->s, f->seq); /* we hand it back ourselves, just below */
     slot_leave(f->k, f->borrowed);
@@ -583,6 +683,12 @@ static int rpc(struct call *c)
     s->name_len = c->name_len;
     if (c->name_len)
         memcpy(s->name, c->name, c->name_len);
+    if (G.keyed) {
+        struct core_req q;
+        esem_req_canon(c->op, c->oflag, c->value, c->mode, c->name_len, c->prio, c->handle,
+                       c->name, (uint32_t)f.k, seq, &q);
+        core_auth_req_mac(G.ks, &q, s->mac);
+    }
     atomic_store_explicit((_Atomic uint32_t *)&s->req_seq, seq, memory_order_seq_cst);
     ring();
 
@@ -594,9 +700,7 @@ static int rpc(struct call *c)
         r = w < 0 ? w : w == 0 ? r : 0;
     }
     if (r == 0) {
-        int32_t st = s->status;
-        c->rvalue = s->rvalue;
-        c->rhandle = s->rhandle;
+        int32_t st = reply_status(s, &c->rvalue, &c->rhandle);
         r = st == 0 ? 0 : st > 0 ? -st : -EIO;
         if (st == 0 && c->op == ESEM_OP_WAIT)
             ack(s, seq);
@@ -636,7 +740,8 @@ int esemi_open(const char *name, int oflag, mode_t mode, unsigned int value, uin
     if (oflag & O_CREAT) {
         if (value > ESEM_VALUE_MAX)
             return -EINVAL;
-        c.oflag = CORE_O_CREAT | ((oflag & O_EXCL) ? CORE_O_EXCL : 0);
+        c.oflag = CORE_O_CREAT | ((oflag & O_EXCL) ? CORE_O_EXCL : 0) |
+                  ((oflag & ESEM_O_STRICT) ? CORE_O_STRICT : 0);
         c.mode = (uint32_t)(mode & 0777); /* esemd applies our umask, as open(2) would */
         c.value = value;
     }
@@ -752,3 +857,104 @@ int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs, int
                      .interruptible = 1, .cancellable = 1, .clock = clock, .deadline = abs};
     return rpc(&c);
 }
+
+/* ---- access lists and keys ---- */
+
+static int acl_op(uint32_t op, uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext,
+                  unsigned rights)
+{
+    if (!rights || (rights & ~CORE_R_ALL))
+        return -EINVAL;
+    struct core_principal p = {.kind = kind, .id = id, .ext = ext};
+    if (kind == CORE_P_PROC) {
+        /* name the process, not its pid: a later process that reuses the
+         * pid is someone else (its start time differs) */
+        pid_t ppid;
+        if (id == 0 || esem_util_proc_stat((pid_t)id, &p.ext, &ppid) < 0)
+            return -ESRCH;
+    }
+    struct call c = {.op = op, .handle = handle, .oflag = rights, .name = (const char *)&p,
+                     .name_len = sizeof p};
+    return rpc(&c);
+}
+
+int esemi_grant(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext, unsigned rights)
+{
+    return acl_op(ESEM_OP_GRANT, handle, kind, id, ext, rights);
+}
+
+int esemi_revoke(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext, unsigned rights)
+{
+    return acl_op(ESEM_OP_REVOKE, handle, kind, id, ext, rights);
+}
+
+int esemi_set_key(const uint8_t key[CORE_KEY_BYTES])
+{
+    pthread_once(&once, init_once);
+    pthread_mutex_lock(&G.mu);
+    int r = 0;
+    if (atomic_load(&G.state) != ST_DOWN || G.inherit_from) {
+        r = -EISCONN; /* a session's kind is fixed when it starts */
+    } else {
+        memcpy(G.key, key, CORE_KEY_BYTES);
+        G.key_id = core_auth_key_id(key);
+        G.keyed = 1;
+        G.key_err = 0;
+    }
+    pthread_mutex_unlock(&G.mu);
+    return r;
+}
+
+int esemi_read_key_file(const char *path, uint8_t key[CORE_KEY_BYTES])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    char buf[2 * CORE_KEY_BYTES + 8];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0)
+        return -EIO;
+    buf[n] = 0;
+    size_t len = strcspn(buf, " \t\r\n");
+    size_t got = 0;
+    int r = len == 2 * CORE_KEY_BYTES &&
+                    sodium_hex2bin(key, CORE_KEY_BYTES, buf, len, NULL, &got, NULL) == 0 &&
+                    got == CORE_KEY_BYTES
+                ? 0
+                : -ENOKEY;
+    sodium_memzero(buf, sizeof buf);
+    return r;
+}
+
+/* Called from init_once (G.mu not held, nothing connected yet). */
+int esemi_key_file(const char *path)
+{
+    uint8_t key[CORE_KEY_BYTES];
+    int r = esemi_read_key_file(path, key);
+    if (r == 0) {
+        memcpy(G.key, key, CORE_KEY_BYTES);
+        G.key_id = core_auth_key_id(key);
+        G.keyed = 1;
+    }
+    sodium_memzero(key, sizeof key);
+    return r < 0 ? -ENOKEY : 0;
+}
+
+uint64_t esemi_key_id(const uint8_t key[CORE_KEY_BYTES])
+{
+    return core_auth_key_id(key);
+}
+
+uint64_t esemi_rejected_replies(void)
+{
+    return atomic_load(&G.rejected);
+}
+
+_Static_assert(ESEM_R_OPEN == CORE_R_OPEN && ESEM_R_WAIT == CORE_R_WAIT &&
+                   ESEM_R_POST == CORE_R_POST && ESEM_R_UNLINK == CORE_R_UNLINK &&
+                   ESEM_R_ALL == CORE_R_ALL,
+               "public rights are the core's");
+_Static_assert((int)ESEM_P_UID == (int)CORE_P_UID && (int)ESEM_P_GID == (int)CORE_P_GID &&
+                   (int)ESEM_P_PROC == (int)CORE_P_PROC && (int)ESEM_P_KEY == (int)CORE_P_KEY,
+               "public principal kinds are the core's");

@@ -27,6 +27,17 @@ ESEMI int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *ab
                      int cancel_at_entry);
 ESEMI int esemi_getvalue(uint64_t handle, int *sval);
 
+/* Access lists (CORE_P_* kinds, CORE_R_* rights; for CORE_P_PROC the
+ * process's start time is looked up here, ext is ignored). */
+ESEMI int esemi_grant(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext, unsigned rights);
+ESEMI int esemi_revoke(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext, unsigned rights);
+/* Key sessions: set the key before the first call (-EISCONN after). */
+ESEMI int esemi_set_key(const uint8_t key[32]);
+ESEMI int esemi_key_file(const char *path);
+ESEMI int esemi_read_key_file(const char *path, uint8_t key[32]);
+ESEMI uint64_t esemi_key_id(const uint8_t key[32]);
+ESEMI uint64_t esemi_rejected_replies(void);
+
 /* A keyed check value (SipHash-2-4, 128-bit key random per process tree)
  * for a handle stored in memory others may write (an esem_t, or a sem_t in
  * a shared segment under the shim): a value that was not written by this

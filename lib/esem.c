@@ -195,3 +195,32 @@ EXPORT int esem_getvalue(esem_t *sem, int *sval)
     int r = esemi_getvalue(sem->handle, sval);
     return r < 0 ? fail(r) : 0;
 }
+
+EXPORT int esem_grant(esem_t *sem, const struct esem_principal *who, unsigned rights)
+{
+    if (!valid(sem) || !who)
+        return fail(-EINVAL);
+    int r = esemi_grant(sem->handle, (uint32_t)who->kind, who->id, who->key_id, rights);
+    return r < 0 ? fail(r) : 0;
+}
+
+EXPORT int esem_revoke(esem_t *sem, const struct esem_principal *who, unsigned rights)
+{
+    if (!valid(sem) || !who)
+        return fail(-EINVAL);
+    int r = esemi_revoke(sem->handle, (uint32_t)who->kind, who->id, who->key_id, rights);
+    return r < 0 ? fail(r) : 0;
+}
+
+EXPORT int esem_set_key(const unsigned char key[32])
+{
+    if (!key)
+        return fail(-EINVAL);
+    int r = esemi_set_key(key);
+    return r < 0 ? fail(r) : 0;
+}
+
+EXPORT uint64_t esem_key_id(const unsigned char key[32])
+{
+    return key ? esemi_key_id(key) : 0;
+}

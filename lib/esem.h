@@ -48,11 +48,30 @@
  *     the rest of the process's life: the semaphores it held are gone.
  *   - a handle (esem_t *) is only meaningful in the process that opened it
  *     and in its children; forging or reusing one is refused with EINVAL.
+ *   - access lists: beyond the mode bits, the owner of a semaphore can
+ *     grant and revoke each right (open, wait, post, unlink) to a uid, a
+ *     gid, one process, or a key (esem_grant, esem_revoke).  A revoked
+ *     right stops working at once, also through handles already open
+ *     (EACCES).  Under the strict policy (ESEM_O_STRICT, or esemd
+ *     --policy=strict) nobody but the owner — the creating key, or the
+ *     creating process and its fork() children — has any right until it
+ *     is granted; not the same uid, not root.
+ *   - key sessions: a process that holds a 256-bit key (esem_set_key, or
+ *     the environment variable ESEM_KEY_FILE naming a file with the key as
+ *     64 hex digits) proves it to esemd's core when it connects; then every
+ *     request carries a MAC and a per-slot sequence number, and only
+ *     replies with the core's MAC count — a forged, replayed or reordered
+ *     message is refused (EBADMSG to a caller, a line in `esemctl audit`),
+ *     and a forged grant written into the channel is ignored (the waiter
+ *     keeps waiting).  The key must be provisioned to the daemon
+ *     (esemd --keyring); an unknown key fails with EKEYREJECTED, an
+ *     unreadable ESEM_KEY_FILE with ENOKEY.
  */
 #ifndef ESEM_H
 #define ESEM_H
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -62,6 +81,30 @@ extern "C" {
 
 #define ESEM_VALUE_MAX 2147483647 /* == SEM_VALUE_MAX on Linux */
 #define ESEM_NAME_MAX 251         /* bytes after the leading '/' */
+
+/* esem_open oflag: with O_CREAT, the new semaphore gets the strict policy. */
+#define ESEM_O_STRICT 0x40000000
+
+/* Rights for esem_grant / esem_revoke. */
+#define ESEM_R_OPEN 0x1u
+#define ESEM_R_WAIT 0x2u /* wait, trywait, timedwait, clockwait */
+#define ESEM_R_POST 0x4u
+#define ESEM_R_UNLINK 0x8u
+#define ESEM_R_ALL 0xfu
+
+/* Whom a grant names. */
+enum esem_principal_kind {
+    ESEM_P_UID = 1,  /* id = a uid */
+    ESEM_P_GID = 2,  /* id = a gid (primary or supplementary) */
+    ESEM_P_PROC = 3, /* id = a pid: that process only (by its start time),
+                      * and the children it forks */
+    ESEM_P_KEY = 4,  /* key_id = esem_key_id() of a key */
+};
+struct esem_principal {
+    int kind;
+    uint32_t id;
+    uint64_t key_id;
+};
 
 #if defined(__GNUC__)
 #define ESEM_MUST_CHECK __attribute__((warn_unused_result))
@@ -151,6 +194,21 @@ int esem_clockwait(esem_t *sem, clockid_t clock, const struct timespec *abs_time
 /* esem_getvalue — the current value; 0 while threads wait (as glibc).
  * Errors: EINVAL, EIO. */
 int esem_getvalue(esem_t *sem, int *sval);
+
+/* esem_grant — give rights (ESEM_R_*) on sem to a principal; esem_revoke —
+ * take them away (an explicit deny, which beats what the mode bits or a
+ * less specific principal give: gid < uid < key < process).  Only the
+ * semaphore's owner may call them: EPERM otherwise; EINVAL for a bad
+ * principal or rights; ESRCH if the process of ESEM_P_PROC does not exist;
+ * ENOSPC if esemd's access-list table is full. */
+int esem_grant(esem_t *sem, const struct esem_principal *who, unsigned rights);
+int esem_revoke(esem_t *sem, const struct esem_principal *who, unsigned rights);
+
+/* esem_set_key — make this process's session a key session (before its
+ * first esem call; EISCONN after).  key: 32 bytes.  esem_key_id — the id
+ * under which esemd knows a key (for ESEM_P_KEY grants). */
+int esem_set_key(const unsigned char key[32]);
+uint64_t esem_key_id(const unsigned char key[32]);
 
 #ifdef __cplusplus
 }

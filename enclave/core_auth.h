@@ -1,0 +1,39 @@
+/*
+ * Message authentication for key sessions — shared, byte for byte, by the
+ * trusted core (which checks requests and signs replies) and by libesem
+ * (which signs requests and checks replies).  One source for both sides, so
+ * that the two can never disagree on what a MAC covers.
+ *
+ * Primitive: keyed BLAKE2b from libsodium (crypto_generichash), 128-bit tags
+ * compared in constant time (crypto_verify_16).  Under SGX the core would
+ * link libsodium built for the enclave; these two functions make no system
+ * call (enclave/symbols.allow lists them).
+ *
+ *   key id      = BLAKE2b-128(key = K,  "esem-kid")[0..8)      (0 never used)
+ *   session key = BLAKE2b-256(key = K,  "esem-ks" || session || client nonce)
+ *   proof       = BLAKE2b-128(key = Ks, "esem-proof" || session || nonce)
+ *   request MAC = BLAKE2b-128(key = Ks, 'Q' || header of core_req || name)
+ *   reply MAC   = BLAKE2b-128(key = Ks, 'R' || core_reply)
+ * The request header holds the call, slot and sequence number, so a MAC
+ * binds a request to its slot and place in that slot's sequence; the reply
+ * holds the session, slot and sequence it answers.
+ */
+#ifndef ESEM_CORE_AUTH_H
+#define ESEM_CORE_AUTH_H
+
+#include "esem_core.h"
+
+uint64_t core_auth_key_id(const uint8_t key[CORE_KEY_BYTES]);
+void core_auth_session_key(const uint8_t key[CORE_KEY_BYTES], core_id_t session,
+                           const uint8_t nonce[CORE_NONCE_BYTES], uint8_t ks[CORE_KEY_BYTES]);
+void core_auth_proof(const uint8_t ks[CORE_KEY_BYTES], core_id_t session,
+                     const uint8_t nonce[CORE_NONCE_BYTES], uint8_t mac[CORE_MAC_BYTES]);
+/* req->name_len must already be checked (<= CORE_NAME_MAX). */
+void core_auth_req_mac(const uint8_t ks[CORE_KEY_BYTES], const struct core_req *req,
+                       uint8_t mac[CORE_MAC_BYTES]);
+void core_auth_rep_mac(const uint8_t ks[CORE_KEY_BYTES], const struct core_reply *rep,
+                       uint8_t mac[CORE_MAC_BYTES]);
+/* 1 if equal (constant time) */
+int core_auth_equal(const uint8_t a[CORE_MAC_BYTES], const uint8_t b[CORE_MAC_BYTES]);
+
+#endif
