@@ -237,10 +237,11 @@ enum esem_admin_type {
     ESEM_ADM_WAITER,
     ESEM_ADM_STATSREC,
     ESEM_ADM_END,
-    ESEM_ADM_AUDITREC /* pid, count = uid, prio = the caller's errno,
-                       * err = the core's status (0: refused outside the
-                       * core), name = what was refused, uptime_ms = when
-                       * (ms since the epoch) */
+    ESEM_ADM_AUDITREC, /* pid, count = uid, prio = the caller's errno,
+                        * err = the core's status (0: refused outside the
+                        * core), name = what was refused, uptime_ms = when
+                        * (ms since the epoch) */
+    ESEM_ADM_ACL       /* (after SEM, in SHOW) who, allow, deny: one access-list entry */
 };
 
 struct esem_admin_msg {
@@ -254,6 +255,8 @@ struct esem_admin_msg {
     struct core_stats stats;
     uint64_t uptime_ms;
     uint32_t nclients, nworkers;
+    struct core_principal who; /* ACL */
+    uint32_t allow, deny;      /* ACL: CORE_R_* */
 };
 
 #endif

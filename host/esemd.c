@@ -544,6 +544,34 @@ static void admin_members(struct client *c, core_id_t h, uint32_t call, uint32_t
     }
 }
 
+static void admin_acl(struct client *c, core_id_t h)
+{
+    struct core_sem_acl_args a = {.handle = h, .cursor = 0};
+    for (int guard = 0; guard < 1000000; guard++) {
+        pthread_mutex_lock(&D.core_mu);
+        int32_t st = core_ecall(D.core, CORE_ECALL_SEM_ACL, &a, sizeof a);
+        pthread_mutex_unlock(&D.core_mu);
+        if (st != CORE_OK || !a.found)
+            return;
+        struct esem_admin_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = ESEM_ADM_ACL;
+        m.who = a.who;
+        m.allow = a.allow;
+        m.deny = a.deny;
+        if (admin_send(c, &m) < 0 || a.next == 0xffffffffu)
+            return;
+        a.cursor = a.next;
+    }
+}
+
+/* Who may see a semaphore in `esemctl ls|show`: its owning uid, root, and
+ * the daemon's own user (a system daemon's users do not see each other's). */
+static int admin_may_see(const struct client *c, const struct core_sem_info *si)
+{
+    return c->uid == 0 || c->uid == geteuid() || c->uid == si->uid;
+}
+
 /* Serve one admin request; -1 ends the connection. */
 static int admin_request(struct client *c)
 {
@@ -569,6 +597,8 @@ static int admin_request(struct client *c)
             if (!a.found)
                 break;
             a.cursor = a.next;
+            if (!admin_may_see(c, &a.info))
+                continue;
             if (req.type == ESEM_ADM_SHOW) {
                 /* match by name, or by id ("#<handle>") for anonymous ones */
                 char idbuf[32];
@@ -589,6 +619,7 @@ static int admin_request(struct client *c)
             if (req.type == ESEM_ADM_SHOW) {
                 admin_members(c, a.info.handle, CORE_ECALL_SEM_HOLDERS, ESEM_ADM_HOLDER);
                 admin_members(c, a.info.handle, CORE_ECALL_SEM_WAITERS, ESEM_ADM_WAITER);
+                admin_acl(c, a.info.handle);
                 break;
             }
         }
