@@ -152,6 +152,9 @@ static void usage(FILE *f)
             "      --max-sems N     semaphore table size (default 131072)\n"
             "      --max-clients N  client process table size (default 4096)\n"
             "      --spin-us N      how long an idle worker spins before sleeping (default 50)\n"
+            "      --keyring FILE   provision the keys in FILE (64 hex digits a line, mode 0600)\n"
+            "                       to the core, for key sessions (ESEM_KEY_FILE, esem_set_key)\n"
+            "      --policy P       posix (default) or strict: the policy of new semaphores\n"
             "      --no-seccomp     do not install the system-call allow-list\n"
             "  -h, --help           this text\n"
             "  -V, --version        version\n");
