@@ -101,6 +101,11 @@ static void deliver(const struct core_wake *first, struct wakeq *q)
         }
         /* A key session's permit cannot be re-posted by the host (the core
          * refuses to post in its name): the dead waiter consumed it. */
+        if (t->key_id) {
+            esemd_log("grant to exited key-session pid %d consumed (not re-posted)",
+                      (int)t->pid);
+            return;
+        }
         struct core_sem_post_args a = {.session = t->session, .handle = st->wait_handle};
         if (core_ecall(D.core, CORE_ECALL_SEM_POST, &a, sizeof a) != CORE_OK)
             return;
@@ -486,6 +491,11 @@ void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens
                                                 memory_order_acquire);
             if (!ss->granted || ack == ss->granted_seq)
                 continue;
+            if (c->key_id) {
+                /* the core posts nothing in a key session's name */
+                ss->granted = 0;
+                continue;
+            }
             /* Granted while the process was already dying: it never took
              * the permit, so it goes to the next waiter (or the value). */
             struct core_sem_post_args a = {.session = c->session, .handle = ss->wait_handle};

@@ -442,6 +442,7 @@ static void handle_hello(struct client *c)
     int32_t st = core_ecall(D.core, CORE_ECALL_SESSION_OPEN, &so, sizeof so);
     if (st == CORE_OK) {
         c->session = so.session;
+        c->key_id = so.key_id;
         c->kind = (int)h.kind;
         D.by_session[(uint32_t)so.session - 1] = c;
         if (h.inherit_session && h.kind == ESEM_HELLO_CLIENT) {

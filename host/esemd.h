@@ -38,6 +38,7 @@ struct client {
     uint64_t start_time;
     struct proc_creds creds; /* as last read; owned by the serving worker */
     core_id_t session;
+    uint64_t key_id; /* a key session's key id, 0 for a PID session */
     struct esem_chan *chan;
     size_t chan_size;
     struct worker *w;
