@@ -50,6 +50,10 @@ extern struct hx_daemon hx;
  * it serves an admin hello.  Returns 0 or -1 (message on stderr).  The
  * daemon gets SIGTERM if the calling thread dies. */
 int hx_daemon_start(struct hx_daemon *d);
+/* The same with more arguments for esemd (NULL-terminated, or NULL). */
+int hx_daemon_start_args(struct hx_daemon *d, const char *const *extra);
+/* Extra esemd arguments hx_group_setup passes (set before HX_RUN_GROUP). */
+extern const char *const *hx_daemon_extra_args;
 /* SIGTERM, wait (bounded; SIGKILL after the bound).  Returns 0 if the daemon
  * exited with status 0, wrote nothing to stderr and logged no "internal:"
  * line; else prints why and returns -1.  Removes its directory. */
@@ -186,5 +190,71 @@ void hx_sleep_ms(long ms);
 
 /* "/itest-<tag>-<pid>" into buf. */
 const char *hx_name(char *buf, size_t len, const char *tag);
+
+/* ---- helper processes: this test program run again ---- */
+
+/* A helper is this very program started with posix_spawn (which runs no
+ * fork handlers) as "PROGRAM --hx-helper STEP...": a fresh process image,
+ * so esemd sees an unrelated process — no fork child that inherits a
+ * session, acts as its parent, or shares its key.  Steps, run in order,
+ * each optionally suffixed "=ERRNO" (an errno name, or 0: the default)
+ * for the result it must have:
+ *   uid:N             drop to uid N, gid N (no other groups)
+ *   setkey:PATH       esem_set_key with the key in PATH (read first)
+ *   open:NAME         esem_open(NAME, 0); the handle becomes current
+ *   create:NAME       esem_open(NAME, O_CREAT, 0666, 0)
+ *   screate:NAME      esem_open(NAME, O_CREAT|O_EXCL|ESEM_O_STRICT, 0666, 0)
+ *   anon              esem_create(0)
+ *   post wait trywait close getvalue:N
+ *   timedwait         esem_timedwait, 100 ms from now
+ *   unlink:NAME
+ *   grant:KIND/ID/RIGHTS, revoke:...   KIND uid|gid|pid|key (ID hex for
+ *                     key), RIGHTS open,wait,post,unlink or all
+ *   forkpost          fork(); the child posts the current handle and exits
+ *                     (the fork child's session inherits this one's)
+ *   sync              tell the test it got here (hx_helper_ready) and wait
+ *                     for hx_helper_go
+ *   sleep:MS
+ * It exits 0 if every step had its expected result, else 1 (message on
+ * stderr). */
+struct hx_proc {
+    pid_t pid;
+    int ready_fd, go_fd;
+};
+/* env: NULL-terminated "NAME=VALUE" entries put over this environment (or
+ * NULL); steps: NULL-terminated.  0, or -1. */
+int hx_helper_start(struct hx_proc *p, const char *const *env, const char *const *steps);
+int hx_helper_ready(struct hx_proc *p, int timeout_ms);
+int hx_helper_go(struct hx_proc *p);
+/* Reap it (bounded): its wait status, -1 if it had to be killed. */
+int hx_helper_end(struct hx_proc *p, int timeout_ms);
+/* start and end: the wait status (-1: could not start or killed). */
+int hx_helper_run(const char *const *env, const char *const *steps);
+/* start and end, with its standard output and error (malloc'd, caller
+ * frees; either pointer may be NULL): the wait status.  A step "exec"
+ * followed by PATH ARG... makes the helper exec that program (after the
+ * steps before it, e.g. uid:N). */
+int hx_helper_capture(const char *const *env, const char *const *steps, char **out, char **err);
+/* Every program that uses helpers calls this first in main(). */
+void hx_helper_dispatch(int argc, char **argv);
+/* cmocka: a helper's wait status is exit 0. */
+#define hx_assert_ok_status(st, what)                                                   \
+    do {                                                                               \
+        int st2_ = (st);                                                               \
+        if (st2_ == -1 || !WIFEXITED(st2_) || WEXITSTATUS(st2_) != 0)                  \
+            fail_msg("%s: %s", (what), hx_status_str(st2_));                           \
+    } while (0)
+/* Skip the calling test (with a message) unless running as root. */
+#define HX_NEED_ROOT()                                                                  \
+    do {                                                                               \
+        if (geteuid() != 0) {                                                          \
+            print_message("[ SKIPPED  ] %s: needs root (other uids)\n", __func__);     \
+            skip();                                                                    \
+        }                                                                              \
+    } while (0)
+/* Write a 256-bit key file (64 hex digits) from 32 bytes; mode 0600. */
+int hx_write_key(const char *path, const unsigned char key[32]);
+/* Read one (first word, 64 hex digits).  0 or -1. */
+int hx_read_key(const char *path, unsigned char key[32]);
 
 #endif
