@@ -54,6 +54,14 @@ static const struct attack attacks[] = {
     {"kill-games", "TM-host",
      "kill -9 of a process blocked in wait or holding a permit: no permit created or lost", 0, 0,
      kill_glibc, kill_esem},
+    {"strict-same-uid", "TM-host",
+     "unauthorised open/post/wait/unlink by another process of the same uid (and root) under a "
+     "strict policy; grants to one process, revoke takes effect at once",
+     1, 1, strict_glibc, strict_esem},
+    {"tm-sgx", "TM-SGX (simulated)",
+     "SIMULATED privileged attacker (no SGX here): forged grant, replay, reorder, drop, duplicate, "
+     "altered request through the channel memory and the host's message path",
+     1, 1, sgx_glibc, sgx_esem},
 };
 #define NATTACKS (sizeof attacks / sizeof attacks[0])
 
@@ -64,6 +72,9 @@ static const struct role roles[] = {
     {"mem-victim", role_mem_victim},   {"mem-attacker", role_mem_attacker},
     {"seg-victim", role_seg_victim},   {"seg-attacker", role_seg_attacker},
     {"kill-part", role_kill_part},
+    {"strict-victim", role_strict_victim}, {"strict-attacker", role_strict_attacker},
+    {"sgx-victim", role_sgx_victim},       {"sgx-attacker", role_sgx_attacker},
+    {"sgx-sim", role_sgx_sim},
 };
 
 /* ---- small helpers ---- */
@@ -116,6 +127,8 @@ const char *lab_name(char *buf, size_t len, const char *what)
 
 int become(enum who who)
 {
+    if (who == WHO_ROOT)
+        return L.root ? 0 : -1;
     if (!L.root)
         return who == WHO_LAB ? 0 : -1;
     uid_t uid = who == WHO_LAB ? L.lab_uid : LAB_OTHER_UID;
@@ -637,6 +650,11 @@ int daemon_alive(struct daemon *d)
 
 int daemon_start(struct daemon *d, int as_lab)
 {
+    return daemon_start_args(d, as_lab, NULL);
+}
+
+int daemon_start_args(struct daemon *d, int as_lab, const char *const *extra)
+{
     memset(d, 0, sizeof *d);
     char tmpl[] = "/tmp/esemlab-XXXXXX";
     if (!mkdtemp(tmpl)) {
@@ -673,7 +691,12 @@ int daemon_start(struct daemon *d, int as_lab)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        execl(L.esemd, "esemd", "-f", "-s", d->sock, "--log", d->log, (char *)NULL);
+        const char *av[32] = {"esemd", "-f", "-s", d->sock, "--log", d->log};
+        int na = 6;
+        for (int i = 0; extra && extra[i] && na < 31; i++)
+            av[na++] = extra[i];
+        av[na] = NULL;
+        execv(L.esemd, (char *const *)av);
         _exit(127);
     }
     d->pid = pid;

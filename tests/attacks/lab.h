@@ -36,10 +36,13 @@
 #include <unistd.h>
 
 #define LAB_OTHER_UID 65534u
-#define LAB_MAXSTEPS 96
+#define LAB_MAXSTEPS 192
 #define LAB_LINE 1024
 
-enum who { WHO_LAB = 1, WHO_OTHER = 2 };
+/* WHO_ROOT: the lab's own uid, no drop (as root: a root attacker, which the
+ * strict policy and the simulated TM-SGX attacker need; never a TM-host
+ * attacker). */
+enum who { WHO_LAB = 1, WHO_OTHER = 2, WHO_ROOT = 3 };
 
 /* ---- results ---- */
 
@@ -51,7 +54,7 @@ struct side {
     const char *backend; /* "glibc" / "esem" */
     int is_esem;
     int nchecks, nfailed, nerrors, nskipped;
-    char summary[512];                /* the table cell */
+    char summary[1536];               /* the table cell */
     char *steps[LAB_MAXSTEPS];        /* details, "ok: ...", "FAIL: ...", "note: ..." */
     int nsteps;
 };
@@ -139,6 +142,8 @@ int relay(struct proc *p, struct side *s, size_t mark, int timeout_ms);
  * directory, as WHO_LAB if as_lab (when root), else as the caller; wait
  * (bounded) until it answers.  0 or -1. */
 int daemon_start(struct daemon *d, int as_lab);
+/* The same with more esemd options (NULL-terminated list, or NULL). */
+int daemon_start_args(struct daemon *d, int as_lab, const char *const *extra);
 /* SIGTERM; 0 if it exited 0 and logged no internal error and nothing on stderr. */
 int daemon_stop(struct daemon *d);
 int daemon_alive(struct daemon *d);
@@ -234,6 +239,10 @@ void forge_glibc(struct side *s);
 void forge_esem(struct side *s);
 void kill_glibc(struct side *s);
 void kill_esem(struct side *s);
+void strict_glibc(struct side *s);
+void strict_esem(struct side *s);
+void sgx_glibc(struct side *s);
+void sgx_esem(struct side *s);
 
 struct role {
     const char *name;
@@ -250,6 +259,11 @@ int role_mem_attacker(int argc, char **argv);
 int role_seg_victim(int argc, char **argv);
 int role_seg_attacker(int argc, char **argv);
 int role_kill_part(int argc, char **argv);
+int role_strict_victim(int argc, char **argv);
+int role_strict_attacker(int argc, char **argv);
+int role_sgx_victim(int argc, char **argv);
+int role_sgx_attacker(int argc, char **argv);
+int role_sgx_sim(int argc, char **argv);
 
 /* A backend for named semaphores: glibc's sem_* or libesem's esem_*. */
 struct nsem_ops {
