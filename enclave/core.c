@@ -103,7 +103,8 @@ struct session {
 
 struct openrec {
     uint32_t sess, sem, count;
-    uint32_t rights; /* CORE_R_*, evaluated at open and on grant/revoke */
+    uint32_t base;   /* CORE_R_* the policy gave at open (kept, like an fd's mode) */
+    uint32_t rights; /* base with the access list applied; again on grant/revoke */
     uint32_t sess_next, sess_prev;
     uint32_t sem_next, sem_prev;
     uint32_t hash_next; /* hash chain / free list */
@@ -344,8 +345,13 @@ static uint32_t open_find(const struct core *c, uint32_t sess, uint32_t sem)
 }
 
 /* Add n references of sem to session; CORE_E_NOSPC if the table is full. */
+static uint32_t apply_acl(const struct core *c, const struct session *ss, const struct sem *s,
+                          uint32_t r);
+
+/* Add n references of sem to session, holding the policy rights base (a
+ * second open adds to what the first one gave). */
 static int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n,
-                        uint32_t rights)
+                        uint32_t base)
 {
     /* The per-semaphore total must not wrap, or an unlink would free an
      * object that is still held and its slot could be handed to another. */
@@ -356,7 +362,8 @@ static int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n,
         if (c->opens[o].count > 0xffffffffu - n)
             return CORE_E_NOSPC;
         c->opens[o].count += n;
-        c->opens[o].rights = rights; /* as evaluated now */
+        c->opens[o].base |= base;
+        c->opens[o].rights = apply_acl(c, &c->sessions[sess], &c->sems[sem], c->opens[o].base);
         c->sems[sem].open_count += n;
         return CORE_OK;
     }
@@ -368,7 +375,8 @@ static int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n,
     r->sess = sess;
     r->sem = sem;
     r->count = n;
-    r->rights = rights;
+    r->base = base;
+    r->rights = apply_acl(c, &c->sessions[sess], &c->sems[sem], base);
     uint32_t b = open_bucket(c, sess, sem);
     r->hash_next = c->open_hash[b];
     c->open_hash[b] = o;
@@ -571,24 +579,28 @@ static int is_owner(const struct session *ss, const struct sem *s)
     return ss->as_pid == s->owner_pid && ss->as_start == s->owner_start;
 }
 
-/* Rights of a session on a semaphore.  Start from the policy — POSIX: what
- * the mode bits give (open, wait, post) and unlink for the owning uid and
- * root, as /dev/shm's sticky bit would; strict: everything for the owner,
- * nothing for anyone else — then apply the access list from the least to
- * the most specific principal: at each level, allow adds and deny removes
- * (deny wins within a level).  A strict owner cannot lock itself out. */
-static uint32_t rights_of(const struct core *c, const struct session *ss, const struct sem *s)
+/* What the policy gives a session: POSIX — the mode bits (open, wait,
+ * post) and unlink for the owning uid and root, as /dev/shm's sticky bit
+ * would; strict — everything for the owner, nothing for anyone else. */
+static uint32_t base_rights(const struct session *ss, const struct sem *s)
 {
-    int strict = (s->flags & CORE_SEMF_STRICT) != 0;
-    if (strict && is_owner(ss, s))
+    if (s->flags & CORE_SEMF_STRICT)
+        return is_owner(ss, s) ? CORE_R_ALL : 0;
+    uint32_t r = may_open(ss, s) ? CORE_R_OPEN | CORE_R_WAIT | CORE_R_POST : 0;
+    if (ss->uid == 0 || ss->uid == s->uid)
+        r |= CORE_R_UNLINK;
+    return r;
+}
+
+/* Apply the access list to rights r, from the least to the most specific
+ * principal (gid < uid < key < process): at each level allow adds and deny
+ * removes (deny wins within a level).  A strict owner cannot lock itself
+ * out. */
+static uint32_t apply_acl(const struct core *c, const struct session *ss, const struct sem *s,
+                          uint32_t r)
+{
+    if ((s->flags & CORE_SEMF_STRICT) && is_owner(ss, s))
         return CORE_R_ALL;
-    uint32_t r = 0;
-    if (!strict) {
-        if (may_open(ss, s))
-            r = CORE_R_OPEN | CORE_R_WAIT | CORE_R_POST;
-        if (ss->uid == 0 || ss->uid == s->uid)
-            r |= CORE_R_UNLINK;
-    }
     if (s->acl_head == NIL)
         return r;
     for (int level = 1; level <= 4; level++) {
@@ -604,13 +616,20 @@ static uint32_t rights_of(const struct core *c, const struct session *ss, const 
     return r;
 }
 
-/* Re-evaluate every open record of a semaphore (after grant/revoke):
- * a revoked right stops working at once, not at the next open. */
+/* Rights of a session on a semaphore it asks for now (open, unlink). */
+static uint32_t rights_of(const struct core *c, const struct session *ss, const struct sem *s)
+{
+    return apply_acl(c, ss, s, base_rights(ss, s));
+}
+
+/* Re-apply the access list to every open record of a semaphore (after
+ * grant/revoke): a revoked right stops working at once, not at the next
+ * open; what the policy gave at open time stays, as an fd's mode does. */
 static void refresh_rights(struct core *c, uint32_t si)
 {
     const struct sem *s = &c->sems[si];
     for (uint32_t o = s->open_head; o != NIL; o = c->opens[o].sem_next)
-        c->opens[o].rights = rights_of(c, &c->sessions[c->opens[o].sess], s);
+        c->opens[o].rights = apply_acl(c, &c->sessions[c->opens[o].sess], s, c->opens[o].base);
 }
 
 static struct keyed *keyed_of(struct core *c, const struct session *ss)
@@ -774,17 +793,17 @@ static int32_t do_session_inherit(struct core *c, struct core_session_inherit_ar
     }
     if (need > c->cfg.max_opens - c->opens_in_use)
         return CORE_E_NOSPC;
-    uint32_t n = 0;
-    for (uint32_t o = ps->open_head; o != NIL; o = c->opens[o].sess_next) {
-        /* POSIX: the child refers to the same semaphores the parent had open,
-         * each with one reference per open in the parent. */
-        if (open_add(c, ci, c->opens[o].sem, c->opens[o].count, c->opens[o].rights) == CORE_OK)
-            n++;
-    }
     /* The child acts as the process its parent acts as (strict owners and
      * process grants follow the fork tree). */
     cs->as_pid = ps->as_pid;
     cs->as_start = ps->as_start;
+    uint32_t n = 0;
+    for (uint32_t o = ps->open_head; o != NIL; o = c->opens[o].sess_next) {
+        /* POSIX: the child refers to the same semaphores the parent had open,
+         * each with one reference per open in the parent. */
+        if (open_add(c, ci, c->opens[o].sem, c->opens[o].count, c->opens[o].base) == CORE_OK)
+            n++;
+    }
     a->nopens = n;
     return CORE_OK;
 }
@@ -856,13 +875,13 @@ static int32_t do_sem_open(struct core *c, struct core_sem_open_args *a)
         return r;
     uint32_t si = name_lookup(c, in.name, in.name_len);
     uint32_t created = 0; /* kept here: the argument struct is never read back */
-    uint32_t rights = CORE_R_ALL;
+    uint32_t base = CORE_R_ALL; /* the creator's */
     a->created = 0;
     if (si != NIL) {
         if ((in.oflag & (CORE_O_CREAT | CORE_O_EXCL)) == (CORE_O_CREAT | CORE_O_EXCL))
             return CORE_E_EXIST;
-        rights = rights_of(c, ss, &c->sems[si]);
-        if (!(rights & CORE_R_OPEN))
+        base = base_rights(ss, &c->sems[si]);
+        if (!(apply_acl(c, ss, &c->sems[si], base) & CORE_R_OPEN))
             return CORE_E_ACCES;
     } else {
         if (!(in.oflag & CORE_O_CREAT))
@@ -903,7 +922,7 @@ static int32_t do_sem_open(struct core *c, struct core_sem_open_args *a)
         c->name_hash[b] = si;
         created = 1;
     }
-    r = open_add(c, ssi, si, 1, rights);
+    r = open_add(c, ssi, si, 1, base);
     if (r) {
         if (created)
             sem_free(c, si);

@@ -461,8 +461,7 @@ static void handle_hello(struct client *c)
         if (st == CORE_E_PERM)
             esemd_refusal(c, "inherit", st);
         if (st == CORE_E_AUTH) {
-            /* a key the core was never given */
-            esemd_refusal(c, "key", st);
+            /* a key the core was never given (hello_fail audits it) */
             hello_fail(c, EKEYREJECTED, "unknown key");
             return;
         }

@@ -376,7 +376,11 @@ static void atfork_child(void)
         if (do_connect() < 0)
             atomic_store(&G.state, ST_DOWN); /* retried lazily, inheritance kept */
     } else {
-        G.inherit_from = 0;
+        /* Nothing to inherit now, but the child still acts as its parent
+         * (strict ownership, process grants): its first call connects as
+         * the parent's child, or — the parent gone, or the child's uid
+         * changed — gets a session of its own. */
+        G.inherit_from = was_up ? parent : 0;
     }
     if (G.fork_pipe[1] >= 0) {
         char b = 1;
@@ -893,7 +897,7 @@ int esemi_set_key(const uint8_t key[CORE_KEY_BYTES])
     pthread_once(&once, init_once);
     pthread_mutex_lock(&G.mu);
     int r = 0;
-    if (atomic_load(&G.state) != ST_DOWN || G.inherit_from) {
+    if (atomic_load(&G.state) != ST_DOWN) {
         r = -EISCONN; /* a session's kind is fixed when it starts */
     } else {
         memcpy(G.key, key, CORE_KEY_BYTES);

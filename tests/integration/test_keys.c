@@ -211,7 +211,8 @@ static void unknown_key_is_ekeyrejected_and_audited(void **state)
     char want[64];
     snprintf(want, sizeof want, "\"pid\":%d,", (int)p);
     const char *rec = strstr(out, want);
-    if (!rec || !strstr(rec, "\"refused\":\"key\""))
+    if (!rec || !strstr(rec, "\"errno\":\"EKEYREJECTED\"") ||
+        !strstr(rec, "\"refused\":\"connection (unknown key)\""))
         fail_msg("no audit record of the unknown key of pid %d: %s", (int)p, out);
     free(out);
 }
