@@ -46,6 +46,7 @@ struct esem_hello_reply {
     uint64_t session;
     uint64_t chan_size;
     uint32_t inherited, pad_;
+    uint64_t core_nonce;           /* key sessions: see core_auth.h */
     uint8_t proof[CORE_MAC_BYTES]; /* key sessions: core_auth_proof() */
     /* SCM_RIGHTS: [0] channel memfd, [1] doorbell eventfd (client only) */
 };

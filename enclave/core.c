@@ -161,7 +161,26 @@ struct core {
     uint64_t ops_ok;
     uint64_t refused[-CORE_E_MIN + 1];
     uint64_t arena_bytes;
+    uint64_t next_nonce; /* core nonce of the next key session */
 };
+
+/* ---- randomness ---- */
+
+/* 64 bits from RDRAND, or 0 where there is none (then the host's entropy
+ * alone seeds the boot nonce). */
+static uint64_t core_rdrand(void)
+{
+#if defined(__x86_64__)
+    for (int i = 0; i < 16; i++) {
+        unsigned long long v;
+        unsigned char ok;
+        __asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok));
+        if (ok)
+            return v;
+    }
+#endif
+    return 0;
+}
 
 #define CORE_MAGIC 0x6553656du
 
@@ -253,6 +272,9 @@ struct core *core_init(void *arena, uint64_t size, const struct core_config *cfg
     c->name_hash = (uint32_t *)(base + l.name_hash);
     c->open_hash = (uint32_t *)(base + l.open_hash);
     c->arena_bytes = l.end;
+    /* The boot nonce: the core's own randomness where the CPU has it (an
+     * enclave can trust RDRAND, not the host), mixed with the host's. */
+    c->next_nonce = cfg->entropy ^ core_rdrand();
 
     for (uint32_t i = 0; i < cfg->max_sems; i++) {
         c->sems[i].hash_next = i + 1 < cfg->max_sems ? i + 1 : NIL;
@@ -736,6 +758,7 @@ static int32_t do_session_open(struct core *c, struct core_session_open_args *a)
     s->kidx = NIL;
     c->sessions_in_use++;
     a->session = mkid(i, gen);
+    a->core_nonce = 0;
     zero(a->proof, sizeof a->proof);
     if (key) {
         /* The session key binds the key, this session and the client's
@@ -748,8 +771,9 @@ static int32_t do_session_open(struct core *c, struct core_session_open_args *a)
         c->keyed_in_use++;
         s->kidx = ki;
         s->key_id = in.key_id;
-        core_auth_session_key(key->key, a->session, in.nonce, k->ks);
-        core_auth_proof(k->ks, a->session, in.nonce, a->proof);
+        a->core_nonce = ++c->next_nonce;
+        core_auth_session_key(key->key, a->session, in.nonce, a->core_nonce, k->ks);
+        core_auth_proof(k->ks, a->session, in.nonce, a->core_nonce, a->proof);
     }
     return CORE_OK;
 }
@@ -1320,10 +1344,16 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
             return CORE_E_AUTH;
         uint8_t mac[CORE_MAC_BYTES];
         core_auth_req_mac(k->ks, q, mac);
+        /* Forged or altered: refused, and it changes nothing — not even
+         * the slot's sequence, so a forger cannot burn the numbers the
+         * client will use.  No MAC on this refusal: the client of an
+         * altered request learns nothing (the host could as well have
+         * dropped it; TM-SGX does not protect liveness). */
         if (!core_auth_equal(mac, in.mac))
-            return CORE_E_AUTH; /* forged or altered */
+            return CORE_E_AUTH;
+        /* replayed, duplicated or reordered within the slot */
         if ((int32_t)(q->seq - k->last_seq[q->slot]) <= 0)
-            return CORE_E_AUTH; /* replayed, duplicated or reordered */
+            return CORE_E_AUTH;
         k->last_seq[q->slot] = q->seq;
     }
     int32_t r;
@@ -1553,6 +1583,11 @@ static const uint64_t arg_size[CORE_ECALL_MAX_] = {
  * is refused, so it cannot post, wait or open in a key session's name. */
 static int direct_for_keyed(struct core *c, uint32_t call, const void *args)
 {
+    /* Not listed, on purpose: SESSION_CLOSE, SESSION_SETCRED and SEM_CANCEL.
+     * The host may end a key session, change the uid it reports for it, or
+     * withdraw its queued wait (answered with a MACed "cancelled"): each
+     * can only deny service — drop — which TM-SGX does not protect against;
+     * none creates a permit or releases a waiter. */
     switch (call) {
     case CORE_ECALL_SEM_OPEN:
     case CORE_ECALL_SEM_CREATE:

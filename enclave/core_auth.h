@@ -10,8 +10,13 @@
  * call (enclave/symbols.allow lists them).
  *
  *   key id      = BLAKE2b-128(key = K,  "esem-kid")[0..8)      (0 never used)
- *   session key = BLAKE2b-256(key = K,  "esem-ks" || session || client nonce)
- *   proof       = BLAKE2b-128(key = Ks, "esem-proof" || session || nonce)
+ *   session key = BLAKE2b-256(key = K,  "esem-ks" || session || client nonce
+ *                             || core nonce)
+ *   proof       = BLAKE2b-128(key = Ks, "esem-proof" || session || nonce || core nonce)
+ * The core nonce is unique per session (a 64-bit counter started from the
+ * core's random boot nonce), so a replayed hello never yields an old
+ * session key, even if the host cycles a session id through all its
+ * generations or restarts the core.
  *   request MAC = BLAKE2b-128(key = Ks, 'Q' || header of core_req || name)
  *   reply MAC   = BLAKE2b-128(key = Ks, 'R' || core_reply)
  * The request header holds the call, slot and sequence number, so a MAC
@@ -25,9 +30,11 @@
 
 uint64_t core_auth_key_id(const uint8_t key[CORE_KEY_BYTES]);
 void core_auth_session_key(const uint8_t key[CORE_KEY_BYTES], core_id_t session,
-                           const uint8_t nonce[CORE_NONCE_BYTES], uint8_t ks[CORE_KEY_BYTES]);
+                           const uint8_t nonce[CORE_NONCE_BYTES], uint64_t core_nonce,
+                           uint8_t ks[CORE_KEY_BYTES]);
 void core_auth_proof(const uint8_t ks[CORE_KEY_BYTES], core_id_t session,
-                     const uint8_t nonce[CORE_NONCE_BYTES], uint8_t mac[CORE_MAC_BYTES]);
+                     const uint8_t nonce[CORE_NONCE_BYTES], uint64_t core_nonce,
+                     uint8_t mac[CORE_MAC_BYTES]);
 /* req->name_len must already be checked (<= CORE_NAME_MAX). */
 void core_auth_req_mac(const uint8_t ks[CORE_KEY_BYTES], const struct core_req *req,
                        uint8_t mac[CORE_MAC_BYTES]);

@@ -139,6 +139,8 @@ struct core_config {
     uint32_t max_keyed;     /* key sessions at once (CORE_MAX_SLOTS * 4 bytes each) */
     uint32_t flags;         /* CORE_CFG_* */
     uint32_t pad_;
+    uint64_t entropy;       /* host randomness, mixed with the core's own
+                             * (RDRAND where the CPU has it) into its boot nonce */
 };
 #define CORE_CFG_STRICT 0x1u /* every new semaphore gets the strict policy */
 #define CORE_INLINE_NAME 64u
@@ -158,6 +160,8 @@ struct core_session_open_args {
     uint8_t nonce[CORE_NONCE_BYTES];
     /* out */
     core_id_t session;
+    uint64_t core_nonce; /* key sessions: unique per session opened by any
+                          * core instance; in the session key and the proof */
     uint8_t proof[CORE_MAC_BYTES]; /* key sessions: core_auth_proof() */
 };
 

@@ -470,6 +470,7 @@ static void handle_hello(struct client *c)
     }
     rep.session = c->session;
     memcpy(rep.proof, so.proof, sizeof rep.proof);
+    rep.core_nonce = so.core_nonce;
     if (h.kind == ESEM_HELLO_ADMIN) {
         if (send_reply(c->sock, &rep, NULL, 0) < 0)
             client_free(c, "hello reply failed");
@@ -993,6 +994,7 @@ int main(int argc, char **argv)
         esemd_log("libsodium failed to start");
         return 1;
     }
+    randombytes_buf(&cfg.entropy, sizeof cfg.entropy);
     signal(SIGPIPE, SIG_IGN);
 
     uint64_t asz = core_arena_size(&cfg);

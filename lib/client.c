@@ -236,8 +236,8 @@ static int do_connect_once(void)
         /* Only the core holds our key: its proof shows we talk to it and
          * not to an impostor daemon. */
         uint8_t proof[CORE_MAC_BYTES];
-        core_auth_session_key(G.key, rep.session, h.nonce, G.ks);
-        core_auth_proof(G.ks, rep.session, h.nonce, proof);
+        core_auth_session_key(G.key, rep.session, h.nonce, rep.core_nonce, G.ks);
+        core_auth_proof(G.ks, rep.session, h.nonce, rep.core_nonce, proof);
         if (!core_auth_equal(proof, rep.proof)) {
             close(fds[0]);
             close(fds[1]);

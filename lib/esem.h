@@ -60,10 +60,11 @@
  *     the environment variable ESEM_KEY_FILE naming a file with the key as
  *     64 hex digits) proves it to esemd's core when it connects; then every
  *     request carries a MAC and a per-slot sequence number, and only
- *     replies with the core's MAC count — a forged, replayed or reordered
- *     message is refused (EBADMSG to a caller, a line in `esemctl audit`),
- *     and a forged grant written into the channel is ignored (the waiter
- *     keeps waiting).  The key must be provisioned to the daemon
+ *     replies with the core's MAC count — a forged, altered, replayed or
+ *     reordered request is refused by the core (a line in `esemctl audit`,
+ *     errno EBADMSG) and changes nothing; the process whose request was
+ *     altered gets no answer, as if it had been dropped; a forged grant
+ *     written into the channel is ignored (the waiter keeps waiting).  The key must be provisioned to the daemon
  *     (esemd --keyring); an unknown key fails with EKEYREJECTED, an
  *     unreadable ESEM_KEY_FILE with ENOKEY.
  */

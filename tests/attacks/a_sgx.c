@@ -857,9 +857,9 @@ int role_sgx_sim(int argc, char **argv)
     }
     c.sess = so.session;
     if (keyed) {
-        core_auth_session_key(key, c.sess, nonce, c.ks);
+        core_auth_session_key(key, c.sess, nonce, so.core_nonce, c.ks);
         uint8_t proof[CORE_MAC_BYTES];
-        core_auth_proof(c.ks, c.sess, nonce, proof);
+        core_auth_proof(c.ks, c.sess, nonce, so.core_nonce, proof);
         say("%s sim: the client checked the core's proof of its key",
             core_auth_equal(proof, so.proof) ? "OK" : "FAIL");
     }

@@ -2407,8 +2407,8 @@ static struct ksess open_key_session(struct core *c, uint32_t pid, uint32_t uid,
     memset(&k, 0, sizeof k);
     k.id = a.session;
     k.key_id = core_auth_key_id(key);
-    core_auth_session_key(key, k.id, nonce, k.ks);
-    core_auth_proof(k.ks, k.id, nonce, proof);
+    core_auth_session_key(key, k.id, nonce, a.core_nonce, k.ks);
+    core_auth_proof(k.ks, k.id, nonce, a.core_nonce, proof);
     assert_true(core_auth_equal(proof, a.proof));
     return k;
 }
@@ -3401,17 +3401,17 @@ static void key_session_proof_and_info(void **state)
     assert_status(key_session_open_raw(c, 1, UID_A, GID_A, kid, n1, &a1), CORE_OK);
     assert_status(key_session_open_raw(c, 2, UID_A, GID_A, kid, n2, &a2), CORE_OK);
     uint8_t ks[CORE_KEY_BYTES], proof[CORE_MAC_BYTES];
-    core_auth_session_key(key, a1.session, n1, ks);
-    core_auth_proof(ks, a1.session, n1, proof);
+    core_auth_session_key(key, a1.session, n1, a1.core_nonce, ks);
+    core_auth_proof(ks, a1.session, n1, a1.core_nonce, proof);
     assert_true(core_auth_equal(proof, a1.proof));
     /* what a client without the key would compute does not match */
-    core_auth_session_key(other, a1.session, n1, ks);
-    core_auth_proof(ks, a1.session, n1, proof);
+    core_auth_session_key(other, a1.session, n1, a1.core_nonce, ks);
+    core_auth_proof(ks, a1.session, n1, a1.core_nonce, proof);
     assert_false(core_auth_equal(proof, a1.proof));
     /* nor a proof for another session or nonce */
     assert_false(core_auth_equal(a1.proof, a2.proof));
-    core_auth_session_key(key, a1.session, n2, ks);
-    core_auth_proof(ks, a1.session, n2, proof);
+    core_auth_session_key(key, a1.session, n2, a1.core_nonce, ks);
+    core_auth_proof(ks, a1.session, n2, a1.core_nonce, proof);
     assert_false(core_auth_equal(proof, a1.proof));
     struct core_session_info_args i;
     assert_status(session_info(c, a1.session, &i), CORE_OK);
@@ -4702,8 +4702,8 @@ static void fuzz_note(struct fuzz *f, uint32_t call, const union any_args *u, in
             const struct fuzz_key *k = key_of(f, a->key_id);
             uint8_t proof[CORE_MAC_BYTES];
             assert_non_null(k);
-            core_auth_session_key(k->key, a->session, a->nonce, fs->ks);
-            core_auth_proof(fs->ks, a->session, a->nonce, proof);
+            core_auth_session_key(k->key, a->session, a->nonce, a->core_nonce, fs->ks);
+            core_auth_proof(fs->ks, a->session, a->nonce, a->core_nonce, proof);
             assert_true(core_auth_equal(proof, a->proof));
         } else {
             assert_memory_equal(a->proof, zero_mac, CORE_MAC_BYTES);
