@@ -21,7 +21,7 @@ static const char *sock_opt;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: esemctl [--socket PATH] [--json] COMMAND\n"
+    fprintf(f, "usage: esemctl [--socket PATH | --system] [--json] COMMAND\n"
                "commands:\n"
                "  ls            list semaphores: name or id, value, waiters, opens, owner, mode\n"
                "  show NAME     one semaphore, with the pids holding it open and waiting\n"
@@ -30,7 +30,9 @@ static void usage(FILE *f)
                "  stats         daemon and core counters\n"
                "  audit         the last refused requests (up to 1024), oldest first\n"
                "  stop          ask esemd to shut down\n"
-               "The socket is --socket, else $ESEM_SOCKET, else the per-user default.\n");
+               "The socket is --socket, else " ESEM_SYSTEM_SOCKET " with --system, else\n"
+               "$ESEM_SOCKET, else " ESEM_SYSTEM_SOCKET " if $ESEM_SYSTEM is 1, else the\n"
+               "per-user default.\n");
 }
 
 static int admin_connect(void)
@@ -50,8 +52,9 @@ static int admin_connect(void)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     strcpy(sa.sun_path, path);
     if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        fprintf(stderr, "esemctl: cannot reach esemd at %s: %s (start it with: esemd)\n", path,
-                strerror(errno));
+        fprintf(stderr, "esemctl: cannot reach esemd at %s: %s (start it with: %s)\n", path,
+                strerror(errno),
+                strcmp(path, ESEM_SYSTEM_SOCKET) == 0 ? "esemd --system, as root" : "esemd");
         if (s >= 0)
             close(s);
         return -1;
@@ -360,6 +363,7 @@ static int cmd_rm(int argc, char **argv)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"socket", required_argument, 0, 's'},
+                                          {"system", no_argument, 0, 'Y'},
                                           {"json", no_argument, 0, 'j'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
@@ -367,6 +371,7 @@ int main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
         switch (o) {
         case 's': sock_opt = optarg; break;
+        case 'Y': sock_opt = ESEM_SYSTEM_SOCKET; break; /* the system-wide esemd */
         case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
