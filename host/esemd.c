@@ -463,6 +463,12 @@ static void handle_hello(struct client *c)
         return;
     }
     rep.session = c->session;
+    /* An admin connection sees every semaphore, every user's included: on
+     * the system-wide daemon, only root and the daemon's user get one. */
+    if (h.kind == ESEM_HELLO_ADMIN && sys_on && c->uid != 0 && c->uid != geteuid()) {
+        hello_fail(c, EACCES, "admin connection from a user other than root and the daemon's");
+        return;
+    }
     if (h.kind == ESEM_HELLO_ADMIN) {
         if (send_reply(c->sock, &rep, NULL, 0) < 0)
             client_free(c, "hello reply failed");

@@ -62,9 +62,11 @@ static int admin_connect(void)
     struct esem_hello h = {.magic = ESEM_PROTO_MAGIC, .version = ESEM_PROTO_VERSION,
                            .kind = ESEM_HELLO_ADMIN};
     struct esem_hello_reply rep;
+    memset(&rep, 0, sizeof rep);
     if (send(s, &h, sizeof h, 0) != (ssize_t)sizeof h ||
         recv(s, &rep, sizeof rep, 0) != (ssize_t)sizeof rep || rep.err) {
-        fprintf(stderr, "esemctl: esemd refused the connection\n");
+        fprintf(stderr, "esemctl: esemd refused the connection%s%s\n", rep.err ? ": " : "",
+                rep.err ? strerror(rep.err) : "");
         close(s);
         return -1;
     }

@@ -166,10 +166,19 @@ expect_grep "daemon log: a nobody session" "session start pid=[0-9]+ uid=$NOBODY
 ls_out=$("$ESEMCTL" --socket "$A/esemd.sock" ls)
 case $ls_out in *"$R-root"*"$R-shared"*|*"$R-shared"*"$R-root"*) pass "esemctl ls as root lists them" ;;
     *) fail "esemctl ls: $ls_out" ;; esac
-out=$(as_nobody "$ESEMCTL" --socket "$A/esemd.sock" stop 2>&1)
-rc=$?
-[ "$rc" != 0 ] && kill -0 "$APID" && pass "nobody's esemctl stop is refused" ||
-    fail "nobody's esemctl stop: status $rc, '$out'"
+for cmd in ls stats audit stop; do
+    mark=$(wc -l <"$A/esemd.log")
+    out=$(as_nobody "$ESEMCTL" --socket "$A/esemd.sock" $cmd 2>&1)
+    rc=$?
+    case "$rc $out" in
+    "1 esemctl: esemd refused the connection: Permission denied")
+        pass "nobody's esemctl $cmd: refused (EACCES)" ;;
+    *) fail "nobody's esemctl $cmd: status $rc, '$out'" ;;
+    esac
+    wait_for 5 sh -c "tail -n +$((mark + 1)) '$A/esemd.log' | grep -q 'audit: refused connection pid=[0-9]* uid=$NOBODY: admin connection from a user other than root'" ||
+        fail "nobody's esemctl $cmd: no audit line"
+done
+kill -0 "$APID" && pass "daemon A still runs" || fail "daemon A stopped by nobody"
 expect "nobody unlinks its own" ok "$(as_nobody "$SYSCLIENT" unlink "$R-nobody")"
 expect "root unlinks its own" ok "$("$SYSCLIENT" unlink "$R-root")"
 expect "root unlinks the shared one" ok "$("$SYSCLIENT" unlink "$R-shared")"
