@@ -38,6 +38,18 @@ int esem_util_client_socket(char *buf, size_t len)
         strcpy(buf, env);
         return 0;
     }
+    /* Opt-in only: a program never drifts to the shared system daemon
+     * because its user's daemon happens not to run (two processes of one
+     * program would then hold different semaphores of the same name). */
+    const char *sys = getenv("ESEM_SYSTEM");
+    if (sys && strcmp(sys, "1") == 0) {
+        if (sizeof ESEM_SYSTEM_SOCKET > len) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        strcpy(buf, ESEM_SYSTEM_SOCKET);
+        return 0;
+    }
     return esem_util_default_socket(buf, len);
 }
 

@@ -7,8 +7,14 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* The system-wide daemon's socket (esemd --system), in a directory only
+ * root can create: /run is root's. */
+#define ESEM_SYSTEM_SOCKET "/run/esem/esemd.sock"
+
 /* Default control socket: $XDG_RUNTIME_DIR/esem/esemd.sock, else
- * /tmp/esem-$UID/esemd.sock; ESEM_SOCKET overrides for clients.
+ * /tmp/esem-$UID/esemd.sock.  For clients: $ESEM_SOCKET if set and not
+ * empty, else ESEM_SYSTEM_SOCKET if $ESEM_SYSTEM is "1", else the default;
+ * no fallback from one daemon to another (see esem(3)).
  * Returns 0, or -1 with errno = ENAMETOOLONG. */
 int esem_util_default_socket(char *buf, size_t len);
 int esem_util_client_socket(char *buf, size_t len);

@@ -42,6 +42,8 @@ static struct client **clients;
 static uint32_t nclients_cap;
 static uint32_t nclients_live;
 static int shutting_down;
+static int sys_on;             /* --system */
+static struct sys_conf sysc;   /* its user, group and socket group */
 
 /* epoll data: event type, the client's generation (so a late event of a
  * freed client never reaches a newcomer that reuses its id), its id. */
@@ -156,6 +158,10 @@ static void usage(FILE *f)
             "                       to the core, for key sessions (ESEM_KEY_FILE, esem_set_key)\n"
             "      --policy P       posix (default) or strict: the policy of new semaphores\n"
             "      --no-seccomp     do not install the system-call allow-list\n"
+            "      --system         system-wide daemon (as root; drops to --user):\n"
+            "                       socket " ESEM_SYSTEM_SOCKET " for all local users\n"
+            "      --user NAME      the system daemon's user (default " ESEM_SYSTEM_USER ")\n"
+            "      --group GROUP    only members of GROUP may connect (socket 0660)\n"
             "  -h, --help           this text\n"
             "  -V, --version        version\n");
 }
@@ -190,8 +196,8 @@ static int open_socket(const char *path)
         /* Only the default location's directory is created and vetted; an
          * explicit --socket lives wherever its caller arranged. */
         char def[PATH_MAX];
-        if (esem_util_default_socket(def, sizeof def) == 0 && strcmp(def, path) == 0 &&
-            make_private_dir(dir) < 0)
+        if (!sys_on && esem_util_default_socket(def, sizeof def) == 0 &&
+            strcmp(def, path) == 0 && make_private_dir(dir) < 0)
             return -1;
     }
     char lockp[PATH_MAX + 8];
@@ -215,7 +221,9 @@ static int open_socket(const char *path)
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -1;
-    mode_t old = umask(0077);
+    /* Per-user: 0700, the daemon's uid only.  System-wide: 0666, or 0660
+     * for the --group; the core checks each request against its caller. */
+    mode_t old = umask(!sys_on ? 0077 : sysc.group_only ? 0117 : 0111);
     int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     umask(old);
     if (r < 0 || listen(fd, 128) < 0) {
@@ -471,6 +479,12 @@ static void handle_hello(struct client *c)
     rep.session = c->session;
     memcpy(rep.proof, so.proof, sizeof rep.proof);
     rep.core_nonce = so.core_nonce;
+    /* An admin connection sees every semaphore, every user's included: on
+     * the system-wide daemon, only root and the daemon's user get one. */
+    if (h.kind == ESEM_HELLO_ADMIN && sys_on && c->uid != 0 && c->uid != geteuid()) {
+        hello_fail(c, EACCES, "admin connection from a user other than root and the daemon's");
+        return;
+    }
     if (h.kind == ESEM_HELLO_ADMIN) {
         if (send_reply(c->sock, &rep, NULL, 0) < 0)
             client_free(c, "hello reply failed");
@@ -854,8 +868,9 @@ int main(int argc, char **argv)
         {"max-sems", required_argument, 0, 'S'}, {"max-clients", required_argument, 0, 'C'},
         {"spin-us", required_argument, 0, 'P'}, {"no-seccomp", no_argument, 0, 'N'},
         {"binding", required_argument, 0, 'B'}, {"system", no_argument, 0, 'Y'},
-        {"user", required_argument, 0, 'U'},  {"keyring", required_argument, 0, 'K'},
-        {"policy", required_argument, 0, 'O'}, {"help", no_argument, 0, 'h'},
+        {"user", required_argument, 0, 'U'},  {"group", required_argument, 0, 'G'},
+        {"keyring", required_argument, 0, 'K'}, {"policy", required_argument, 0, 'O'},
+        {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
     const char *path = NULL, *logpath = NULL;
     int foreground = 0;
@@ -867,6 +882,7 @@ int main(int argc, char **argv)
     int system_mode = 0;          /* --system: /run/esem, a dedicated user */
     const char *run_user = NULL;  /* --user: who the system daemon runs as */
     const char *keyring = NULL;   /* --keyring: keys provisioned to the core */
+    const char *run_group = NULL; /* --group: who may connect to it */
     int o;
     while ((o = getopt_long(argc, argv, "s:fl:w:hV", opts, NULL)) != -1) {
         switch (o) {
@@ -899,6 +915,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'U': run_user = optarg; break;
+        case 'G': run_group = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': puts("esemd " ESEM_VERSION); return 0;
         default: usage(stderr); return 2;
@@ -908,9 +925,18 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (system_mode || run_user) {
-        fprintf(stderr, "esemd: --system and --user are not built yet\n");
+    if ((run_user || run_group) && !system_mode) {
+        fprintf(stderr, "esemd: --user and --group need --system\n");
         return 2;
+    }
+    if (system_mode) {
+        int rc = sys_resolve(run_user, run_group, &sysc);
+        if (rc)
+            return rc;
+        sys_on = 1;
+        /* The log and lock file are the daemon's alone; the socket sets its
+         * own mode. */
+        umask(0077);
     }
     if (nworkers > 64)
         nworkers = 64;
@@ -922,7 +948,9 @@ int main(int argc, char **argv)
     cfg.max_keyed = cfg.max_sessions < 1024 ? cfg.max_sessions : 1024;
 
     char defpath[sizeof sock_path];
-    if (!path) {
+    if (!path && sys_on) {
+        path = ESEM_SYSTEM_SOCKET;
+    } else if (!path) {
         if (esem_util_default_socket(defpath, sizeof defpath) < 0) {
             fprintf(stderr, "esemd: default socket path too long\n");
             return 1;
@@ -935,9 +963,23 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(sock_path, sizeof sock_path, "%s", path);
-    /* The default directory must exist before the log beside the socket. */
+    /* The default directory must exist before the log beside the socket.
+     * System-wide, the socket's directory is always the runtime directory:
+     * created by root, handed to the daemon user, vetted. */
     char defdir[sizeof sock_path];
-    if (esem_util_default_socket(defdir, sizeof defdir) == 0 && strcmp(defdir, sock_path) == 0) {
+    if (sys_on) {
+        snprintf(defdir, sizeof defdir, "%s", sock_path);
+        char *sl = strrchr(defdir, '/');
+        if (defdir[0] != '/' || sl == defdir) {
+            fprintf(stderr, "esemd: --system needs an absolute socket path below a directory: %s\n",
+                    sock_path);
+            return 2;
+        }
+        *sl = 0;
+        if (sys_runtime_dir(defdir, &sysc) < 0)
+            return 1;
+    } else if (esem_util_default_socket(defdir, sizeof defdir) == 0 &&
+               strcmp(defdir, sock_path) == 0) {
         *strrchr(defdir, '/') = 0;
         if (make_private_dir(defdir) < 0)
             return 1;
@@ -983,9 +1025,20 @@ int main(int argc, char **argv)
         }
     }
     if (logpath) {
+        /* System-wide, root opens nothing for writing on the daemon's
+         * behalf: the log is opened as the daemon user (a link planted in
+         * its directory leads nowhere it could not write anyway). */
+        if (sys_on && sys_as_user(&sysc, 1, sysc.gid) < 0) {
+            fprintf(stderr, "esemd: cannot switch to %s: %s\n", sysc.user, strerror(errno));
+            return 1;
+        }
         logf_ = fopen(logpath, "ae");
+        int err = errno;
+        if (sys_on && sys_as_user(&sysc, 0, 0) < 0)
+            return 1;
         if (!logf_) {
-            fprintf(stderr, "esemd: cannot open log %s: %s\n", logpath, strerror(errno));
+            fprintf(stderr, "esemd: cannot open log %s: %s%s\n", logpath, strerror(err),
+                    sys_on ? " (opened as the daemon user)" : "");
             return 1;
         }
     }
@@ -1012,9 +1065,34 @@ int main(int argc, char **argv)
     D.spin_ns = spin_us * 1000ull;
     D.start_ns = esem_util_now_ns(CLOCK_MONOTONIC);
 
+    if (sys_on) {
+        sys_memlock(asz);
+        /* Lock file and socket are made by the daemon user (the socket in
+         * the --group if any), in its directory. */
+        if (sys_as_user(&sysc, 1, sysc.sock_gid) < 0) {
+            esemd_log("cannot switch to %s: %s", sysc.user, strerror(errno));
+            return 1;
+        }
+    }
     listen_fd = open_socket(sock_path);
+    if (sys_on && sys_as_user(&sysc, 0, 0) < 0) {
+        esemd_log("cannot switch back to root: %s", strerror(errno));
+        return 1;
+    }
     if (listen_fd < 0)
         return 1;
+    /* Root was needed up to here only; workers and seccomp come after. */
+    if (sys_on) {
+        if (sys_drop(&sysc) < 0 || sys_probe_peers() < 0)
+            return 1;
+        if (sysc.group_only)
+            esemd_log("system-wide: socket mode 0660, group %s (gid %u): only its members "
+                      "(and root) may connect",
+                      sysc.group, (unsigned)sysc.sock_gid);
+        else
+            esemd_log("system-wide: socket mode 0666: every local user may connect; each "
+                      "request is checked against its caller");
+    }
     sigset_t ss;
     sigemptyset(&ss);
     sigaddset(&ss, SIGTERM);

@@ -99,6 +99,23 @@ void harden_process(void);
 void *harden_arena(uint64_t size, const char **kind);
 int harden_seccomp(void);
 
+/* system.c: esemd --system */
+#define ESEM_SYSTEM_USER "esem"
+struct sys_conf {
+    char user[64], group[64];
+    uid_t uid;        /* the daemon user */
+    gid_t gid;        /* its primary group */
+    gid_t sock_gid;   /* the socket's group: --group, else gid */
+    int group_only;   /* --group: socket 0660, members only */
+};
+/* Root check and name look-ups; messages on stderr.  0, or an exit status. */
+int sys_resolve(const char *user, const char *group, struct sys_conf *sc);
+int sys_runtime_dir(const char *dir, const struct sys_conf *sc);
+int sys_as_user(const struct sys_conf *sc, int on, gid_t gid);
+void sys_memlock(uint64_t locked);
+int sys_drop(const struct sys_conf *sc);
+int sys_probe_peers(void);
+
 /* esemd.c */
 int esemd_proc_creds(pid_t pid, struct proc_creds *pc);
 void esemd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2), nonnull(1)));

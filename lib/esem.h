@@ -12,8 +12,10 @@
  *   - errno values are the POSIX ones (EACCES, EEXIST, ENOENT, EINVAL,
  *     ENAMETOOLONG, EOVERFLOW, EAGAIN, ETIMEDOUT, EINTR, ENOSPC) plus:
  *       ECONNREFUSED  esemd is not running at the socket (ESEM_SOCKET, else
+ *                     /run/esem/esemd.sock if ESEM_SYSTEM=1, else
  *                     $XDG_RUNTIME_DIR/esem/esemd.sock, else
- *                     /tmp/esem-$UID/esemd.sock) or refused the connection;
+ *                     /tmp/esem-$UID/esemd.sock; no fallback from one to
+ *                     another) or refused the connection;
  *       EIO           the connection to esemd broke (the daemon died) — the
  *                     library fails closed and never falls back to
  *                     unprotected semaphores;

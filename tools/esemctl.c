@@ -27,7 +27,7 @@ static const char *sock_opt;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: esemctl [--socket PATH] [--json] COMMAND\n"
+    fprintf(f, "usage: esemctl [--socket PATH | --system] [--json] COMMAND\n"
                "commands:\n"
                "  ls            list semaphores: name or id, value, waiters, opens, owner, mode\n"
                "  show NAME     one semaphore, with the pids holding it open and waiting\n"
@@ -46,7 +46,9 @@ static void usage(FILE *f)
                "  keygen FILE   write a new random key to FILE (created, mode 0600);\n"
                "                print its key id\n"
                "  keyid FILE    print the key id of a key file\n"
-               "The socket is --socket, else $ESEM_SOCKET, else the per-user default.\n"
+               "The socket is --socket, else " ESEM_SYSTEM_SOCKET " with --system, else\n"
+               "$ESEM_SOCKET, else " ESEM_SYSTEM_SOCKET " if $ESEM_SYSTEM is 1, else the\n"
+               "per-user default.\n"
                "grant and revoke act as this process (and its key, with ESEM_KEY_FILE set).\n");
 }
 
@@ -67,8 +69,9 @@ static int admin_connect(void)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     strcpy(sa.sun_path, path);
     if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        fprintf(stderr, "esemctl: cannot reach esemd at %s: %s (start it with: esemd)\n", path,
-                strerror(errno));
+        fprintf(stderr, "esemctl: cannot reach esemd at %s: %s (start it with: %s)\n", path,
+                strerror(errno),
+                strcmp(path, ESEM_SYSTEM_SOCKET) == 0 ? "esemd --system, as root" : "esemd");
         if (s >= 0)
             close(s);
         return -1;
@@ -76,9 +79,11 @@ static int admin_connect(void)
     struct esem_hello h = {.magic = ESEM_PROTO_MAGIC, .version = ESEM_PROTO_VERSION,
                            .kind = ESEM_HELLO_ADMIN};
     struct esem_hello_reply rep;
+    memset(&rep, 0, sizeof rep);
     if (send(s, &h, sizeof h, 0) != (ssize_t)sizeof h ||
         recv(s, &rep, sizeof rep, 0) != (ssize_t)sizeof rep || rep.err) {
-        fprintf(stderr, "esemctl: esemd refused the connection\n");
+        fprintf(stderr, "esemctl: esemd refused the connection%s%s\n", rep.err ? ": " : "",
+                rep.err ? strerror(rep.err) : "");
         close(s);
         return -1;
     }
@@ -659,6 +664,7 @@ static int cmd_acl(int revoke, const char *name, const char *who, const char *ri
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"socket", required_argument, 0, 's'},
+                                          {"system", no_argument, 0, 'Y'},
                                           {"json", no_argument, 0, 'j'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
@@ -666,6 +672,7 @@ int main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
         switch (o) {
         case 's': sock_opt = optarg; break;
+        case 'Y': sock_opt = ESEM_SYSTEM_SOCKET; break; /* the system-wide esemd */
         case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
