@@ -32,10 +32,12 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 if [ ! -f build/build.ninja ]; then
-  meson setup build >build.setup.log 2>&1 || { cat build.setup.log >&2; exit 1; }
+  meson setup build >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 fi
-ninja -C build >build.build.log 2>&1 || { cat build.build.log >&2; exit 1; }
+ninja -C build >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 
 mkdir -p "$out"
 rm -f "$out"/*.svg
