@@ -47,7 +47,9 @@ if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null -- . ":!$out"
 fi
 cmd=(build/bench/esem-bench --spawn-daemon build/host/esemd --all --json-file "$out/bench.json" "$@")
 echo "bench-report: ${cmd[*]}" >&2
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "${cmd[@]}" | tee "$out/bench.txt" >&2
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 scripts/bench-plot.sh "$out/bench.json" "$out" >/dev/null
 
 j=$out/bench.json
@@ -61,7 +63,7 @@ j=$out/bench.json
        "clocksource $(jq -r .machine.clocksource "$j")"
   echo "* daemon: $(jq -r '.daemon.path' "$j"), one spawned per binding mode;" \
        "$(jq -r '[.columns[] | select(.daemon_start) | "\(.binding): `\(.daemon_start | sub("socket [^,]*, "; ""))`"] | join("; ")' "$j")"
-  echo "* load before the run: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
+  echo "* load average (1, 5, 15 min): $load_before before the run, $load_after after it"
   echo
   echo "### The paper's table, measured (µs per call, median / p99)"
   echo
