@@ -6,7 +6,8 @@
 #   bench.json   esem-bench's JSON (--json-file)
 #   bench.txt    the tables as esem-bench printed them
 #   *.svg        the throughput and scale curves (scripts/bench-plot.sh)
-#   report.md    the run's record and its tables in markdown (also printed)
+#   report.md    the run's record and its tables in markdown (also printed),
+#                for docs/PERFORMANCE.md: its links are relative to docs/
 # Extra options go to esem-bench after --all (e.g. --duration 1, --sems 1,4,16).
 # Needs the build's packages and gnuplot-nox, jq: installed when run as
 # root, else named.
