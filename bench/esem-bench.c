@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <gnu/libc-version.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -126,25 +127,77 @@ static const struct impl IMPLS[I_N] = {
      g_trywait, g_wait_until},
 };
 
+/* ---- columns: esem once per binding mode of the daemon, then glibc ---- */
+
+/* esemd --binding: the paper's two TCS binding modes.  "process" is its
+ * thread-process binding (a spin lock on the semaphore), "semaphore" its
+ * thread-semaphore binding ("lockless": no lock on the semaphore). */
+static const char *const BINDINGS[] = {"process", "semaphore"};
+#define N_BINDINGS (sizeof BINDINGS / sizeof BINDINGS[0])
+#define MAX_COLS (N_BINDINGS + 1)
+
+struct column {
+    const struct impl *im;
+    const char *binding;   /* esem: the mode we asked a spawned daemon for; NULL: not ours */
+    char key[24];          /* JSON key: esem_process, esem_semaphore, esem, glibc */
+    char label[24];        /* in table headings */
+    char daemon_start[512]; /* esem, spawned: the daemon's "start:" log line */
+};
+
+static struct column COLS[MAX_COLS];
+static int NCOLS;
+
 /* ---- result rows ---- */
 
-enum { R_POST, R_WAIT, R_TRYWAIT, R_OPEN, R_CLOSE, R_UNLINK, R_WAKE, R_N };
+enum { R_OPEN, R_CLOSE, R_POST, R_WAIT, R_UNLINK, R_TRYWAIT, R_HANDOFF, R_N };
 
 struct rowdef {
     const char *key, *label;
-    double paper_esem, paper_legacy;       /* µs; < 0: the paper has none */
-    double paper_lf_esem, paper_lf_legacy; /* the paper's "lockless" variant */
 };
 
 static const struct rowdef ROWS[R_N] = {
-    [R_POST] = {"post", "post (no waiter)", 7.02, 5.3, 6.78, 0.014},
-    [R_WAIT] = {"wait", "wait (permit ready)", 7.39, 6.2, 6.23, 0.012},
-    [R_TRYWAIT] = {"trywait", "trywait (succeeds)", -1, -1, -1, -1},
-    [R_OPEN] = {"open", "open (O_CREAT|O_EXCL)", 17.02, 9.87, -1, -1},
-    [R_CLOSE] = {"close", "close", 12.45, 10.73, -1, -1},
-    [R_UNLINK] = {"unlink", "unlink", 10.05, 9.03, -1, -1},
-    [R_WAKE] = {"wakeup", "wake-up, cross-process", -1, -1, -1, -1},
+    [R_OPEN] = {"open", "open (O_CREAT|O_EXCL)"},
+    [R_CLOSE] = {"close", "close"},
+    [R_POST] = {"post", "post (no waiter)"},
+    [R_WAIT] = {"wait", "wait (permit ready)"},
+    [R_UNLINK] = {"unlink", "unlink"},
+    [R_TRYWAIT] = {"trywait", "trywait (succeeds)"},
+    [R_HANDOFF] = {"handoff", "hand-off, cross-process"},
 };
+
+/* The paper's Table (slides, "Micro Evaluation", and Table 2 of the
+ * article; /work/shared/reference/esem-slides.txt), in its order, in µs.
+ * `lockless` rows are its thread-semaphore binding: they take our esem
+ * figures from a binding=semaphore column, the others from any other esem
+ * column.  glibc has no binding: its one measurement is shown in both. */
+struct paperrow {
+    const char *key, *label;
+    int op;       /* R_* we measured for it */
+    int lockless; /* 1: the paper's "lockless" (thread-semaphore binding) row */
+    double esem, legacy;
+};
+
+static const struct paperrow PAPER[] = {
+    {"open", "Open", R_OPEN, 0, 17.02, 9.87},
+    {"close", "Close", R_CLOSE, 0, 12.45, 10.73},
+    {"post", "Post", R_POST, 0, 7.02, 5.3},
+    {"wait", "Wait", R_WAIT, 0, 7.39, 6.2},
+    {"post_lockless", "Post-lockless", R_POST, 1, 6.78, 0.014},
+    {"wait_lockless", "Wait-lockless", R_WAIT, 1, 6.23, 0.012},
+    {"unlink", "Unlink", R_UNLINK, 0, 10.05, 9.03},
+};
+#define N_PAPER (sizeof PAPER / sizeof PAPER[0])
+
+/* Does column c's esem figure belong in paper row r? */
+static int paper_cell(const struct paperrow *r, int c)
+{
+    if (COLS[c].im != &IMPLS[I_ESEM])
+        return 1;
+    int sem = COLS[c].binding && strcmp(COLS[c].binding, "semaphore") == 0;
+    if (r->op != R_POST && r->op != R_WAIT)
+        return 1;
+    return r->lockless == sem;
+}
 
 struct summary {
     size_t n;
@@ -152,9 +205,9 @@ struct summary {
     double mean;
 };
 
-static struct summary RES[R_N][I_N];
+static struct summary RES[R_N][MAX_COLS];
 static struct summary TIMER;
-static double BATCHED_PAIR[I_N];
+static double BATCHED_PAIR[MAX_COLS];
 
 /* ---- global state for clean-up ---- */
 
@@ -169,10 +222,13 @@ static struct {
     char logpath[128];
     char lockpath[128]; /* esemd leaves <socket>.lock behind */
     const char *daemon_path;
+    unsigned workers; /* --workers for a spawned daemon; 0: its default */
     int daemon_failed;
     const struct impl *names_impl; /* names [0, names_live) may exist */
     size_t names_live;
     int progress;
+    pid_t colkid; /* parent: the child measuring one column */
+    int in_child; /* this is such a child */
 } G;
 
 static volatile sig_atomic_t g_stop;
@@ -226,8 +282,30 @@ static void stop_daemon(void)
     rmdir(G.tmpdir);
 }
 
+static void stop_colkid(void)
+{
+    if (G.colkid <= 0)
+        return;
+    /* It cleans up after itself (its children, names, daemon) on SIGTERM. */
+    kill(G.colkid, SIGTERM);
+    int st;
+    for (int i = 0; i < 500; i++) {
+        pid_t r = waitpid(G.colkid, &st, WNOHANG);
+        if (r == G.colkid || (r < 0 && errno != EINTR)) {
+            G.colkid = 0;
+            return;
+        }
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+    }
+    kill(G.colkid, SIGKILL); /* its daemon gets SIGTERM as parent-death signal */
+    waitpid(G.colkid, &st, 0);
+    G.colkid = 0;
+}
+
 static void cleanup(void)
 {
+    stop_colkid();
     if (G.child > 0) {
         kill(G.child, SIGKILL);
         waitpid(G.child, NULL, 0);
@@ -273,9 +351,11 @@ static void check_stop(void)
 {
     if (!g_stop)
         return;
-    if (G.progress)
+    /* The parent says it once, after its column child has cleaned up. */
+    if (G.progress && !G.in_child)
         fputc('\n', stderr);
-    fputs("esem-bench: interrupted; cleaning up\n", stderr);
+    if (!G.in_child)
+        fputs("esem-bench: interrupted; cleaning up\n", stderr);
     cleanup();
     exit(130);
 }
@@ -352,9 +432,9 @@ static void bench_timer(size_t n)
     free(v);
 }
 
-static void bench_post_wait(int ii, size_t n, size_t warm)
+static void bench_post_wait(int col, size_t n, size_t warm)
 {
-    const struct impl *im = &IMPLS[ii];
+    const struct impl *im = COLS[col].im;
     uint64_t *vp = xcalloc(n, sizeof *vp), *vw = xcalloc(n, sizeof *vw);
     void *s = im->create(0);
     if (!s)
@@ -380,18 +460,18 @@ static void bench_post_wait(int ii, size_t n, size_t warm)
     for (size_t i = 0; i < n; i++)
         if (im->post(s) || im->wait(s))
             die("%s: post/wait (batched): %s", im->name, strerror(errno));
-    BATCHED_PAIR[ii] = (double)(now_ns() - t0) / (double)n;
+    BATCHED_PAIR[col] = (double)(now_ns() - t0) / (double)n;
     if (im->destroy(s))
         die("%s: destroy: %s", im->name, strerror(errno));
-    RES[R_POST][ii] = summarize(vp, n);
-    RES[R_WAIT][ii] = summarize(vw, n);
+    RES[R_POST][col] = summarize(vp, n);
+    RES[R_WAIT][col] = summarize(vw, n);
     free(vp);
     free(vw);
 }
 
-static void bench_trywait(int ii, size_t n, size_t warm)
+static void bench_trywait(int col, size_t n, size_t warm)
 {
-    const struct impl *im = &IMPLS[ii];
+    const struct impl *im = COLS[col].im;
     uint64_t *v = xcalloc(n, sizeof *v);
     void *s = im->create(0);
     if (!s)
@@ -413,13 +493,13 @@ static void bench_trywait(int ii, size_t n, size_t warm)
     }
     if (im->destroy(s))
         die("%s: destroy: %s", im->name, strerror(errno));
-    RES[R_TRYWAIT][ii] = summarize(v, n);
+    RES[R_TRYWAIT][col] = summarize(v, n);
     free(v);
 }
 
-static void bench_names(int ii, size_t n, size_t warm)
+static void bench_names(int col, size_t n, size_t warm)
 {
-    const struct impl *im = &IMPLS[ii];
+    const struct impl *im = COLS[col].im;
     uint64_t *vo = xcalloc(n, sizeof *vo), *vc = xcalloc(n, sizeof *vc),
              *vu = xcalloc(n, sizeof *vu);
     void **h = xcalloc(n, sizeof *h);
@@ -469,9 +549,9 @@ static void bench_names(int ii, size_t n, size_t warm)
     }
     G.names_impl = NULL;
     G.names_live = 0;
-    RES[R_OPEN][ii] = summarize(vo, n);
-    RES[R_CLOSE][ii] = summarize(vc, n);
-    RES[R_UNLINK][ii] = summarize(vu, n);
+    RES[R_OPEN][col] = summarize(vo, n);
+    RES[R_CLOSE][col] = summarize(vc, n);
+    RES[R_UNLINK][col] = summarize(vu, n);
     free(vo);
     free(vc);
     free(vu);
@@ -503,9 +583,9 @@ static void wake_wait_ready(const struct impl *im, void *b)
     }
 }
 
-static void bench_wakeup(int ii, size_t n, size_t warm)
+static void bench_wakeup(int col, size_t n, size_t warm)
 {
-    const struct impl *im = &IMPLS[ii];
+    const struct impl *im = COLS[col].im;
     size_t total = n + warm;
     uint64_t *t_parent = xcalloc(total, sizeof *t_parent);
     uint64_t *v = xcalloc(n, sizeof *v);
@@ -565,7 +645,7 @@ static void bench_wakeup(int ii, size_t n, size_t warm)
     }
     if (im->destroy(a) || im->destroy(b))
         die("%s: destroy: %s", im->name, strerror(errno));
-    RES[R_WAKE][ii] = summarize(v, n);
+    RES[R_HANDOFF][col] = summarize(v, n);
     munmap(t_child, bytes);
     free(t_parent);
     free(v);
@@ -573,18 +653,24 @@ static void bench_wakeup(int ii, size_t n, size_t warm)
 
 /* ---- throughput: N processes x M threads doing wait/post pairs on K semaphores ---- */
 
-#define TP_MAX_THREADS 64
-#define TP_MAX_PROCS 8
+#define TP_MAX_THREADS 64 /* N x M at most */
+#define TP_MAX_K 64       /* K at most */
+#define TP_MAX_NK 8       /* values of K in one run */
 #define TP_READY_S 10 /* children get this long to start all their threads */
 #define TP_EXIT_S 10  /* ... and this long to exit once told to stop */
 #define DEFAULT_DURATION 0.5
 #define MIN_DURATION 0.05
 #define MAX_DURATION 60.0
+#define SMOKE_DURATION 0.05
+/* N x M = 1 .. 64, split two ways: N processes x 1 thread, and 1 process x
+ * M threads (1 x 1 is both).  --smoke keeps the first three. */
 static const unsigned TP_TOTALS[] = {1, 2, 4, 8, 16, 32, 64};
-static const unsigned TP_KS[] = {1, 4};
-#define TP_NT (sizeof TP_TOTALS / sizeof TP_TOTALS[0])
-#define TP_NK (sizeof TP_KS / sizeof TP_KS[0])
-#define TP_ROWS (TP_NT * TP_NK)
+#define TP_NT_FULL (sizeof TP_TOTALS / sizeof TP_TOTALS[0])
+#define TP_NT_SMOKE 3u
+static size_t TP_NT = TP_NT_FULL;
+static unsigned TP_KS[TP_MAX_NK] = {1, 4};
+static size_t TP_NK = 2;
+#define TP_ROWS (TP_MAX_NK * (2 * TP_NT_FULL - 1))
 
 struct tp_shm {
     int ready;    /* threads that are about to block on the start pipe */
@@ -598,7 +684,7 @@ struct tp_shm {
 
 struct tp_row {
     unsigned procs, threads, sems;
-    double rate[I_N]; /* pairs per second */
+    double rate[MAX_COLS]; /* pairs per second */
 };
 
 static struct tp_row TP[TP_ROWS];
@@ -683,15 +769,15 @@ static void sleep_ns(uint64_t ns)
         check_stop();
 }
 
-static double tp_run(int ii, unsigned nproc, unsigned m, unsigned k)
+static double tp_run(int col, unsigned nproc, unsigned m, unsigned k)
 {
-    const struct impl *im = &IMPLS[ii];
+    const struct impl *im = COLS[col].im;
     unsigned total = nproc * m;
     struct tp_shm *shm = mmap(NULL, sizeof *shm, PROT_READ | PROT_WRITE,
                               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shm == MAP_FAILED)
         die("mmap: %s", strerror(errno));
-    void *sems[4];
+    void *sems[TP_MAX_K];
     for (unsigned i = 0; i < k; i++)
         if (!(sems[i] = im->create(1)))
             die("%s: create: %s", im->name, strerror(errno));
@@ -767,24 +853,29 @@ static double tp_run(int ii, unsigned nproc, unsigned m, unsigned k)
     return (double)(c1 - c0) * 1e9 / (double)(t1 - t0);
 }
 
-static void bench_throughput(void)
+static void tp_plan(void)
 {
     TP_N = 0;
-    for (size_t a = 0; a < TP_NT; a++)
-        for (size_t b = 0; b < TP_NK; b++) {
-            struct tp_row *r = &TP[TP_N++];
-            unsigned t = TP_TOTALS[a];
-            r->procs = t < TP_MAX_PROCS ? t : TP_MAX_PROCS;
-            r->threads = t / r->procs;
-            r->sems = TP_KS[b];
-            for (int i = 0; i < I_N; i++) {
-                char what[96];
-                snprintf(what, sizeof what, "%s throughput, %u proc x %u thr, K=%u",
-                         IMPLS[i].name, r->procs, r->threads, r->sems);
-                progress(what);
-                r->rate[i] = tp_run(i, r->procs, r->threads, r->sems);
+    for (size_t b = 0; b < TP_NK; b++)
+        for (int split = 0; split < 2; split++) /* 0: processes, 1: threads */
+            for (size_t a = split; a < TP_NT; a++) {
+                struct tp_row *r = &TP[TP_N++];
+                r->procs = split ? 1 : TP_TOTALS[a];
+                r->threads = split ? TP_TOTALS[a] : 1;
+                r->sems = TP_KS[b];
             }
-        }
+}
+
+static void bench_throughput(int col)
+{
+    for (size_t i = 0; i < TP_N; i++) {
+        struct tp_row *r = &TP[i];
+        char what[96];
+        snprintf(what, sizeof what, "%s throughput, %u proc x %u thr, K=%u", COLS[col].label,
+                 r->procs, r->threads, r->sems);
+        progress(what);
+        r->rate[col] = tp_run(col, r->procs, r->threads, r->sems);
+    }
 }
 
 static int tp_is_target(const struct tp_row *r)
@@ -798,11 +889,14 @@ static int tp_is_target(const struct tp_row *r)
 #define SC_WARM 2000u
 #define SC_WARM_NS 200000000ull /* and at least 0.2 s */
 #define SC_READY_S 30 /* the client children get this long to connect */
-static const size_t SC_SEMS[] = {1, 1000, 100000};
-static const size_t SC_CLIENTS[] = {1, 100, 1000};
-#define SC_NS (sizeof SC_SEMS / sizeof SC_SEMS[0])
-#define SC_NC (sizeof SC_CLIENTS / sizeof SC_CLIENTS[0])
+#define SC_NS 3u /* steps of each dimension */
+#define SC_NC 3u
 #define SC_ROWS (SC_NS + SC_NC)
+static const size_t SC_SEMS_FULL[SC_NS] = {1, 1000, 100000};
+static const size_t SC_CLIENTS_FULL[SC_NC] = {1, 100, 1000};
+static const size_t SC_SEMS_SMOKE[SC_NS] = {1, 10, 100}; /* --smoke */
+static const size_t SC_CLIENTS_SMOKE[SC_NC] = {1, 2, 4};
+static const size_t *SC_SEMS = SC_SEMS_FULL, *SC_CLIENTS = SC_CLIENTS_FULL;
 
 struct sc_row {
     int clients;      /* 0: the row varies the number of semaphores */
@@ -812,7 +906,7 @@ struct sc_row {
     int err;     /* errno that stopped us short of `want`, else 0 */
 };
 
-static struct sc_row SC[SC_ROWS];
+static struct sc_row SC[MAX_COLS][SC_ROWS]; /* esem columns only */
 
 static long daemon_rss_kb(void)
 {
@@ -856,8 +950,9 @@ struct sc_kids_shm {
     int ok, fail, err;
 };
 
-static void bench_scale(void)
+static void bench_scale(int col)
 {
+    struct sc_row *SCc = SC[col];
     uint64_t *v = xcalloc(SC_PAIRS, sizeof *v);
     esem_t *s = esem_create(0);
     if (!s)
@@ -870,7 +965,7 @@ static void bench_scale(void)
     size_t have = 0;
     int err = 0;
     for (size_t a = 0; a < SC_NS; a++) {
-        struct sc_row *r = &SC[row++];
+        struct sc_row *r = &SCc[row++];
         char what[96];
         snprintf(what, sizeof what, "scale: creating %zu semaphores", SC_SEMS[a]);
         progress(what);
@@ -909,7 +1004,7 @@ static void bench_scale(void)
     pid_t parent = getpid();
     int fork_err = 0;
     for (size_t a = 0; a < SC_NC; a++) {
-        struct sc_row *r = &SC[row++];
+        struct sc_row *r = &SCc[row++];
         char what[96];
         snprintf(what, sizeof what, "scale: starting %zu client processes", SC_CLIENTS[a]);
         progress(what);
@@ -1022,7 +1117,30 @@ static void print_daemon_log(void)
     fclose(f);
 }
 
-static void spawn_daemon(const char *path)
+static void trim(char *s);
+
+/* The daemon's "start:" log line (socket, workers, sizes), for the record. */
+static void read_start_line(char *out, size_t len)
+{
+    FILE *f = fopen(G.logpath, "r");
+    out[0] = 0;
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char *p = strstr(line, "start:");
+        if (p) {
+            snprintf(out, len, "%s", p);
+            trim(out);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* Start `path -f -s <tmpdir>/esemd.sock [--binding=B] [--workers=N]` for
+ * column col and wait until it serves. */
+static void spawn_daemon(const char *path, int col)
 {
     if (access(path, X_OK) < 0) {
         fprintf(stderr, "esem-bench: --spawn-daemon %s: %s\n", path, strerror(errno));
@@ -1063,7 +1181,23 @@ static void spawn_daemon(const char *path)
             dup2(nul, 0);
         dup2(logfd, 1);
         dup2(logfd, 2);
-        execl(path, path, "-f", "-s", G.sock, (char *)NULL);
+        char bind[48], workers[32];
+        const char *argv[8];
+        int n = 0;
+        argv[n++] = path;
+        argv[n++] = "-f";
+        argv[n++] = "-s";
+        argv[n++] = G.sock;
+        if (COLS[col].binding) {
+            snprintf(bind, sizeof bind, "--binding=%s", COLS[col].binding);
+            argv[n++] = bind;
+        }
+        if (G.workers) {
+            snprintf(workers, sizeof workers, "--workers=%u", G.workers);
+            argv[n++] = workers;
+        }
+        argv[n] = NULL;
+        execv(path, (char *const *)argv);
         dprintf(2, "esem-bench: exec %s: %s\n", path, strerror(errno));
         _exit(127);
     }
@@ -1087,6 +1221,7 @@ static void spawn_daemon(const char *path)
             if (probe) {
                 if (esem_destroy(probe))
                     die("esem_destroy (probe): %s", strerror(errno));
+                read_start_line(COLS[col].daemon_start, sizeof COLS[col].daemon_start);
                 return;
             }
             if (errno != ECONNREFUSED)
@@ -1132,6 +1267,7 @@ static void require_daemon(void)
 /* ---- machine description ---- */
 
 static char M_CPU[256] = "unknown", M_KERNEL[256] = "unknown", M_CLOCKSRC[64] = "unknown";
+static char M_LIBC[64];
 static long M_NPROC;
 
 static void trim(char *s)
@@ -1144,6 +1280,7 @@ static void trim(char *s)
 static void machine_info(void)
 {
     M_NPROC = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(M_LIBC, sizeof M_LIBC, "glibc %s", gnu_get_libc_version());
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (f) {
         char line[512];
@@ -1174,128 +1311,298 @@ static void machine_info(void)
     }
 }
 
-/* ---- output ---- */
+/* ---- one column per child process ---- */
 
 enum { SEL_LATENCY = 1, SEL_THROUGHPUT = 2, SEL_SCALE = 4 };
-#define SEL_DEFAULT (SEL_LATENCY | SEL_THROUGHPUT) /* ~20 s on a 2-vCPU VM */
+#define SEL_DEFAULT (SEL_LATENCY | SEL_THROUGHPUT)
+#define SEL_ALL (SEL_LATENCY | SEL_THROUGHPUT | SEL_SCALE)
 
 struct plan {
     size_t iters, warm, names, names_warm, wake, wake_warm;
-    int sel; /* SEL_* */
+    int sel;           /* SEL_* */
+    const char *spawn; /* --spawn-daemon PATH, or NULL */
 };
+
+/* What a column's child hands back through a pipe. */
+struct colres {
+    struct summary res[R_N];
+    double batched;
+    double rate[TP_ROWS];
+    struct sc_row sc[SC_ROWS];
+    char sock[sizeof G.sock];
+    char daemon_start[sizeof COLS[0].daemon_start];
+};
+
+static void measure_column(int col, const struct plan *p)
+{
+    char what[96];
+    if (p->sel & SEL_LATENCY) {
+        snprintf(what, sizeof what, "%s post/wait", COLS[col].label);
+        progress(what);
+        bench_post_wait(col, p->iters, p->warm);
+        snprintf(what, sizeof what, "%s trywait", COLS[col].label);
+        progress(what);
+        bench_trywait(col, p->iters, p->warm);
+        snprintf(what, sizeof what, "%s open/close/unlink", COLS[col].label);
+        progress(what);
+        bench_names(col, p->names, p->names_warm);
+        snprintf(what, sizeof what, "%s cross-process hand-off", COLS[col].label);
+        progress(what);
+        bench_wakeup(col, p->wake, p->wake_warm);
+    }
+    if (p->sel & SEL_THROUGHPUT)
+        bench_throughput(col);
+    if ((p->sel & SEL_SCALE) && COLS[col].im == &IMPLS[I_ESEM])
+        bench_scale(col);
+}
+
+/* libesem connects once per process and stays with that daemon (a daemon
+ * that goes away is EIO for good), so each column runs in a child of its
+ * own: it starts its own daemon (--spawn-daemon), measures, stops it. */
+static void run_column(int col, const struct plan *p)
+{
+    int fd[2];
+    if (pipe2(fd, O_CLOEXEC) < 0)
+        die("pipe: %s", strerror(errno));
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t k = fork();
+    if (k < 0)
+        die("fork: %s", strerror(errno));
+    if (k == 0) {
+        G.in_child = 1;
+        close(fd[0]);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(1);
+        if (COLS[col].im == &IMPLS[I_ESEM]) {
+            if (p->spawn)
+                spawn_daemon(p->spawn, col);
+            else
+                require_daemon();
+        }
+        measure_column(col, p);
+        check_stop();
+        cleanup();
+        if (G.daemon_failed)
+            exit(1);
+        static struct colres cr;
+        for (int r = 0; r < R_N; r++)
+            cr.res[r] = RES[r][col];
+        cr.batched = BATCHED_PAIR[col];
+        for (size_t i = 0; i < TP_N; i++)
+            cr.rate[i] = TP[i].rate[col];
+        memcpy(cr.sc, SC[col], sizeof cr.sc);
+        memcpy(cr.sock, G.sock, sizeof cr.sock);
+        memcpy(cr.daemon_start, COLS[col].daemon_start, sizeof cr.daemon_start);
+        const char *b = (const char *)&cr;
+        size_t left = sizeof cr;
+        while (left) {
+            ssize_t w = write(fd[1], b, left);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                _exit(1);
+            b += w;
+            left -= (size_t)w;
+        }
+        _exit(0);
+    }
+    G.colkid = k;
+    close(fd[1]);
+    static struct colres cr;
+    char *b = (char *)&cr;
+    size_t got = 0;
+    while (got < sizeof cr) {
+        ssize_t n = read(fd[0], b + got, sizeof cr - got);
+        if (n < 0 && errno == EINTR) {
+            check_stop();
+            continue;
+        }
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd[0]);
+    int st;
+    while (waitpid(k, &st, 0) < 0 && errno == EINTR)
+        check_stop();
+    G.colkid = 0;
+    check_stop();
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || got != sizeof cr) {
+        /* the child said why on stderr */
+        cleanup();
+        exit(WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st)
+             : WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL ? 130 : 1);
+    }
+    for (int r = 0; r < R_N; r++)
+        RES[r][col] = cr.res[r];
+    BATCHED_PAIR[col] = cr.batched;
+    for (size_t i = 0; i < TP_N; i++)
+        TP[i].rate[col] = cr.rate[i];
+    memcpy(SC[col], cr.sc, sizeof cr.sc);
+    if (COLS[col].im == &IMPLS[I_ESEM]) {
+        memcpy(G.sock, cr.sock, sizeof G.sock);
+        memcpy(COLS[col].daemon_start, cr.daemon_start, sizeof cr.daemon_start);
+    }
+}
+
+/* ---- output ---- */
 
 static double us(uint64_t ns) { return (double)ns / 1000.0; }
 
-static void paper_text(char *buf, size_t len, const struct rowdef *r)
-{
-    if (r->paper_esem < 0) {
-        snprintf(buf, len, "-");
-        return;
-    }
-    int n = snprintf(buf, len, "%g / %g", r->paper_esem, r->paper_legacy);
-    if (r->paper_lf_esem >= 0 && n > 0 && (size_t)n < len)
-        snprintf(buf + n, len - (size_t)n, "%*slockless %g / %g", 14 - n > 1 ? 14 - n : 1, "",
-                 r->paper_lf_esem, r->paper_lf_legacy);
-}
+static int is_esem(int c) { return COLS[c].im == &IMPLS[I_ESEM]; }
+static int glibc_col(void) { return NCOLS - 1; }
 
-static void print_header(void)
+static const char RULE[] = "----------------------------------------------------------------------"
+                           "----------------------------------------------------------------------";
+
+static void print_header(const struct plan *p)
 {
     printf("esem-bench: esem (libesem + esemd) vs glibc sem_*, same machine, same run\n\n");
-    printf("machine : %ld CPU(s), %s; %s; clocksource %s\n", M_NPROC, M_CPU, M_KERNEL,
-           M_CLOCKSRC);
-    if (G.daemon_path)
-        printf("daemon  : spawned %s -f -s %s\n", G.daemon_path, G.sock);
-    else {
+    printf("machine : %ld CPU(s), %s; %s; clocksource %s; %s\n", M_NPROC, M_CPU, M_KERNEL,
+           M_CLOCKSRC, M_LIBC);
+    if (p->spawn) {
+        printf("daemon  : one spawned per binding mode, one after the other:\n"
+               "          %s -f -s <tmpdir>/esemd.sock --binding=MODE", p->spawn);
+        if (G.workers)
+            printf(" --workers=%u", G.workers);
+        printf("\n");
+        for (int c = 0; c < NCOLS; c++)
+            if (is_esem(c))
+                printf("          %-17s %s\n", COLS[c].binding,
+                       COLS[c].daemon_start[0] ? COLS[c].daemon_start : "(no start line logged)");
+    } else {
         char path[256];
         const char *how;
         socket_path_for_message(path, sizeof path, &how);
-        printf("daemon  : already running at %s (%s)\n", path, how);
+        printf("daemon  : already running at %s (%s); its binding mode is not known here\n", path,
+               how);
+    }
+    printf("columns :");
+    for (int c = 0; c < NCOLS; c++)
+        printf(" %s%s", COLS[c].label, c + 1 < NCOLS ? "," : "");
+    printf(" (each measured by a process of its own)\n");
+}
+
+static void print_cells(int r, const struct paperrow *pr)
+{
+    for (int c = 0; c < NCOLS; c++) {
+        const struct summary *s = &RES[r][c];
+        if (pr && !paper_cell(pr, c))
+            printf("  %9s %9s", "-", "-");
+        else
+            printf("  %9.3f %9.3f", us(s->med), us(s->p99));
     }
 }
 
 static void print_latency(const struct plan *p)
 {
-    printf("\nper-call latency\n");
+    int w = 26 + 20 * NCOLS;
+    printf("\nthe paper's table, measured here: median and p99 per call, us\n");
     printf("samples : post/wait/trywait %zu each (+%zu warm-up); open/close/unlink %zu names "
-           "(+%zu warm-up);\n          wake-up %zu rounds (+%zu warm-up)\n",
+           "(+%zu warm-up);\n          hand-off %zu rounds (+%zu warm-up)\n",
            p->iters, p->warm, p->names, p->names_warm, p->wake, p->wake_warm);
     printf("timer   : clock_gettime(CLOCK_MONOTONIC) back-to-back: median %.3f us, p99 %.3f us "
            "(included in every per-call figure)\n\n",
            us(TIMER.med), us(TIMER.p99));
-
-    printf("%-24s %19s  %19s  %8s  | %s\n", "", "------- esem ------", "------ glibc ------",
-           "esem /", "the paper's figures, NOT measured here:");
-    printf("%-24s %9s %9s  %9s %9s  %8s  | %s\n", "us per call", "median", "p99", "median",
-           "p99", "glibc", "ESem / legacy us (i7-9700k, SGX)");
-    printf("%.*s\n", 120,
-           "----------------------------------------------------------------------------------"
-           "----------------------------------------------------------------------");
-    for (int r = 0; r < R_N; r++) {
-        const struct summary *e = &RES[r][I_ESEM], *g = &RES[r][I_GLIBC];
-        char ratio[32], paper[96];
-        if (g->med)
-            snprintf(ratio, sizeof ratio, "%.1fx", (double)e->med / (double)g->med);
-        else
-            snprintf(ratio, sizeof ratio, "-");
-        paper_text(paper, sizeof paper, &ROWS[r]);
-        printf("%-24s %9.3f %9.3f  %9.3f %9.3f  %8s  | %s\n", ROWS[r].label, us(e->med),
-               us(e->p99), us(g->med), us(g->p99), ratio, paper);
+    printf("%-24s", "");
+    for (int c = 0; c < NCOLS; c++)
+        printf("  %-19s", COLS[c].label);
+    printf(" | the paper's, NOT measured here\n%-24s", "us per call");
+    for (int c = 0; c < NCOLS; c++)
+        printf("  %9s %9s", "median", "p99");
+    printf(" | %8s %8s\n%.*s\n", "ESem", "legacy", w + 20, RULE);
+    for (size_t i = 0; i < N_PAPER; i++) {
+        const struct paperrow *pr = &PAPER[i];
+        char lab[40];
+        snprintf(lab, sizeof lab, "%s%s", pr->label,
+                 pr->op == R_OPEN ? " (O_CREAT|O_EXCL)" : "");
+        printf("%-24s", lab);
+        print_cells(pr->op, pr);
+        printf(" | %8g %8g\n", pr->esem, pr->legacy);
     }
-    printf("\npost+wait pair, mean over a %zu-iteration loop without per-call timers: "
-           "esem %.3f us, glibc %.3f us\n",
-           p->iters, BATCHED_PAIR[I_ESEM] / 1000.0, BATCHED_PAIR[I_GLIBC] / 1000.0);
-    printf("wake-up = child's return from wait minus the parent's clock just before post; the "
-           "parent sleeps %ld us first\n          so the child is blocked (glibc: pshared sem_t "
-           "in MAP_SHARED memory; esem: esem_create before fork).\n",
+    printf("%.*s\n", w + 20, "-- not in the paper's table ---------------------------------------"
+                             "-----------------------------------------------------------------");
+    const int extra[] = {R_TRYWAIT, R_HANDOFF};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        printf("%-24s", ROWS[extra[i]].label);
+        print_cells(extra[i], NULL);
+        printf(" | %8s %8s\n", "-", "-");
+    }
+    printf("\nesem / glibc, medians:");
+    for (int c = 0; c < NCOLS; c++) {
+        if (!is_esem(c))
+            continue;
+        printf("\n  %-16s", COLS[c].label);
+        for (int r = 0; r < R_N; r++) {
+            const struct summary *g = &RES[r][glibc_col()];
+            if (g->med)
+                printf(" %s %.1fx", ROWS[r].key, (double)RES[r][c].med / (double)g->med);
+        }
+    }
+    printf("\npost+wait pair, mean over a %zu-iteration loop without per-call timers:", p->iters);
+    for (int c = 0; c < NCOLS; c++)
+        printf(" %s %.3f us%s", COLS[c].label, BATCHED_PAIR[c] / 1000.0, c + 1 < NCOLS ? "," : "");
+    printf("\n\n"
+           "rows    : Post/Wait are the paper's thread-process binding (a spin lock on each\n"
+           "          semaphore): our esem figures from binding=process (or a daemon of unknown\n"
+           "          binding). Post-lockless/Wait-lockless are its thread-semaphore binding (no\n"
+           "          lock on the semaphore): our binding=semaphore. glibc has no binding: its\n"
+           "          one measurement, the uncontended user-space path, is in both rows.\n"
+           "hand-off: the waiter's return from wait minus the poster's clock just before post,\n"
+           "          another process blocked in wait (the poster sleeps %ld us first); glibc:\n"
+           "          pshared sem_t in MAP_SHARED memory; esem: esem_create before fork.\n"
+           "paper   : ESem and legacy are quoted from the ESem paper (AsiaCCS 2024; i7-9700k,\n"
+           "          SGX enclave) for reference only; not measured on this machine.\n",
            WAKE_SLEEP_NS / 1000);
-    printf("paper   : the right-hand column is quoted from the ESem paper (i7-9700k, SGX enclave) "
-           "for reference only.\n");
-}
-
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
-static void json_summary(const struct summary *s)
-{
-    printf("{\"n\": %zu, \"median_ns\": %" PRIu64 ", \"p99_ns\": %" PRIu64 ", \"min_ns\": %" PRIu64
-           ", \"max_ns\": %" PRIu64 ", \"mean_ns\": %.1f}",
-           s->n, s->med, s->p99, s->min, s->max, s->mean);
 }
 
 static void print_throughput(void)
 {
-    printf("\nthroughput: wait+post pairs per second, all threads together, esem vs glibc\n"
+    printf("\nthroughput: wait+post pairs per second, all threads together\n"
            "  each thread loops wait(sem[i]); post(sem[i]) with i = global thread index %% K;\n"
            "  the K semaphores start at 1 (mutexes) and are made before fork (esem_create; glibc\n"
-           "  pshared sem_t in MAP_SHARED memory); counted over %.2f s after a %.2f s warm-up\n\n",
+           "  pshared sem_t in MAP_SHARED memory); counted over %.2f s after a %.2f s warm-up\n",
            TP_DURATION, TP_DURATION / 5 > 0.02 ? TP_DURATION / 5 : 0.02);
-    printf("%5s x %-7s %2s  %14s  %14s  %10s\n", "procs", "threads", "K", "esem pairs/s",
-           "glibc pairs/s", "esem/glibc");
-    printf("%.*s\n", 62, "------------------------------------------------------------------");
+    int w = 19 + 17 * NCOLS;
+    for (int c = 0; c < NCOLS; c++)
+        if (is_esem(c))
+            w += 17;
+    unsigned lastk = 0;
     for (size_t i = 0; i < TP_N; i++) {
         const struct tp_row *r = &TP[i];
-        double g = r->rate[I_GLIBC], e = r->rate[I_ESEM];
-        char ratio[32];
-        if (g > 0)
-            snprintf(ratio, sizeof ratio, "%.1f %%", 100.0 * e / g);
-        else
-            snprintf(ratio, sizeof ratio, "-");
-        printf("%5u x %-7u %2u  %14.0f  %14.0f  %10s", r->procs, r->threads, r->sems, e, g,
-               ratio);
-        if (tp_is_target(r))
-            printf("  <- target >= 50 %%: %s", g > 0 && e >= 0.5 * g ? "met" : "NOT met");
+        if (i == 0 || r->sems != lastk) {
+            lastk = r->sems;
+            printf("\nK = %u\n%5s x %-7s  ", r->sems, "procs", "threads");
+            for (int c = 0; c < NCOLS; c++)
+                printf("  %15s", COLS[c].label);
+            for (int c = 0; c < NCOLS; c++)
+                if (is_esem(c))
+                    printf("  %9s/glibc", COLS[c].binding ? COLS[c].binding : "esem");
+            printf("\n%.*s\n", w, RULE);
+        } else if (r->procs == 1 && r->threads == 2) {
+            printf("\n"); /* the 1-process x M-threads series starts */
+        }
+        printf("%5u x %-7u  ", r->procs, r->threads);
+        double g = r->rate[glibc_col()];
+        for (int c = 0; c < NCOLS; c++)
+            printf("  %15.0f", r->rate[c]);
+        for (int c = 0; c < NCOLS; c++) {
+            if (!is_esem(c))
+                continue;
+            if (g > 0)
+                printf("  %13.1f %%", 100.0 * r->rate[c] / g);
+            else
+                printf("  %15s", "-");
+        }
+        if (tp_is_target(r)) {
+            printf("  <- target >= 50 %%:");
+            for (int c = 0; c < NCOLS; c++)
+                if (is_esem(c))
+                    printf(" %s", g > 0 && r->rate[c] >= 0.5 * g ? "met" : "NOT met");
+        }
         putchar('\n');
     }
 }
@@ -1313,190 +1620,344 @@ static void print_scale(void)
     printf("\nscale: esem post+wait pair (uncontended; one clock pair around each), %u pairs "
            "(+%u warm-up),\n  while the daemon holds many idle semaphores, then serves many "
            "idle client processes\n  (each holds one semaphore of its own); daemon memory = "
-           "VmRSS of the spawned esemd\n\n",
+           "VmRSS of the spawned esemd\n",
            SC_PAIRS, SC_WARM);
-    printf("%-34s %10s %10s  %8s  %12s\n", "", "median us", "p99 us", "vs base", "daemon RSS");
-    printf("%.*s\n", 80,
-           "----------------------------------------------------------------------------------");
-    double base = (double)SC[0].lat.med;
-    for (size_t i = 0; i < SC_ROWS; i++) {
-        const struct sc_row *r = &SC[i];
-        char lab[96], rss[32], ratio[32];
-        sc_label(lab, sizeof lab, r);
-        if (r->rss_kb >= 0)
-            snprintf(rss, sizeof rss, "%ld kB", r->rss_kb);
-        else
-            snprintf(rss, sizeof rss, "n/a");
-        double q = base > 0 ? (double)r->lat.med / base : 0;
-        snprintf(ratio, sizeof ratio, "%.2fx", q);
-        printf("%-12s %-21s %10.3f %10.3f  %8s  %12s%s\n",
-               r->clients ? "clients" : "semaphores", lab, us(r->lat.med), us(r->lat.p99),
-               ratio, rss, q > 1.5 ? "  <- over the 1.5x target" : "");
+    for (int c = 0; c < NCOLS; c++) {
+        if (!is_esem(c))
+            continue;
+        const struct sc_row *sc = SC[c];
+        printf("\n%-34s %10s %10s  %8s  %12s\n", COLS[c].label, "median us", "p99 us",
+               "vs base", "daemon RSS");
+        printf("%.*s\n", 80, RULE);
+        double base = (double)sc[0].lat.med;
+        for (size_t i = 0; i < SC_ROWS; i++) {
+            const struct sc_row *r = &sc[i];
+            char lab[96], rss[32], ratio[32];
+            sc_label(lab, sizeof lab, r);
+            if (r->rss_kb >= 0)
+                snprintf(rss, sizeof rss, "%ld kB", r->rss_kb);
+            else
+                snprintf(rss, sizeof rss, "n/a");
+            double q = base > 0 ? (double)r->lat.med / base : 0;
+            snprintf(ratio, sizeof ratio, "%.2fx", q);
+            printf("%-12s %-21s %10.3f %10.3f  %8s  %12s%s\n",
+                   r->clients ? "clients" : "semaphores", lab, us(r->lat.med), us(r->lat.p99),
+                   ratio, rss, q > 1.5 ? "  <- over the 1.5x target" : "");
+        }
     }
     printf("\nbase = the first row (1 semaphore, 1 client); target: every row within 1.5x of "
            "it.\nclients include esem-bench itself; semaphores include the measured one.\n");
 }
 
+/* ---- JSON ---- */
+
+static FILE *J;
+
+static void json_str(const char *s)
+{
+    fputc('"', J);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(J, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(J, "\\u%04x", c);
+        else
+            fputc(c, J);
+    }
+    fputc('"', J);
+}
+
+static void json_summary(const struct summary *s)
+{
+    fprintf(J, "{\"n\": %zu, \"median_ns\": %" PRIu64 ", \"p99_ns\": %" PRIu64
+               ", \"min_ns\": %" PRIu64 ", \"max_ns\": %" PRIu64 ", \"mean_ns\": %.1f}",
+            s->n, s->med, s->p99, s->min, s->max, s->mean);
+}
+
+static void json_num_or_null(double v, int ok, const char *fmt)
+{
+    if (ok)
+        fprintf(J, fmt, v);
+    else
+        fputs("null", J);
+}
+
+static void json_latency(const struct plan *p)
+{
+    int g = glibc_col();
+    fprintf(J, ",\n  \"latency\": {\n    \"samples\": {\"iters\": %zu, \"warmup\": %zu, "
+               "\"names\": %zu, \"names_warmup\": %zu, \"handoff_rounds\": %zu, "
+               "\"handoff_warmup\": %zu, \"handoff_sleep_ns\": %ld},\n    \"timer_overhead\": ",
+            p->iters, p->warm, p->names, p->names_warm, p->wake, p->wake_warm, WAKE_SLEEP_NS);
+    json_summary(&TIMER);
+    fprintf(J, ",\n    \"ops\": {");
+    for (int r = 0; r < R_N; r++) {
+        fprintf(J, "%s\n      \"%s\": {", r ? "," : "", ROWS[r].key);
+        for (int c = 0; c < NCOLS; c++) {
+            fprintf(J, "\"%s\": ", COLS[c].key);
+            json_summary(&RES[r][c]);
+            fprintf(J, ",\n        ");
+        }
+        fprintf(J, "\"ratio_median\": {");
+        for (int c = 0, n = 0; c < NCOLS; c++) {
+            if (!is_esem(c))
+                continue;
+            fprintf(J, "%s\"%s\": ", n++ ? ", " : "", COLS[c].key);
+            json_num_or_null(RES[r][g].med ? (double)RES[r][c].med / (double)RES[r][g].med : 0,
+                             RES[r][g].med != 0, "%.3f");
+        }
+        fprintf(J, "}}");
+    }
+    fprintf(J, "\n    },\n    \"batched_post_wait_pair_mean_ns\": {");
+    for (int c = 0; c < NCOLS; c++)
+        fprintf(J, "%s\"%s\": %.1f", c ? ", " : "", COLS[c].key, BATCHED_PAIR[c]);
+    fprintf(J, "},\n    \"paper_table\": {\"source\": \"ESem: To Harden Process Synchronization "
+               "for Servers (AsiaCCS 2024), Micro Evaluation table (slides; Table 2 of the "
+               "article); i7-9700k, SGX\", \"note\": \"paper_esem and paper_legacy are quoted "
+               "from the paper, not measured here; measured_* are this run's medians and p99 "
+               "of the column each paper row maps to (lockless rows: binding=semaphore)\", "
+               "\"unit\": \"us\", \"rows\": [");
+    for (size_t i = 0; i < N_PAPER; i++) {
+        const struct paperrow *pr = &PAPER[i];
+        fprintf(J, "%s\n      {\"row\": \"%s\", \"key\": \"%s\", \"op\": \"%s\", \"lockless\": %s, "
+                   "\"paper_esem\": %g, \"paper_legacy\": %g, \"measured_median_us\": {",
+                i ? "," : "", pr->label, pr->key, ROWS[pr->op].key,
+                pr->lockless ? "true" : "false", pr->esem, pr->legacy);
+        int n = 0;
+        for (int c = 0; c < NCOLS; c++)
+            if (paper_cell(pr, c))
+                fprintf(J, "%s\"%s\": %.3f", n++ ? ", " : "", COLS[c].key,
+                        us(RES[pr->op][c].med));
+        fprintf(J, "}, \"measured_p99_us\": {");
+        n = 0;
+        for (int c = 0; c < NCOLS; c++)
+            if (paper_cell(pr, c))
+                fprintf(J, "%s\"%s\": %.3f", n++ ? ", " : "", COLS[c].key,
+                        us(RES[pr->op][c].p99));
+        fprintf(J, "}}");
+    }
+    fprintf(J, "\n    ]}\n  }");
+}
+
 static void json_throughput(void)
 {
-    printf(",\n  \"throughput\": {\"duration_s\": %.3f, \"unit\": \"pairs_per_s\", \"rows\": [",
-           TP_DURATION);
+    int g = glibc_col();
+    fprintf(J, ",\n  \"throughput\": {\"duration_s\": %.3f, \"unit\": \"pairs_per_s\", \"sems\": [",
+            TP_DURATION);
+    for (size_t i = 0; i < TP_NK; i++)
+        fprintf(J, "%s%u", i ? ", " : "", TP_KS[i]);
+    fprintf(J, "], \"rows\": [");
     for (size_t i = 0; i < TP_N; i++) {
         const struct tp_row *r = &TP[i];
-        double g = r->rate[I_GLIBC], e = r->rate[I_ESEM];
-        printf("%s\n    {\"procs\": %u, \"threads_per_proc\": %u, \"sems\": %u, \"esem\": %.0f, "
-               "\"glibc\": %.0f, \"ratio\": ",
-               i ? "," : "", r->procs, r->threads, r->sems, e, g);
-        if (g > 0)
-            printf("%.4f", e / g);
-        else
-            printf("null");
-        printf(", \"target\": %s}", tp_is_target(r) ? "true" : "false");
+        fprintf(J, "%s\n    {\"procs\": %u, \"threads_per_proc\": %u, \"total\": %u, \"sems\": %u, "
+                   "\"pairs_per_s\": {",
+                i ? "," : "", r->procs, r->threads, r->procs * r->threads, r->sems);
+        for (int c = 0; c < NCOLS; c++)
+            fprintf(J, "%s\"%s\": %.0f", c ? ", " : "", COLS[c].key, r->rate[c]);
+        fprintf(J, "}, \"ratio_to_glibc\": {");
+        for (int c = 0, n = 0; c < NCOLS; c++) {
+            if (!is_esem(c))
+                continue;
+            fprintf(J, "%s\"%s\": ", n++ ? ", " : "", COLS[c].key);
+            json_num_or_null(r->rate[g] > 0 ? r->rate[c] / r->rate[g] : 0, r->rate[g] > 0,
+                             "%.5f");
+        }
+        fprintf(J, "}, \"target\": %s}", tp_is_target(r) ? "true" : "false");
     }
-    printf("\n  ]}");
+    fprintf(J, "\n  ]}");
 }
 
 static void json_scale(void)
 {
-    printf(",\n  \"scale\": {\"pairs\": %u, \"warmup\": %u, \"rows\": [", SC_PAIRS, SC_WARM);
-    double base = (double)SC[0].lat.med;
-    for (size_t i = 0; i < SC_ROWS; i++) {
-        const struct sc_row *r = &SC[i];
-        printf("%s\n    {\"dimension\": \"%s\", \"wanted\": %zu, \"got\": %zu, \"error\": ",
-               i ? "," : "", r->clients ? "clients" : "semaphores", r->want, r->got);
-        if (r->got < r->want)
-            json_str(strerror(r->err));
-        else
-            printf("null");
-        printf(", \"pair\": ");
-        json_summary(&r->lat);
-        printf(", \"ratio_to_base\": ");
-        if (base > 0)
-            printf("%.3f", (double)r->lat.med / base);
-        else
-            printf("null");
-        printf(", \"daemon_rss_kb\": ");
-        if (r->rss_kb >= 0)
-            printf("%ld}", r->rss_kb);
-        else
-            printf("null}");
+    fprintf(J, ",\n  \"scale\": {\"pairs\": %u, \"warmup\": %u, \"runs\": [", SC_PAIRS, SC_WARM);
+    for (int c = 0, n = 0; c < NCOLS; c++) {
+        if (!is_esem(c))
+            continue;
+        const struct sc_row *sc = SC[c];
+        fprintf(J, "%s\n    {\"column\": \"%s\", \"rows\": [", n++ ? "," : "", COLS[c].key);
+        double base = (double)sc[0].lat.med;
+        for (size_t i = 0; i < SC_ROWS; i++) {
+            const struct sc_row *r = &sc[i];
+            fprintf(J, "%s\n      {\"dimension\": \"%s\", \"wanted\": %zu, \"got\": %zu, "
+                       "\"error\": ",
+                    i ? "," : "", r->clients ? "clients" : "semaphores", r->want, r->got);
+            if (r->got < r->want)
+                json_str(strerror(r->err));
+            else
+                fputs("null", J);
+            fprintf(J, ", \"pair\": ");
+            json_summary(&r->lat);
+            fprintf(J, ", \"ratio_to_base\": ");
+            json_num_or_null(base > 0 ? (double)r->lat.med / base : 0, base > 0, "%.3f");
+            fprintf(J, ", \"daemon_rss_kb\": ");
+            json_num_or_null((double)r->rss_kb, r->rss_kb >= 0, "%.0f");
+            fputc('}', J);
+        }
+        fprintf(J, "\n    ]}");
     }
-    printf("\n  ]}");
+    fprintf(J, "\n  ]}");
 }
 
-static void print_json(const struct plan *p)
+static void print_json(const struct plan *p, const char *cmdline, const char *started)
 {
-    printf("{\n  \"machine\": {\"nproc\": %ld, \"cpu\": ", M_NPROC);
+    fprintf(J, "{\n  \"command\": ");
+    json_str(cmdline);
+    fprintf(J, ",\n  \"started_utc\": ");
+    json_str(started);
+    fprintf(J, ",\n  \"tables\": [%s%s%s]", (p->sel & SEL_LATENCY) ? "\"latency\"" : "",
+            (p->sel & SEL_THROUGHPUT) ? ((p->sel & SEL_LATENCY) ? ", \"throughput\"" : "\"throughput\"") : "",
+            (p->sel & SEL_SCALE) ? ((p->sel & (SEL_LATENCY | SEL_THROUGHPUT)) ? ", \"scale\"" : "\"scale\"") : "");
+    fprintf(J, ",\n  \"machine\": {\"nproc\": %ld, \"cpu\": ", M_NPROC);
     json_str(M_CPU);
-    printf(", \"kernel\": ");
+    fprintf(J, ", \"kernel\": ");
     json_str(M_KERNEL);
-    printf(", \"clocksource\": ");
+    fprintf(J, ", \"clocksource\": ");
     json_str(M_CLOCKSRC);
-    printf("},\n  \"daemon\": {\"spawned\": %s, \"socket\": ", G.daemon_path ? "true" : "false");
-    if (G.daemon_path) {
-        json_str(G.sock);
-        printf(", \"path\": ");
-        json_str(G.daemon_path);
+    fprintf(J, ", \"libc\": ");
+    json_str(M_LIBC);
+    fprintf(J, "},\n  \"daemon\": {\"spawned\": %s", p->spawn ? "true" : "false");
+    if (p->spawn) {
+        fprintf(J, ", \"path\": ");
+        json_str(p->spawn);
+        fprintf(J, ", \"workers\": ");
+        json_num_or_null(G.workers, G.workers != 0, "%.0f");
     } else {
         char path[256];
         const char *how;
         socket_path_for_message(path, sizeof path, &how);
+        fprintf(J, ", \"socket\": ");
         json_str(path);
     }
-    printf("}");
-    if (p->sel & SEL_LATENCY) {
-        printf(",\n  \"samples\": {\"iters\": %zu, \"warmup\": %zu, \"names\": %zu, "
-           "\"names_warmup\": %zu, \"wakeup_rounds\": %zu, \"wakeup_warmup\": %zu, "
-           "\"wakeup_sleep_ns\": %ld},\n",
-           p->iters, p->warm, p->names, p->names_warm, p->wake, p->wake_warm, WAKE_SLEEP_NS);
-    printf("  \"timer_overhead\": ");
-    json_summary(&TIMER);
-    printf(",\n  \"results\": {\n");
-    for (int r = 0; r < R_N; r++) {
-        const struct summary *e = &RES[r][I_ESEM], *g = &RES[r][I_GLIBC];
-        printf("    \"%s\": {\"esem\": ", ROWS[r].key);
-        json_summary(e);
-        printf(",\n      \"glibc\": ");
-        json_summary(g);
-        if (g->med)
-            printf(",\n      \"ratio_median\": %.2f}", (double)e->med / (double)g->med);
+    fprintf(J, "},\n  \"columns\": [");
+    for (int c = 0; c < NCOLS; c++) {
+        fprintf(J, "%s\n    {\"key\": \"%s\", \"impl\": \"%s\", \"binding\": ", c ? "," : "",
+                COLS[c].key, COLS[c].im->name);
+        if (COLS[c].binding)
+            json_str(COLS[c].binding);
         else
-            printf(",\n      \"ratio_median\": null}");
-        printf("%s\n", r + 1 < R_N ? "," : "");
+            fputs("null", J);
+        if (is_esem(c) && p->spawn) {
+            fprintf(J, ", \"daemon_start\": ");
+            json_str(COLS[c].daemon_start);
+        }
+        fputc('}', J);
     }
-    printf("  },\n  \"batched_post_wait_pair_mean_ns\": {\"esem\": %.1f, \"glibc\": %.1f},\n",
-           BATCHED_PAIR[I_ESEM], BATCHED_PAIR[I_GLIBC]);
-    printf("  \"paper_reference\": {\"note\": \"quoted from the ESem paper (i7-9700k, SGX); not "
-           "measured here\", \"unit\": \"us\"");
-    for (int r = 0; r < R_N; r++) {
-        if (ROWS[r].paper_esem < 0)
-            continue;
-        printf(",\n    \"%s\": {\"esem\": %g, \"legacy\": %g}", ROWS[r].key, ROWS[r].paper_esem,
-               ROWS[r].paper_legacy);
-        if (ROWS[r].paper_lf_esem >= 0)
-            printf(",\n    \"%s_lockless\": {\"esem\": %g, \"legacy\": %g}", ROWS[r].key,
-                   ROWS[r].paper_lf_esem, ROWS[r].paper_lf_legacy);
-    }
-    printf("\n  }");
-    }
+    fprintf(J, "\n  ]");
+    if (p->sel & SEL_LATENCY)
+        json_latency(p);
     if (p->sel & SEL_THROUGHPUT)
         json_throughput();
     if (p->sel & SEL_SCALE)
         json_scale();
-    printf("\n}\n");
+    fprintf(J, "\n}\n");
 }
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: esem-bench [--latency] [--throughput] [--scale] [--iters N]\n"
-            "                  [--duration S] [--json] [--spawn-daemon PATH]\n"
+            "usage: esem-bench [--all | --latency --throughput --scale] [--spawn-daemon PATH\n"
+            "                  [--binding LIST] [--workers N]] [--iters N] [--duration S]\n"
+            "                  [--sems LIST] [--smoke] [--json | --json-file PATH]\n"
             "\n"
-            "Measures esem_* (through esemd) against glibc's sem_* on this machine.\n"
-            "Tables (none named: the default set, --latency --throughput, about 20 s on a\n"
-            "2-vCPU VM; --scale takes 25-35 s more and so runs only when asked for):\n"
-            "  --latency            per-call median and p99 latency side by side: post, wait,\n"
-            "                       trywait, open, close, unlink, and a cross-process wake-up\n"
-            "                       of a blocked waiter (default; under 10 s)\n"
-            "  --throughput         wait+post pairs/s of N processes x M threads on K = 1, 4\n"
-            "                       semaphores used as mutexes, 1 to 64 threads in all, esem\n"
-            "                       and glibc (default; about 12 s with the default\n"
-            "                       --duration)\n"
+            "Measures esem_* (through esemd) against glibc's sem_* on this machine, esem once\n"
+            "per binding mode of the daemon (--spawn-daemon), glibc once.\n"
+            "Tables (none named: --latency --throughput):\n"
+            "  --latency            the paper's table (Open, Close, Post, Wait, Post-lockless,\n"
+            "                       Wait-lockless, Unlink) measured: median and p99 per call,\n"
+            "                       the paper's figures beside them; trywait; cross-process\n"
+            "                       hand-off to a blocked waiter (about 5 s per column)\n"
+            "  --throughput         wait+post pairs/s, N processes x 1 thread and 1 process x\n"
+            "                       M threads, N or M = 1..64, on K semaphores used as mutexes\n"
+            "                       (about 8 s per column and K with the default --duration)\n"
             "  --scale              esem post+wait latency and the daemon's memory with 1,\n"
             "                       1000, 100000 semaphores and 1, 100, 1000 client processes\n"
-            "                       (not in the default set: 25-35 s, mostly creating and\n"
-            "                       destroying the 100000 semaphores)\n"
+            "                       (25-35 s per binding mode)\n"
+            "  --all                all three (about 2.5 minutes on a 2-vCPU VM)\n"
             "Options:\n"
+            "  --spawn-daemon PATH  for each binding mode start `PATH -f -s <tmpdir>/esemd.sock\n"
+            "                       --binding=MODE` for its column and stop it after; otherwise\n"
+            "                       the running esemd that libesem finds is measured (one esem\n"
+            "                       column, binding unknown, daemon memory n/a)\n"
+            "  --binding LIST       with --spawn-daemon: modes to measure, comma-separated,\n"
+            "                       from process,semaphore (default: both)\n"
+            "  --workers N          with --spawn-daemon: pass --workers=N to esemd\n"
             "  --iters N            samples per post/wait/trywait (default %u); open/close/\n"
-            "                       unlink use min(N, %u) names and the wake-up min(N, %u)\n"
+            "                       unlink use min(N, %u) names and the hand-off min(N, %u)\n"
             "                       rounds\n"
             "  --duration S         seconds counted per throughput run (default %.1f; from\n"
             "                       %.2f to %.0f), after a warm-up of S/5\n"
-            "  --json               print the same figures as JSON (times in ns)\n"
-            "  --spawn-daemon PATH  start `PATH -f -s <tmpdir>/esemd.sock` for the run and\n"
-            "                       stop it at the end; otherwise the esemd that libesem finds\n"
-            "                       (ESEM_SOCKET, else the default socket) is used (the\n"
-            "                       daemon's memory is then shown as n/a)\n"
+            "  --sems LIST          K values for --throughput, comma-separated, each 1 to %u\n"
+            "                       (default 1,4)\n"
+            "  --smoke              tiny sizes, to check the tool and its output, not to\n"
+            "                       measure: --iters 200, --duration %.2f, N or M = 1, 2, 4,\n"
+            "                       scale 1/10/100 semaphores and 1/2/4 clients\n"
+            "  --json               print the figures as JSON instead of tables (times in ns)\n"
+            "  --json-file PATH     print the tables and write the JSON to PATH\n"
             "  -h, --help           this text\n"
             "\n"
             "Exit status: 0 success, 1 a measurement failed, 2 usage error or no esemd.\n",
-            DEFAULT_ITERS, MAX_NAMES, MAX_WAKE, DEFAULT_DURATION, MIN_DURATION, MAX_DURATION);
+            DEFAULT_ITERS, MAX_NAMES, MAX_WAKE, DEFAULT_DURATION, MIN_DURATION, MAX_DURATION,
+            TP_MAX_K, SMOKE_DURATION);
+}
+
+/* "a,b,c" -> values in [lo, hi]; returns how many, or -1 */
+static int parse_list(const char *arg, unsigned *out, int max, unsigned lo, unsigned hi)
+{
+    int n = 0;
+    const char *p = arg;
+    for (;;) {
+        char *end;
+        errno = 0;
+        if (*p < '0' || *p > '9')
+            return -1;
+        unsigned long v = strtoul(p, &end, 10);
+        if (errno || v < lo || v > hi || n == max)
+            return -1;
+        out[n++] = (unsigned)v;
+        if (*end == 0)
+            return n;
+        if (*end != ',')
+            return -1;
+        p = end + 1;
+    }
+}
+
+static void add_column(const struct impl *im, const char *binding)
+{
+    struct column *c = &COLS[NCOLS++];
+    c->im = im;
+    c->binding = binding;
+    if (binding) {
+        snprintf(c->key, sizeof c->key, "%s_%s", im->name, binding);
+        snprintf(c->label, sizeof c->label, "%s/%s", im->name, binding);
+    } else {
+        snprintf(c->key, sizeof c->key, "%s", im->name);
+        snprintf(c->label, sizeof c->label, "%s", im->name);
+    }
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"iters", required_argument, 0, 'n'},
                                          {"json", no_argument, 0, 'j'},
+                                         {"json-file", required_argument, 0, 'J'},
                                          {"spawn-daemon", required_argument, 0, 'd'},
+                                         {"binding", required_argument, 0, 'b'},
+                                         {"workers", required_argument, 0, 'w'},
                                          {"latency", no_argument, 0, 'L'},
                                          {"throughput", no_argument, 0, 'T'},
                                          {"scale", no_argument, 0, 'S'},
+                                         {"all", no_argument, 0, 'A'},
                                          {"duration", required_argument, 0, 'D'},
+                                         {"sems", required_argument, 0, 'K'},
+                                         {"smoke", no_argument, 0, 'Z'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     size_t iters = DEFAULT_ITERS;
-    int json = 0, sel = 0;
-    const char *spawn = NULL;
+    int json = 0, sel = 0, smoke = 0, iters_set = 0, duration_set = 0;
+    int want_binding[N_BINDINGS] = {0}, binding_set = 0;
+    const char *spawn = NULL, *json_file = NULL;
     int o;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
@@ -1509,6 +1970,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             iters = (size_t)v;
+            iters_set = 1;
             break;
         }
         case 'D': {
@@ -1521,12 +1983,54 @@ int main(int argc, char **argv)
                 return 2;
             }
             TP_DURATION = v;
+            duration_set = 1;
+            break;
+        }
+        case 'K': {
+            int n = parse_list(optarg, TP_KS, TP_MAX_NK, 1, TP_MAX_K);
+            if (n < 0) {
+                fprintf(stderr, "esem-bench: --sems wants up to %d comma-separated numbers "
+                                "from 1 to %d\n", TP_MAX_NK, TP_MAX_K);
+                return 2;
+            }
+            TP_NK = (size_t)n;
+            break;
+        }
+        case 'b': {
+            char buf[64];
+            snprintf(buf, sizeof buf, "%s", optarg);
+            char *save = NULL;
+            memset(want_binding, 0, sizeof want_binding);
+            for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                size_t i = 0;
+                while (i < N_BINDINGS && strcmp(t, BINDINGS[i]) != 0)
+                    i++;
+                if (i == N_BINDINGS) {
+                    fprintf(stderr, "esem-bench: --binding wants process, semaphore or "
+                                    "process,semaphore, not %s\n", optarg);
+                    return 2;
+                }
+                want_binding[i] = 1;
+            }
+            binding_set = 1;
+            break;
+        }
+        case 'w': {
+            unsigned v;
+            if (parse_list(optarg, &v, 1, 1, 64) != 1) {
+                fprintf(stderr, "esem-bench: --workers wants a number from 1 to 64\n");
+                return 2;
+            }
+            G.workers = v;
             break;
         }
         case 'L': sel |= SEL_LATENCY; break;
         case 'T': sel |= SEL_THROUGHPUT; break;
         case 'S': sel |= SEL_SCALE; break;
+        case 'A': sel |= SEL_ALL; break;
+        case 'Z': smoke = 1; break;
         case 'j': json = 1; break;
+        case 'J': json_file = optarg; break;
         case 'd': spawn = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -1536,6 +2040,49 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (!spawn && (binding_set || G.workers)) {
+        fprintf(stderr, "esem-bench: --binding and --workers choose how the daemon is "
+                        "started: they need --spawn-daemon\n");
+        return 2;
+    }
+    if (json && json_file) {
+        fprintf(stderr, "esem-bench: --json prints JSON instead of the tables, --json-file "
+                        "beside them: one or the other\n");
+        return 2;
+    }
+    if (spawn && access(spawn, X_OK) < 0) {
+        fprintf(stderr, "esem-bench: --spawn-daemon %s: %s\n", spawn, strerror(errno));
+        return 2;
+    }
+    if (smoke) {
+        if (!iters_set)
+            iters = 200;
+        if (!duration_set)
+            TP_DURATION = SMOKE_DURATION;
+        TP_NT = TP_NT_SMOKE;
+        SC_SEMS = SC_SEMS_SMOKE;
+        SC_CLIENTS = SC_CLIENTS_SMOKE;
+    }
+
+    /* the command line and the time, for the record in the JSON */
+    char cmdline[1024] = "", started[32];
+    for (int i = 0; i < argc; i++) {
+        size_t n = strlen(cmdline);
+        snprintf(cmdline + n, sizeof cmdline - n, "%s%s", i ? " " : "", argv[i]);
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    if (spawn) {
+        for (size_t i = 0; i < N_BINDINGS; i++)
+            if (!binding_set || want_binding[i])
+                add_column(&IMPLS[I_ESEM], BINDINGS[i]);
+    } else {
+        add_column(&IMPLS[I_ESEM], NULL);
+    }
+    add_column(&IMPLS[I_GLIBC], NULL); /* always the last column */
 
     G.pid = getpid();
     G.progress = isatty(STDERR_FILENO);
@@ -1544,10 +2091,10 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    /* Precise sleeps before each wake-up round. */
+    /* Precise sleeps before each hand-off round. */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
-    struct plan p = {.iters = iters, .sel = sel ? sel : SEL_DEFAULT};
+    struct plan p = {.iters = iters, .sel = sel ? sel : SEL_DEFAULT, .spawn = spawn};
     p.warm = iters / 10 < 100 ? 100 : iters / 10 > 10000 ? 10000 : iters / 10;
     p.names = iters < MAX_NAMES ? iters : MAX_NAMES;
     p.names_warm = p.names / 10 < 10 ? 10 : p.names / 10;
@@ -1555,53 +2102,44 @@ int main(int argc, char **argv)
     p.wake_warm = p.wake / 20 < 10 ? 10 : p.wake / 20;
 
     machine_info();
-    if (spawn)
-        spawn_daemon(spawn);
-    else
-        require_daemon();
-
     if (p.sel & SEL_LATENCY) {
         progress("the clock");
         bench_timer(iters);
-        for (int i = 0; i < I_N; i++) {
-            char what[64];
-            snprintf(what, sizeof what, "%s post/wait", IMPLS[i].name);
-            progress(what);
-            bench_post_wait(i, iters, p.warm);
-            snprintf(what, sizeof what, "%s trywait", IMPLS[i].name);
-            progress(what);
-            bench_trywait(i, iters, p.warm);
-            snprintf(what, sizeof what, "%s open/close/unlink", IMPLS[i].name);
-            progress(what);
-            bench_names(i, p.names, p.names_warm);
-            snprintf(what, sizeof what, "%s cross-process wake-up", IMPLS[i].name);
-            progress(what);
-            bench_wakeup(i, p.wake, p.wake_warm);
-        }
     }
-    if (p.sel & SEL_THROUGHPUT)
-        bench_throughput();
-    if (p.sel & SEL_SCALE)
-        bench_scale();
+    tp_plan();
+    for (int c = 0; c < NCOLS; c++)
+        run_column(c, &p);
     if (G.progress) {
         fprintf(stderr, "\r\033[K");
         fflush(stderr);
     }
     check_stop();
     cleanup();
-    if (G.daemon_failed)
-        return 1;
 
-    if (json)
-        print_json(&p);
-    else {
-        print_header();
+    if (json) {
+        J = stdout;
+        print_json(&p, cmdline, started);
+    } else {
+        print_header(&p);
         if (p.sel & SEL_LATENCY)
             print_latency(&p);
         if (p.sel & SEL_THROUGHPUT)
             print_throughput();
         if (p.sel & SEL_SCALE)
             print_scale();
+        if (json_file) {
+            J = fopen(json_file, "w");
+            if (!J) {
+                fprintf(stderr, "esem-bench: %s: %s\n", json_file, strerror(errno));
+                return 1;
+            }
+            print_json(&p, cmdline, started);
+            if (fclose(J) != 0) {
+                fprintf(stderr, "esem-bench: %s: %s\n", json_file, strerror(errno));
+                return 1;
+            }
+            printf("\nJSON written to %s\n", json_file);
+        }
     }
     return fflush(stdout) == 0 ? 0 : 1;
 }
