@@ -2,6 +2,7 @@
 #include "core_auth.h"
 
 #include <sodium/crypto_generichash.h>
+#include <sodium/crypto_shorthash_siphash24.h>
 #include <sodium/crypto_verify_16.h>
 
 static void put(uint8_t *dst, uint32_t *off, const void *src, uint32_t n)
@@ -58,7 +59,7 @@ void core_auth_req_mac(const uint8_t ks[CORE_KEY_BYTES], const struct core_req *
     put(m, &n, "Q", 1);
     put(m, &n, req, CORE_REQ_HDR);
     put(m, &n, req->name, len);
-    crypto_generichash(mac, CORE_MAC_BYTES, m, n, ks, CORE_KEY_BYTES);
+    crypto_shorthash_siphashx24(mac, m, n, ks);
 }
 
 void core_auth_rep_mac(const uint8_t ks[CORE_KEY_BYTES], const struct core_reply *rep,
@@ -68,7 +69,7 @@ void core_auth_rep_mac(const uint8_t ks[CORE_KEY_BYTES], const struct core_reply
     uint32_t n = 0;
     put(m, &n, "R", 1);
     put(m, &n, rep, sizeof *rep);
-    crypto_generichash(mac, CORE_MAC_BYTES, m, n, ks, CORE_KEY_BYTES);
+    crypto_shorthash_siphashx24(mac, m, n, ks);
 }
 
 int core_auth_equal(const uint8_t a[CORE_MAC_BYTES], const uint8_t b[CORE_MAC_BYTES])
