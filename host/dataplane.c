@@ -11,6 +11,7 @@
  * polling costs follow the busy clients, not all of them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -54,16 +55,29 @@ static int is_refusal(int32_t st)
            st == CORE_E_SESSION || st == CORE_E_BADCALL || st == CORE_E_PERM;
 }
 
+/* FUTEX_WAKEs collected under the locks and issued after them: a sleeping
+ * waiter is never woken into a lock its waker still holds. */
 struct wakeq {
     uint32_t *addr[64];
     int n;
+    int woke; /* a wake-up was issued since the worker last yielded */
 };
 
 static void wake_flush(struct wakeq *q)
 {
     for (int i = 0; i < q->n; i++)
         esem_util_futex_wake(q->addr[i], 1);
+    if (q->n)
+        q->woke = 1;
     q->n = 0;
+}
+
+/* Waits queued in the core, for the worker's spin policy.  core_mu held. */
+static void set_queued(struct slot_state *ss, uint32_t v)
+{
+    if (ss->queued != v)
+        atomic_fetch_add_explicit(&D.nqueued, v ? 1u : UINT32_MAX, memory_order_relaxed);
+    ss->queued = v;
 }
 
 /* Publish a reply.  Called with core_mu held. */
@@ -105,7 +119,7 @@ static void deliver(const struct core_wake *first, struct wakeq *q)
                       wk.slot);
             return;
         }
-        st->queued = 0;
+        set_queued(st, 0);
         if (esem_util_pidfd_alive(t->pidfd)) {
             st->granted = 1;
             st->granted_seq = st->queued_seq;
@@ -123,7 +137,7 @@ static void cancel_queued(struct client *c, uint32_t slot)
 {
     struct core_sem_cancel_args a = {.session = c->session, .slot = slot};
     core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
-    c->ss[slot].queued = 0;
+    set_queued(&c->ss[slot], 0);
 }
 
 struct req {
@@ -298,7 +312,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
         if (!st)
             st = execute(c, k, &t->r, &value, &handle, q);
         if (st == CORE_QUEUED) {
-            ss->queued = 1;
+            set_queued(ss, 1);
             ss->queued_seq = t->seq;
             ss->wait_handle = t->r.handle;
             return;
@@ -313,7 +327,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
     if (ss->queued && t->cseq == ss->queued_seq) {
         struct core_sem_cancel_args a = {.session = c->session, .slot = k};
         int32_t st = core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
-        ss->queued = 0;
+        set_queued(ss, 0);
         /* CORE_E_NOWAITER cannot happen here: grants clear `queued` under
          * the same lock.  Either way the client gets a final answer. */
         reply(c, k, ss->queued_seq, st == CORE_OK ? ESEM_ST_CANCELLED : 0, 0, 0, q);
@@ -354,6 +368,9 @@ static int scan_client(struct client *c, struct wakeq *q, int serve)
             pthread_mutex_lock(&D.core_mu);
             serve_slot(c, k, &t, q, &ref);
             pthread_mutex_unlock(&D.core_mu);
+            /* A grant to a sleeping waiter is woken now, not after the
+             * rest of the pass: the hand-off is what someone waits for. */
+            wake_flush(q);
             if (ref.st)
                 esemd_refusal(c, op_name(ref.op), ref.st);
         }
@@ -428,12 +445,84 @@ static void take_doorbells(struct worker *w, const struct epoll_event *ev, int n
     }
 }
 
+/* ---- the idle spin policy ----
+ *
+ * After its last request a worker keeps polling for a while, so that a busy
+ * client's next request needs no doorbell (a system call) and no wake-up of
+ * the worker (an idle vCPU takes 10-20 us to wake on a VM: the profile of the
+ * cross-process hand-off showed it as one of its two big costs).  How long:
+ *
+ *  - spin_ns (--spin-us, 50 us) after any request;
+ *  - longer, up to ARM_MAX_NS, while a wait is queued in the core (someone
+ *    will want the post that ends it, and the post should find the worker
+ *    awake): twice the recent idle gaps that a request ended (a decaying
+ *    maximum), so a daemon whose waiters sleep for seconds does not spin;
+ *  - only while a CPU is free: /proc/loadavg's count of runnable threads
+ *    (this worker included) at most the CPUs we may use.  A spinning worker
+ *    on an oversubscribed machine takes the CPU from the very threads it
+ *    waits for (2 vCPUs: poster, waiter and worker), so there it spins
+ *    PURE_SPIN_NS at most and then sleeps.
+ *
+ * Spinning is a pure spin for ESEM_PURE_SPIN_NS, then sched_yield between
+ * polls, so a thread that shares our CPU runs at once.  The sample is taken
+ * at most every LOAD_SAMPLE_NS (an lseek+read of a descriptor kept open,
+ * about 2 us), so it costs nothing measurable. */
+#define ARM_MAX_NS 500000ull     /* longest spin while a wait is queued */
+#define LOAD_SAMPLE_NS 1000000ull /* how often /proc/loadavg is read */
+
+static int cpu_free(struct worker *w, uint64_t now)
+{
+    if (w->load_at && now - w->load_at < LOAD_SAMPLE_NS)
+        return w->load_free;
+    w->load_at = now;
+    w->load_free = 0;
+    if (w->load_fd < 0)
+        w->load_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    char buf[128];
+    ssize_t n = -1;
+    if (w->load_fd >= 0 && lseek(w->load_fd, 0, SEEK_SET) == 0)
+        n = read(w->load_fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    unsigned long running = 0;
+    /* "0.66 1.44 1.91 2/345 12345": runnable now / threads */
+    if (sscanf(buf, "%*s %*s %*s %lu/", &running) == 1)
+        w->load_free = running <= (unsigned long)D.ncpu;
+    return w->load_free;
+}
+
+static void note_gap(struct worker *w, uint64_t gap)
+{
+    if (gap > 4 * ARM_MAX_NS)
+        gap = 4 * ARM_MAX_NS;
+    uint64_t decayed = w->gap_est - w->gap_est / 8;
+    w->gap_est = gap > decayed ? gap : decayed;
+}
+
+/* How long to poll without a request before sleeping. */
+static uint64_t spin_budget(struct worker *w, uint64_t now)
+{
+    if (!cpu_free(w, now))
+        return D.spin_ns < ESEM_PURE_SPIN_NS ? D.spin_ns : ESEM_PURE_SPIN_NS;
+    uint64_t b = D.spin_ns;
+    if (atomic_load_explicit(&D.nqueued, memory_order_relaxed) && w->gap_est &&
+        w->gap_est <= ARM_MAX_NS) {
+        uint64_t a = 2 * w->gap_est + D.spin_ns;
+        if (a > ARM_MAX_NS)
+            a = ARM_MAX_NS;
+        if (a > b)
+            b = a;
+    }
+    return b;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct wakeq q = {.n = 0};
     struct epoll_event ev[64];
-    uint64_t idle_since = 0, last_bells = 0;
+    uint64_t idle_since = 0, last_bells = 0, budget = 0;
     unsigned spins = 0;
     for (;;) {
         uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
@@ -467,23 +556,35 @@ static void *worker_main(void *arg)
         }
         pthread_mutex_unlock(&w->mu);
         wake_flush(&q);
+        if (q.woke) {
+            /* We just woke a waiter.  With no CPU free the scheduler put
+             * it on a busy one, maybe ours: let it run now rather than
+             * after our next poll. */
+            q.woke = 0;
+            sched_yield();
+        }
         if (n) {
+            if (idle_since)
+                note_gap(w, now - idle_since);
             idle_since = 0;
+            spins = 0;
             continue;
         }
-        /* Spin a bounded time after the last request, so a busy client's
-         * next request costs no doorbell and no wake-up: first a short pure
-         * spin, then yielding, so that on an oversubscribed machine (more
-         * runnable threads than cores) the client we wait for can run. */
+        if (!idle_since) {
+            idle_since = now;
+            budget = spin_budget(w, now);
+        }
         if (++spins & 15) {
             esem_util_cpu_relax();
             continue;
         }
-        if (!idle_since)
-            idle_since = now;
-        if (now - idle_since < D.spin_ns) {
-            if (now - idle_since > ESEM_PURE_SPIN_NS)
+        if (now - idle_since < budget) {
+            if (now - idle_since > ESEM_PURE_SPIN_NS) {
+                /* re-check now and then: the machine may have filled up */
+                if ((spins & 1023) == 0)
+                    budget = spin_budget(w, now);
                 sched_yield();
+            }
             continue;
         }
         /* Idle: every channel turns cold, then sleep until a doorbell. */
@@ -498,6 +599,7 @@ static void *worker_main(void *arg)
         }
         pthread_mutex_unlock(&w->mu);
         wake_flush(&q);
+        q.woke = 0;
         if (!busy) {
             int ne = epoll_wait(w->epfd, ev, 64, -1);
             if (ne > 0) {
@@ -505,9 +607,15 @@ static void *worker_main(void *arg)
                 take_doorbells(w, ev, ne, esem_util_now_ns(CLOCK_MONOTONIC));
                 pthread_mutex_unlock(&w->mu);
             }
+            /* idle_since stays: the gap this doorbell ends is counted
+             * when its request is served */
+            budget = 0;
+            continue;
         }
         idle_since = 0;
     }
+    if (w->load_fd >= 0)
+        close(w->load_fd);
     return NULL;
 }
 
@@ -543,6 +651,8 @@ void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens
     }
     struct core_session_close_args a = {.session = c->session};
     core_ecall(D.core, CORE_ECALL_SESSION_CLOSE, &a, sizeof a);
+    for (uint32_t k = 0; k < ESEM_NSLOTS; k++)
+        set_queued(&c->ss[k], 0); /* the close took the session's waiters out */
     D.by_session[(uint32_t)c->session - 1] = NULL;
     pthread_mutex_unlock(&D.core_mu);
     wake_flush(&q);
@@ -559,6 +669,7 @@ int dp_start(int nworkers)
     for (int i = 0; i < nworkers; i++) {
         struct worker *w = &D.workers[i];
         w->index = i;
+        w->load_fd = -1;
         pthread_mutex_init(&w->mu, NULL);
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->cmd_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -878,6 +879,14 @@ int main(int argc, char **argv)
     D.max_sessions = cfg.max_sessions;
     D.by_session = calloc(cfg.max_sessions, sizeof *D.by_session);
     D.spin_ns = spin_us * 1000ull;
+    {
+        /* the CPUs we may run on: what the spin policy compares the
+         * runnable count with (a cpuset or taskset may give us fewer) */
+        cpu_set_t cs;
+        D.ncpu = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : (int)ncpu;
+        if (D.ncpu < 1)
+            D.ncpu = 1;
+    }
     D.start_ns = esem_util_now_ns(CLOCK_MONOTONIC);
 
     listen_fd = open_socket(sock_path);

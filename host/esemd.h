@@ -3,6 +3,7 @@
 #define ESEMD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -58,6 +59,11 @@ struct worker {
     struct client **hot; /* the channels polled (not cold); capacity cap */
     uint32_t nhot;
     int stop;
+    /* adaptive idle spin (worker-owned): running mean of the idle gaps that
+     * a request ended, and the /proc/loadavg sample behind cpu_free() */
+    uint64_t gap_est;
+    uint64_t load_at;
+    int load_fd, load_free;
 };
 
 /* The paper's two TCS binding modes (esemd --binding). */
@@ -76,6 +82,8 @@ struct daemon_state {
     int nworkers;
     uint64_t spin_ns;
     uint64_t start_ns;
+    int ncpu;                  /* CPUs we may run on (sched_getaffinity) */
+    _Atomic uint32_t nqueued;  /* waits queued in the core (changed under core_mu) */
 };
 
 extern struct daemon_state D;
