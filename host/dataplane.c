@@ -241,21 +241,31 @@ struct taken {
  * the calls checked against the caller's identity read that identity now —
  * a process may have called setuid since it connected, and reading /proc
  * takes microseconds we must not spend holding the lock. */
-static void take(struct client *c, uint32_t k, struct taken *t)
+/* Returns 0 if there was nothing to take after all: under semaphore
+ * binding another worker claimed the request first.  The claim is a
+ * compare-and-swap of the host-private sequence numbers, so each request
+ * number (and each cancel) is taken by exactly one worker whatever the
+ * client writes meanwhile. */
+static int take(struct client *c, uint32_t k, struct taken *t)
 {
     struct esem_slot *s = &c->chan->slot[k];
     struct slot_state *ss = &c->ss[k];
     t->seq = atomic_load_explicit((_Atomic uint32_t *)&s->req_seq, memory_order_acquire);
     t->cseq = atomic_load_explicit((_Atomic uint32_t *)&s->cancel_seq, memory_order_acquire);
-    t->fresh = t->seq != ss->last_seq;
+    uint32_t last = atomic_load_explicit((_Atomic uint32_t *)&ss->last_seq, memory_order_acquire);
+    t->fresh = t->seq != last;
     t->cred_st = 0;
     if (!t->fresh) {
         /* Only now is the cancel looked at: one that came with a fresh
          * request (a deadline that passed at once) must still be seen on
-         * the next scan, after the wait it cancels is queued. */
-        ss->cancel_seen = t->cseq;
-        return;
+         * the next scan, after the wait it cancels is queued.  It is
+         * consumed under the core lock (serve_slot), where it is known
+         * whether the request it cancels is still being served. */
+        return 1;
     }
+    if (!atomic_compare_exchange_strong((_Atomic uint32_t *)&ss->last_seq, &last, t->seq))
+        return 0;
+    atomic_fetch_add_explicit((_Atomic uint32_t *)&ss->inflight, 1, memory_order_relaxed);
     struct req *r = &t->r;
     r->op = s->op;
     r->oflag = s->oflag;
@@ -275,7 +285,7 @@ static void take(struct client *c, uint32_t k, struct taken *t)
         t->pc = c->creds;
         if (r->op == ESEM_OP_UNLINK &&
             esem_util_pidfd_fscreds(c->pidfd, &t->pc.uid, &t->pc.gid) == 0)
-            return; /* the pidfd names this process even if the pid was reused */
+            return 1; /* the pidfd names this process even if the pid was reused */
         /* The pidfd check after the read: the data is this process's, not
          * a successor's that reused the pid. */
         if (esemd_proc_creds(c->pid, &t->pc) < 0 || !esem_util_pidfd_alive(c->pidfd)) {
@@ -285,6 +295,7 @@ static void take(struct client *c, uint32_t k, struct taken *t)
             c->creds = t->pc;
         }
     }
+    return 1;
 }
 
 /* Phase two, core_mu held: act on what take() found. */
@@ -294,11 +305,11 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
     struct slot_state *ss = &c->ss[k];
     ref->st = 0;
     if (t->fresh) {
+        atomic_fetch_sub_explicit((_Atomic uint32_t *)&ss->inflight, 1, memory_order_relaxed);
         /* A new request on a slot whose wait is still queued: the client
          * gave up on that wait (a well-behaved one cancels first). */
         if (ss->queued)
             cancel_queued(c, k);
-        ss->last_seq = t->seq;
         ss->granted = 0; /* a client that sends again took its last reply */
         uint32_t value = 0;
         uint64_t handle = 0;
@@ -314,7 +325,9 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
         if (st == CORE_QUEUED) {
             set_queued(ss, 1);
             ss->queued_seq = t->seq;
-            ss->wait_handle = t->r.handle;
+            /* read without the lock by slot_owner(), as a hint */
+            atomic_store_explicit((_Atomic uint64_t *)&ss->wait_handle, t->r.handle,
+                                  memory_order_relaxed);
             return;
         }
         if (is_refusal(st)) {
@@ -324,6 +337,14 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
         reply(c, k, t->seq, st < 0 ? dp_errno(st) : 0, value, handle, q);
         return;
     }
+    /* A cancel.  Not while a request of this slot is claimed by another
+     * worker but not served yet (semaphore binding): the wait it may cancel
+     * is not queued yet, and the cancel is looked at again next scan. */
+    if (atomic_load_explicit((_Atomic uint32_t *)&ss->inflight, memory_order_relaxed) ||
+        atomic_load_explicit((_Atomic uint32_t *)&ss->cancel_seen, memory_order_relaxed) ==
+            t->cseq)
+        return;
+    atomic_store_explicit((_Atomic uint32_t *)&ss->cancel_seen, t->cseq, memory_order_relaxed);
     if (ss->queued && t->cseq == ss->queued_seq) {
         struct core_sem_cancel_args a = {.session = c->session, .slot = k};
         int32_t st = core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
@@ -334,23 +355,78 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
     }
 }
 
-/* Cheap check without the core lock: last_seq and cancel_seen belong to
- * this worker alone. */
+/* Cheap check without the core lock.  last_seq and cancel_seen belong to
+ * the one worker of the channel under process binding; under semaphore
+ * binding every worker reads them and take() claims by compare-and-swap. */
 static int slot_has_news(const struct client *c, uint32_t k)
 {
     const struct esem_slot *s = &c->chan->slot[k];
     return atomic_load_explicit((_Atomic uint32_t *)&s->req_seq, memory_order_acquire) !=
-               c->ss[k].last_seq ||
+               atomic_load_explicit((_Atomic uint32_t *)&c->ss[k].last_seq,
+                                    memory_order_relaxed) ||
            atomic_load_explicit((_Atomic uint32_t *)&s->cancel_seq, memory_order_acquire) !=
-               c->ss[k].cancel_seen;
+               atomic_load_explicit((_Atomic uint32_t *)&c->ss[k].cancel_seen,
+                                    memory_order_relaxed);
 }
 
-/* Serve (or with serve == 0, just look for) news in a client's active
- * slots.  The active mask is the client's to write, so any bit pattern is
- * accepted: at worst a hostile client makes us look at all of its slots. */
-static int scan_client(struct client *c, struct wakeq *q, int serve)
+/* Semaphore binding: which worker serves slot k's news.  Calls that name
+ * a semaphore go to the worker of its table index (the handle's low half
+ * is index + 1); calls by name (open, unlink) and create go to worker 0,
+ * and so does anything malformed.  A cancel goes to the worker of the
+ * semaphore its wait is queued on.  The slot is the client's to rewrite,
+ * so this is only a hint for spreading the work: take() claims each
+ * request exactly once, and whoever claims it serves it correctly. */
+static int slot_owner(const struct client *c, uint32_t k)
+{
+    const volatile struct esem_slot *s = &c->chan->slot[k];
+    const struct slot_state *ss = &c->ss[k];
+    uint64_t h;
+    if (s->req_seq != atomic_load_explicit((_Atomic uint32_t *)&ss->last_seq,
+                                           memory_order_relaxed)) {
+        uint32_t op = s->op;
+        if (op == 0 || op >= ESEM_OP_MAX_ || op == ESEM_OP_OPEN || op == ESEM_OP_UNLINK ||
+            op == ESEM_OP_CREATE)
+            return 0;
+        h = s->handle;
+    } else {
+        h = atomic_load_explicit((_Atomic uint64_t *)&ss->wait_handle, memory_order_relaxed);
+    }
+    return (int)(((uint32_t)h - 1u) % (uint32_t)D.nworkers);
+}
+
+static void worker_poke(struct worker *w);
+
+/* c->last_news: written by whichever worker serves c (semaphore binding) */
+static uint64_t news_get(const struct client *c)
+{
+    return atomic_load_explicit((_Atomic uint64_t *)&c->last_news, memory_order_relaxed);
+}
+
+static void news_set(struct client *c, uint64_t t)
+{
+    atomic_store_explicit((_Atomic uint64_t *)&c->last_news, t, memory_order_relaxed);
+}
+
+/* Under semaphore binding a worker with nothing to do sleeps; whoever sees
+ * news for it wakes it.  Dekker pair with the sleeper, which sets
+ * `sleeping` and then scans once more. */
+static void wake_owner(int o)
+{
+    struct worker *w = &D.workers[o];
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst) &&
+        atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
+        worker_poke(w);
+}
+
+/* Serve news in a client's active slots; returns how many slots had news
+ * (under semaphore binding, including news left for another worker).  The
+ * active mask is the client's to write, so any bit pattern is accepted: at
+ * worst a hostile client makes us look at all of its slots. */
+static int scan_client(struct worker *me, struct client *c, struct wakeq *q)
 {
     int n = 0;
+    int by_sem = D.binding == ESEM_BIND_SEMAPHORE && D.nworkers > 1;
     for (uint32_t w = 0; w < ESEM_NSLOTS / 64; w++) {
         uint64_t bits = atomic_load_explicit((_Atomic uint64_t *)&c->chan->hdr.active[w],
                                              memory_order_seq_cst);
@@ -360,17 +436,27 @@ static int scan_client(struct client *c, struct wakeq *q, int serve)
             if (!slot_has_news(c, k))
                 continue;
             n++;
-            if (!serve)
-                return n;
+            if (by_sem) {
+                int o = slot_owner(c, k);
+                if (o != me->index) {
+                    wake_owner(o);
+                    continue;
+                }
+            }
             struct refusal ref;
             struct taken t;
-            take(c, k, &t);
+            if (!take(c, k, &t))
+                continue;
             pthread_mutex_lock(&D.core_mu);
             serve_slot(c, k, &t, q, &ref);
             pthread_mutex_unlock(&D.core_mu);
             /* A grant to a sleeping waiter is woken now, not after the
              * rest of the pass: the hand-off is what someone waits for. */
             wake_flush(q);
+            if (by_sem) {
+                news_set(c, esem_util_now_ns(CLOCK_MONOTONIC));
+                atomic_fetch_add_explicit(&D.served, 1, memory_order_relaxed);
+            }
             if (ref.st)
                 esemd_refusal(c, op_name(ref.op), ref.st);
         }
@@ -410,10 +496,10 @@ static void set_cold(struct worker *w, struct client *c, uint32_t v)
 static int cool(struct worker *w, struct client *c, struct wakeq *q)
 {
     set_cold(w, c, 1);
-    int n = scan_client(c, q, 1);
+    int n = scan_client(w, c, q);
     if (n) {
         set_cold(w, c, 0);
-        c->last_news = esem_util_now_ns(CLOCK_MONOTONIC);
+        news_set(c, esem_util_now_ns(CLOCK_MONOTONIC));
     }
     return n;
 }
@@ -439,7 +525,7 @@ static void take_doorbells(struct worker *w, const struct epoll_event *ev, int n
             if (read(fd, &v, sizeof v) < 0 && errno != EAGAIN)
                 esemd_log("worker %d: doorbell read: %s", w->index, strerror(errno));
             set_cold(w, c, 0);
-            c->last_news = now;
+            news_set(c, now);
             break;
         }
     }
@@ -457,11 +543,16 @@ static void take_doorbells(struct worker *w, const struct epoll_event *ev, int n
  *    will want the post that ends it, and the post should find the worker
  *    awake): twice the recent idle gaps that a request ended (a decaying
  *    maximum), so a daemon whose waiters sleep for seconds does not spin;
- *  - only while a CPU is free: /proc/loadavg's count of runnable threads
- *    (this worker included) at most the CPUs we may use.  A spinning worker
- *    on an oversubscribed machine takes the CPU from the very threads it
- *    waits for (2 vCPUs: poster, waiter and worker), so there it spins
- *    PURE_SPIN_NS at most and then sleeps.
+ *  - the longer spin only while a CPU is free: /proc/loadavg's count of
+ *    runnable threads (this worker included) at most the CPUs we may use.
+ *    A spinning worker on an oversubscribed machine takes the CPU from the
+ *    very threads it waits for (2 vCPUs: poster, waiter and worker), so
+ *    there it spins ESEM_PURE_SPIN_NS (4 us) and sleeps -- unless spinning
+ *    has been paying: while most recent idle spells ended with a request
+ *    inside the spin (w->hits, a saturating score: +1 per hit, -4 per
+ *    spell that ended in sleep), it keeps the spin_ns spin, as a client
+ *    streaming requests would otherwise pay a doorbell and a wake-up for
+ *    each one it sends after being preempted.
  *
  * Spinning is a pure spin for ESEM_PURE_SPIN_NS, then sched_yield between
  * polls, so a thread that shares our CPU runs at once.  The sample is taken
@@ -492,8 +583,18 @@ static int cpu_free(struct worker *w, uint64_t now)
     return w->load_free;
 }
 
+#define HITS_MAX 32
+#define HITS_SPIN 16 /* score from which an oversubscribed worker spins spin_ns */
+
+static void note_sleep(struct worker *w)
+{
+    w->hits = w->hits > 4 ? w->hits - 4 : 0;
+}
+
 static void note_gap(struct worker *w, uint64_t gap)
 {
+    if (gap <= D.spin_ns && w->hits < HITS_MAX)
+        w->hits++;
     if (gap > 4 * ARM_MAX_NS)
         gap = 4 * ARM_MAX_NS;
     uint64_t decayed = w->gap_est - w->gap_est / 8;
@@ -504,7 +605,8 @@ static void note_gap(struct worker *w, uint64_t gap)
 static uint64_t spin_budget(struct worker *w, uint64_t now)
 {
     if (!cpu_free(w, now))
-        return D.spin_ns < ESEM_PURE_SPIN_NS ? D.spin_ns : ESEM_PURE_SPIN_NS;
+        return w->hits >= HITS_SPIN || D.spin_ns < ESEM_PURE_SPIN_NS ? D.spin_ns
+                                                                     : ESEM_PURE_SPIN_NS;
     uint64_t b = D.spin_ns;
     if (atomic_load_explicit(&D.nqueued, memory_order_relaxed) && w->gap_est &&
         w->gap_est <= ARM_MAX_NS) {
@@ -517,28 +619,79 @@ static uint64_t spin_budget(struct worker *w, uint64_t now)
     return b;
 }
 
+static int stopping(struct worker *w)
+{
+    return __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE);
+}
+
+/* Semaphore binding: every worker scans worker 0's hot channels.  They are
+ * scanned from a copy of the list taken under its lock, each pinned so
+ * dp_detach waits until the scan is over: a worker must not hold the list
+ * lock for a whole pass (with the core calls in it), or the others starve
+ * on it while worker 0 loops. */
+struct snap {
+    struct client **c;
+    uint32_t n, cap;
+};
+
+static int scan_hot(struct worker *me, struct snap *sn, struct wakeq *q, uint64_t now)
+{
+    struct worker *h = &D.workers[0];
+    pthread_mutex_lock(&h->mu);
+    if (sn->cap < h->nhot) {
+        uint32_t cap = h->nhot * 2;
+        struct client **nc = realloc(sn->c, cap * sizeof *nc);
+        if (nc) {
+            sn->c = nc;
+            sn->cap = cap;
+        }
+    }
+    sn->n = h->nhot < sn->cap ? h->nhot : sn->cap;
+    for (uint32_t i = 0; i < sn->n; i++) {
+        sn->c[i] = h->hot[i];
+        atomic_fetch_add_explicit(&sn->c[i]->pins, 1, memory_order_acquire);
+    }
+    pthread_mutex_unlock(&h->mu);
+    int n = 0;
+    for (uint32_t i = 0; i < sn->n; i++) {
+        struct client *c = sn->c[i];
+        int k = scan_client(me, c, q);
+        if (k) {
+            n += k;
+            news_set(c, now);
+        }
+        atomic_fetch_sub_explicit(&c->pins, 1, memory_order_release);
+    }
+    return n;
+}
+
+/* The channel worker: process binding, every worker; semaphore binding,
+ * worker 0, which keeps all channels hot or cold and answers their
+ * doorbells (the other workers poll its hot list, see helper_main). */
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct wakeq q = {.n = 0};
     struct epoll_event ev[64];
-    uint64_t idle_since = 0, last_bells = 0, budget = 0;
+    uint64_t idle_since = 0, last_bells = 0, budget = 0, served = 0;
     unsigned spins = 0;
+    int by_sem = D.binding == ESEM_BIND_SEMAPHORE && D.nworkers > 1;
+    struct snap sn = {NULL, 0, 0};
     for (;;) {
         uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
+        int n = by_sem ? scan_hot(w, &sn, &q, now) : 0;
         pthread_mutex_lock(&w->mu);
         if (w->stop) {
             pthread_mutex_unlock(&w->mu);
             break;
         }
-        int n = 0;
         for (uint32_t i = 0; i < w->nhot;) {
             struct client *c = w->hot[i];
-            int k = scan_client(c, &q, 1);
+            int k = by_sem ? 0 : scan_client(w, c, &q);
             if (k) {
                 n += k;
-                c->last_news = now;
-            } else if (now - c->last_news > COLD_NS) {
+                news_set(c, now);
+            } else if (now - news_get(c) > COLD_NS && now > news_get(c)) {
                 n += cool(w, c, &q);
                 if (c->cold)
                     continue; /* the list's last entry moved into place i */
@@ -555,6 +708,13 @@ static void *worker_main(void *arg)
             }
         }
         pthread_mutex_unlock(&w->mu);
+        /* Semaphore binding: the channels are busy while another worker
+         * serves them, even if we had nothing to do ourselves. */
+        uint64_t sv = atomic_load_explicit(&D.served, memory_order_relaxed);
+        if (sv != served) {
+            served = sv;
+            n++;
+        }
         wake_flush(&q);
         if (q.woke) {
             /* We just woke a waiter.  With no CPU free the scheduler put
@@ -601,6 +761,7 @@ static void *worker_main(void *arg)
         wake_flush(&q);
         q.woke = 0;
         if (!busy) {
+            note_sleep(w);
             int ne = epoll_wait(w->epfd, ev, 64, -1);
             if (ne > 0) {
                 pthread_mutex_lock(&w->mu);
@@ -616,6 +777,74 @@ static void *worker_main(void *arg)
     }
     if (w->load_fd >= 0)
         close(w->load_fd);
+    free(sn.c);
+    return NULL;
+}
+
+/* Semaphore binding, workers 1..N-1: poll worker 0's hot channels and serve
+ * the requests on their own semaphores (slot_owner).  Worker 0 turns
+ * channels hot and cold; it never sleeps while one is hot, and wakes a
+ * sleeping worker that has news (wake_owner), so no request is missed:
+ * news on a hot channel is seen by worker 0 at least, and news on a cold
+ * one rings worker 0's doorbell. */
+static void *helper_main(void *arg)
+{
+    struct worker *w = arg;
+    struct wakeq q = {.n = 0};
+    struct snap sn = {NULL, 0, 0};
+    uint64_t idle_since = 0, budget = 0;
+    unsigned spins = 0;
+    while (!stopping(w)) {
+        uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
+        int n = scan_hot(w, &sn, &q, now);
+        if (q.woke) {
+            q.woke = 0;
+            sched_yield();
+        }
+        if (n) {
+            if (idle_since)
+                note_gap(w, now - idle_since);
+            idle_since = 0;
+            spins = 0;
+            continue;
+        }
+        if (!idle_since) {
+            idle_since = now;
+            budget = spin_budget(w, now);
+        }
+        if (++spins & 15) {
+            esem_util_cpu_relax();
+            continue;
+        }
+        if (now - idle_since < budget) {
+            if (now - idle_since > ESEM_PURE_SPIN_NS)
+                sched_yield();
+            continue;
+        }
+        /* Sleep.  Dekker pair with wake_owner(): set the flag, then look
+         * once more, so news that came meanwhile is served now. */
+        atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+        atomic_thread_fence(memory_order_seq_cst);
+        n += scan_hot(w, &sn, &q, now);
+        q.woke = 0;
+        if (!n && !stopping(w)) {
+            note_sleep(w);
+            struct epoll_event ev[4];
+            int ne = epoll_wait(w->epfd, ev, 4, -1);
+            for (int i = 0; i < ne; i++) {
+                uint64_t v;
+                if (read(w->cmd_efd, &v, sizeof v) < 0 && errno != EAGAIN)
+                    esemd_log("worker %d: command read: %s", w->index, strerror(errno));
+            }
+        }
+        atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
+        budget = 0;
+        if (n)
+            idle_since = 0;
+    }
+    if (w->load_fd >= 0)
+        close(w->load_fd);
+    free(sn.c);
     return NULL;
 }
 
@@ -670,6 +899,7 @@ int dp_start(int nworkers)
         struct worker *w = &D.workers[i];
         w->index = i;
         w->load_fd = -1;
+        w->hits = HITS_SPIN;
         pthread_mutex_init(&w->mu, NULL);
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->cmd_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -678,7 +908,8 @@ int dp_start(int nworkers)
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)w->cmd_efd};
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->cmd_efd, &ev) < 0)
             return -1;
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        int helper = D.binding == ESEM_BIND_SEMAPHORE && i > 0;
+        if (pthread_create(&w->thread, NULL, helper ? helper_main : worker_main, w) != 0)
             return -1;
     }
     return 0;
@@ -689,7 +920,7 @@ void dp_stop(void)
     for (int i = 0; i < D.nworkers; i++) {
         struct worker *w = &D.workers[i];
         pthread_mutex_lock(&w->mu);
-        w->stop = 1;
+        __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&w->mu);
         worker_poke(w);
     }
@@ -707,9 +938,10 @@ void dp_stop(void)
 
 void dp_attach(struct client *c)
 {
-    /* Fewest clients wins; ties go to the lowest index. */
+    /* Fewest clients wins; ties go to the lowest index.  Semaphore
+     * binding: worker 0 holds every channel, the others poll its list. */
     struct worker *w = &D.workers[0];
-    for (int i = 1; i < D.nworkers; i++)
+    for (int i = 1; i < D.nworkers && D.binding == ESEM_BIND_PROCESS; i++)
         if (D.workers[i].nclients < w->nclients)
             w = &D.workers[i];
     pthread_mutex_lock(&w->mu);
@@ -758,5 +990,8 @@ void dp_detach(struct client *c)
     }
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->efd, NULL);
     pthread_mutex_unlock(&w->mu);
+    /* off the lists: no new scan can start; wait for those running */
+    while (atomic_load_explicit(&c->pins, memory_order_acquire))
+        sched_yield();
     c->w = NULL;
 }

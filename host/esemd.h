@@ -13,13 +13,14 @@
 /* Host-private view of one slot; never stored in the channel, which the
  * client can scribble on. */
 struct slot_state {
-    uint32_t last_seq;    /* last request number taken (owning worker only) */
-    uint32_t cancel_seen; /* last cancel_seq looked at (owning worker only) */
+    uint32_t last_seq;    /* last request number taken (claimed by compare-and-swap) */
+    uint32_t cancel_seen; /* last cancel_seq acted on (written under core_mu) */
     uint32_t queued;      /* a wait of this slot sits in the core's queue */
     uint32_t queued_seq;  /* the request number that wait answers */
     uint64_t wait_handle; /* the semaphore that wait is on */
     uint32_t granted;     /* a grant was delivered, the client may not have taken it */
     uint32_t granted_seq; /* ... for this request number */
+    uint32_t inflight;    /* requests claimed by a worker, not served yet */
 };
 
 struct worker;
@@ -44,7 +45,8 @@ struct client {
     struct worker *w;
     uint32_t cold;      /* worker-owned: not polled, the client rings */
     uint32_t hot_idx;   /* worker-owned: place in w->hot while hot */
-    uint64_t last_news; /* worker-owned: when it last had a request */
+    uint64_t last_news; /* when it last had a request (atomic: any worker writes) */
+    _Atomic uint32_t pins; /* semaphore binding: scans in progress (dp_detach waits) */
     struct slot_state ss[ESEM_NSLOTS];
 };
 
@@ -64,6 +66,8 @@ struct worker {
     uint64_t gap_est;
     uint64_t load_at;
     int load_fd, load_free;
+    uint32_t hits; /* recent idle spells a request ended while we spun */
+    _Atomic int sleeping; /* semaphore binding: asleep, poke to wake */
 };
 
 /* The paper's two TCS binding modes (esemd --binding). */
@@ -84,6 +88,7 @@ struct daemon_state {
     uint64_t start_ns;
     int ncpu;                  /* CPUs we may run on (sched_getaffinity) */
     _Atomic uint32_t nqueued;  /* waits queued in the core (changed under core_mu) */
+    _Atomic uint64_t served;   /* semaphore binding: requests served by any worker */
 };
 
 extern struct daemon_state D;
