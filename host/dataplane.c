@@ -288,7 +288,8 @@ static int take(struct client *c, uint32_t k, struct taken *t)
             return 1; /* the pidfd names this process even if the pid was reused */
         /* The pidfd check after the read: the data is this process's, not
          * a successor's that reused the pid. */
-        if (esemd_proc_creds(c->pid, &t->pc) < 0 || !esem_util_pidfd_alive(c->pidfd)) {
+        if (esemd_proc_creds_at(&c->status_fd, c->pid, &t->pc) < 0 ||
+            !esem_util_pidfd_alive(c->pidfd)) {
             t->cred_st = CORE_E_SESSION;
         } else {
             r->mode &= ~t->pc.umask; /* as open(2) would apply it */

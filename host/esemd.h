@@ -39,6 +39,7 @@ struct client {
     gid_t gid;
     uint64_t start_time;
     struct proc_creds creds; /* as last read; owned by the serving worker */
+    int status_fd;           /* /proc/PID/status, kept open; same owner */
     core_id_t session;
     struct esem_chan *chan;
     size_t chan_size;
@@ -113,6 +114,8 @@ int harden_seccomp(void);
 
 /* esemd.c */
 int esemd_proc_creds(pid_t pid, struct proc_creds *pc);
+/* The same through *fdp, /proc/PID/status kept open (opened if -1). */
+int esemd_proc_creds_at(int *fdp, pid_t pid, struct proc_creds *pc);
 void esemd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2), nonnull(1)));
 void esemd_refusal(const struct client *c, const char *what, int32_t core_status);
 void esemd_refusal_flush(void);
