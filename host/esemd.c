@@ -152,6 +152,8 @@ static void usage(FILE *f)
             "      --max-sems N     semaphore table size (default 131072)\n"
             "      --max-clients N  client process table size (default 4096)\n"
             "      --spin-us N      how long an idle worker spins before sleeping (default 50)\n"
+            "      --binding process|semaphore\n"
+            "                       a worker per client process (default) or per semaphore\n"
             "      --no-seccomp     do not install the system-call allow-list\n"
             "  -h, --help           this text\n"
             "  -V, --version        version\n");
@@ -961,9 +963,10 @@ int main(int argc, char **argv)
 
     struct core_stats_args sa;
     core_ecall(D.core, CORE_ECALL_STATS, &sa, sizeof sa);
-    esemd_log("start: socket %s, %d worker(s), %u semaphores max, %u clients max, core arena %llu "
-              "bytes (%s), %u bytes per semaphore object",
-              sock_path, nworkers, cfg.max_sems, cfg.max_sessions, (unsigned long long)asz,
+    esemd_log("start: socket %s, %d worker(s) bound per %s, %u semaphores max, %u clients max, "
+              "core arena %llu bytes (%s), %u bytes per semaphore object",
+              sock_path, nworkers, D.binding == ESEM_BIND_SEMAPHORE ? "semaphore" : "process",
+              cfg.max_sems, cfg.max_sessions, (unsigned long long)asz,
               arena_kind, sa.stats.sem_bytes);
 #ifdef ESEM_SANITIZED
     /* LeakSanitizer stops the world with ptrace at exit: no filter here. */
