@@ -545,10 +545,15 @@ static void take_doorbells(struct worker *w, const struct epoll_event *ev, int n
  *    awake): twice the recent idle gaps that a request ended (a decaying
  *    maximum), so a daemon whose waiters sleep for seconds does not spin;
  *  - the longer spin only while a CPU is free: /proc/loadavg's count of
- *    runnable threads (this worker included) at most the CPUs we may use.
- *    A spinning worker on an oversubscribed machine takes the CPU from the
- *    very threads it waits for (2 vCPUs: poster, waiter and worker), so
- *    there it spins ESEM_PURE_SPIN_NS (4 us) and sleeps -- unless spinning
+ *    runnable threads (this worker included) at most the CPUs we may use,
+ *    read at most every LOAD_SAMPLE_NS and only once we have been idle a
+ *    while (right after a reply the client we answered still runs and
+ *    would count), and no sched_yield of ours took longer than
+ *    YIELD_SLOW_NS (then someone else was waiting for our CPU, whatever
+ *    the sample said).  A spinning worker on an oversubscribed machine
+ *    takes the CPU from the very threads it waits for (2 vCPUs: poster,
+ *    waiter and worker), so there it spins ESEM_PURE_SPIN_NS (4 us) and
+ *    sleeps -- unless spinning
  *    has been paying: while most recent idle spells ended with a request
  *    inside the spin (w->hits, a saturating score: +1 per hit, -4 per
  *    spell that ended in sleep), it keeps the spin_ns spin, as a client
@@ -561,10 +566,12 @@ static void take_doorbells(struct worker *w, const struct epoll_event *ev, int n
  * about 2 us), so it costs nothing measurable. */
 #define ARM_MAX_NS 500000ull     /* longest spin while a wait is queued */
 #define LOAD_SAMPLE_NS 1000000ull /* how often /proc/loadavg is read */
+#define YIELD_SLOW_NS 50000ull    /* a yield this long: another thread ran */
 
-static int cpu_free(struct worker *w, uint64_t now)
+/* With sample == 0 the last verdict (optimistic before the first). */
+static int cpu_free(struct worker *w, uint64_t now, int sample)
 {
-    if (w->load_at && now - w->load_at < LOAD_SAMPLE_NS)
+    if (!sample || (w->load_at && now - w->load_at < LOAD_SAMPLE_NS))
         return w->load_free;
     w->load_at = now;
     w->load_free = 0;
@@ -603,9 +610,9 @@ static void note_gap(struct worker *w, uint64_t gap)
 }
 
 /* How long to poll without a request before sleeping. */
-static uint64_t spin_budget(struct worker *w, uint64_t now)
+static uint64_t spin_budget(struct worker *w, uint64_t now, int sample)
 {
-    if (!cpu_free(w, now))
+    if (!cpu_free(w, now, sample))
         return w->hits >= HITS_SPIN || D.spin_ns < ESEM_PURE_SPIN_NS ? D.spin_ns
                                                                      : ESEM_PURE_SPIN_NS;
     uint64_t b = D.spin_ns;
@@ -618,6 +625,18 @@ static uint64_t spin_budget(struct worker *w, uint64_t now)
             b = a;
     }
     return b;
+}
+
+/* sched_yield, and learn from how long it took (see cpu_free). */
+static void yield_timed(struct worker *w)
+{
+    uint64_t t0 = esem_util_now_ns(CLOCK_MONOTONIC);
+    sched_yield();
+    uint64_t t1 = esem_util_now_ns(CLOCK_MONOTONIC);
+    if (t1 - t0 > YIELD_SLOW_NS) {
+        w->load_free = 0;
+        w->load_at = t1;
+    }
 }
 
 static int stopping(struct worker *w)
@@ -733,7 +752,7 @@ static void *worker_main(void *arg)
         }
         if (!idle_since) {
             idle_since = now;
-            budget = spin_budget(w, now);
+            budget = spin_budget(w, now, 0);
         }
         if (++spins & 15) {
             esem_util_cpu_relax();
@@ -742,12 +761,17 @@ static void *worker_main(void *arg)
         if (now - idle_since < budget) {
             if (now - idle_since > ESEM_PURE_SPIN_NS) {
                 /* re-check now and then: the machine may have filled up */
-                if ((spins & 1023) == 0)
-                    budget = spin_budget(w, now);
-                sched_yield();
+                budget = spin_budget(w, now, (spins & 1023) == 0);
+                yield_timed(w);
             }
             continue;
         }
+        /* Before sleeping, one fresh look (at most every LOAD_SAMPLE_NS):
+         * now that we have been idle, the sample is not biased by the
+         * client we just answered. */
+        budget = spin_budget(w, now, 1);
+        if (now - idle_since < budget)
+            continue;
         /* Idle: every channel turns cold, then sleep until a doorbell. */
         pthread_mutex_lock(&w->mu);
         int busy = w->stop;
@@ -811,17 +835,22 @@ static void *helper_main(void *arg)
         }
         if (!idle_since) {
             idle_since = now;
-            budget = spin_budget(w, now);
+            budget = spin_budget(w, now, 0);
         }
         if (++spins & 15) {
             esem_util_cpu_relax();
             continue;
         }
         if (now - idle_since < budget) {
-            if (now - idle_since > ESEM_PURE_SPIN_NS)
-                sched_yield();
+            if (now - idle_since > ESEM_PURE_SPIN_NS) {
+                budget = spin_budget(w, now, (spins & 1023) == 0);
+                yield_timed(w);
+            }
             continue;
         }
+        budget = spin_budget(w, now, 1);
+        if (now - idle_since < budget)
+            continue;
         /* Sleep.  Dekker pair with wake_owner(): set the flag, then look
          * once more, so news that came meanwhile is served now. */
         atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
@@ -900,6 +929,7 @@ int dp_start(int nworkers)
         struct worker *w = &D.workers[i];
         w->index = i;
         w->load_fd = -1;
+        w->load_free = 1; /* until the first sample says otherwise */
         w->hits = HITS_SPIN;
         pthread_mutex_init(&w->mu, NULL);
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
