@@ -552,16 +552,16 @@ static void take_doorbells(struct worker *w, const struct epoll_event *ev, int n
  *    YIELD_SLOW_NS (then someone else was waiting for our CPU, whatever
  *    the sample said).  A spinning worker on an oversubscribed machine
  *    takes the CPU from the very threads it waits for (2 vCPUs: poster,
- *    waiter and worker), so there it spins ESEM_PURE_SPIN_NS (4 us) and
- *    sleeps -- unless spinning
- *    has been paying: while most recent idle spells ended with a request
- *    inside the spin (w->hits, a saturating score: +1 per hit, -4 per
- *    spell that ended in sleep), it keeps the spin_ns spin, as a client
- *    streaming requests would otherwise pay a doorbell and a wake-up for
- *    each one it sends after being preempted.
+ *    waiter and worker), so there it yields from the first poll and sleeps
+ *    after BUSY_SPIN_NS (10 us) -- unless spinning has been paying: while
+ *    most recent idle spells ended with a request inside the spin
+ *    (w->hits, a saturating score: +1 per hit, -4 per spell that ended in
+ *    sleep), it keeps the spin_ns spin, as a client streaming requests
+ *    would otherwise pay a doorbell and a wake-up for each one.
  *
- * Spinning is a pure spin for ESEM_PURE_SPIN_NS, then sched_yield between
- * polls, so a thread that shares our CPU runs at once.  The sample is taken
+ * Spinning is a pure spin for ESEM_PURE_SPIN_NS (none when no CPU is
+ * free), then sched_yield between polls, so a thread that shares our CPU
+ * runs at once.  The sample is taken
  * at most every LOAD_SAMPLE_NS (an lseek+read of a descriptor kept open,
  * about 2 us), so it costs nothing measurable. */
 #define ARM_MAX_NS 500000ull     /* longest spin while a wait is queued */
@@ -591,6 +591,7 @@ static int cpu_free(struct worker *w, uint64_t now, int sample)
     return w->load_free;
 }
 
+#define BUSY_SPIN_NS 10000ull /* oversubscribed: yield-spin this long, then sleep */
 #define HITS_MAX 32
 #define HITS_SPIN 16 /* score from which an oversubscribed worker spins spin_ns */
 
@@ -613,8 +614,7 @@ static void note_gap(struct worker *w, uint64_t gap)
 static uint64_t spin_budget(struct worker *w, uint64_t now, int sample)
 {
     if (!cpu_free(w, now, sample))
-        return w->hits >= HITS_SPIN || D.spin_ns < ESEM_PURE_SPIN_NS ? D.spin_ns
-                                                                     : ESEM_PURE_SPIN_NS;
+        return w->hits >= HITS_SPIN || D.spin_ns < BUSY_SPIN_NS ? D.spin_ns : BUSY_SPIN_NS;
     uint64_t b = D.spin_ns;
     if (atomic_load_explicit(&D.nqueued, memory_order_relaxed) && w->gap_est &&
         w->gap_est <= ARM_MAX_NS) {
@@ -625,6 +625,15 @@ static uint64_t spin_budget(struct worker *w, uint64_t now, int sample)
             b = a;
     }
     return b;
+}
+
+/* How long to spin without yielding: with no CPU free, not at all -- the
+ * thread we wait for may be queued behind us on this very CPU (the profile
+ * showed client and worker sharing one CPU, the worker spinning out its
+ * 4 us, then sleeping, and every request paying a doorbell). */
+static uint64_t pure_spin(struct worker *w)
+{
+    return w->load_free ? ESEM_PURE_SPIN_NS : 0;
 }
 
 /* sched_yield, and learn from how long it took (see cpu_free). */
@@ -759,7 +768,7 @@ static void *worker_main(void *arg)
             continue;
         }
         if (now - idle_since < budget) {
-            if (now - idle_since > ESEM_PURE_SPIN_NS) {
+            if (now - idle_since >= pure_spin(w)) {
                 /* re-check now and then: the machine may have filled up */
                 budget = spin_budget(w, now, (spins & 1023) == 0);
                 yield_timed(w);
@@ -842,7 +851,7 @@ static void *helper_main(void *arg)
             continue;
         }
         if (now - idle_since < budget) {
-            if (now - idle_since > ESEM_PURE_SPIN_NS) {
+            if (now - idle_since >= pure_spin(w)) {
                 budget = spin_budget(w, now, (spins & 1023) == 0);
                 yield_timed(w);
             }
