@@ -313,10 +313,12 @@ static int fourth_id(const char *p, uint32_t *out)
  * semaphore gets the umask the caller has at the moment esemd takes the
  * request (a umask() that returned before sem_open was called is always
  * seen), as open(2) would.  What is saved is the cost around the read:
- *  - *fdp keeps /proc/PID/status open for the session (lseek + read, no
- *    path walk); the descriptor names the process's struct pid, so once it
- *    has died a read fails (ESRCH) instead of showing a process that
- *    reused the pid — the caller still checks the pidfd after the read;
+ *  - *fdp keeps /proc/PID/status open for the session from its first
+ *    open (lseek + read, no path walk); the descriptor names the process's
+ *    struct pid, so once it has died a read fails (ESRCH) instead of
+ *    showing a process that reused the pid.  The caller checks the pidfd
+ *    after every read: a process alive then was alive when the descriptor
+ *    was opened by its pid, so the descriptor is that process's;
  *  - the four lines we need are found by their first bytes, not with a
  *    sscanf per line per field (that alone was ~20 us of a ~40 us open).
  * With fdp NULL the file is opened and closed here. */
@@ -474,7 +476,9 @@ static void handle_hello(struct client *c)
     so.uid = c->uid;
     so.gid = c->gid;
     struct proc_creds pc;
-    if (esemd_proc_creds_at(&c->status_fd, c->pid, &pc) == 0) {
+    /* (the kept descriptor is opened by the first open(), so processes
+     * that never open by name cost no extra descriptor) */
+    if (esemd_proc_creds(c->pid, &pc) == 0) {
         so.ngroups = pc.ngroups;
         memcpy(so.groups, pc.groups, sizeof so.groups);
         c->creds = pc;
