@@ -11,6 +11,7 @@
  * polling costs follow the busy clients, not all of them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,16 +38,29 @@ static int is_refusal(int32_t st)
            st == CORE_E_AUTH;
 }
 
+/* FUTEX_WAKEs collected under the locks and issued after them: a sleeping
+ * waiter is never woken into a lock its waker still holds. */
 struct wakeq {
     uint32_t *addr[64];
     int n;
+    int woke; /* a wake-up was issued since the worker last yielded */
 };
 
 static void wake_flush(struct wakeq *q)
 {
     for (int i = 0; i < q->n; i++)
         esem_util_futex_wake(q->addr[i], 1);
+    if (q->n)
+        q->woke = 1;
     q->n = 0;
+}
+
+/* Waits queued in the core, for the worker's spin policy.  core_mu held. */
+static void set_queued(struct slot_state *ss, uint32_t v)
+{
+    if (ss->queued != v)
+        atomic_fetch_add_explicit(&D.nqueued, v ? 1u : UINT32_MAX, memory_order_relaxed);
+    ss->queued = v;
 }
 
 /* Publish a reply: the core's status (and its errno, or ESEM_ST_CANCELLED),
@@ -92,7 +106,7 @@ static void deliver(const struct core_wake *first, struct wakeq *q)
                       wk.slot);
             return;
         }
-        st->queued = 0;
+        set_queued(st, 0);
         if (esem_util_pidfd_alive(t->pidfd)) {
             st->granted = 1;
             st->granted_seq = st->queued_seq;
@@ -117,7 +131,7 @@ static void cancel_queued(struct client *c, uint32_t slot)
 {
     struct core_sem_cancel_args a = {.session = c->session, .slot = slot};
     core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
-    c->ss[slot].queued = 0;
+    set_queued(&c->ss[slot], 0);
 }
 
 struct req {
@@ -180,21 +194,31 @@ struct taken {
  * the calls checked against the caller's identity read that identity now —
  * a process may have called setuid since it connected, and reading /proc
  * takes microseconds we must not spend holding the lock. */
-static void take(struct client *c, uint32_t k, struct taken *t)
+/* Returns 0 if there was nothing to take after all: under semaphore
+ * binding another worker claimed the request first.  The claim is a
+ * compare-and-swap of the host-private sequence numbers, so each request
+ * number (and each cancel) is taken by exactly one worker whatever the
+ * client writes meanwhile. */
+static int take(struct client *c, uint32_t k, struct taken *t)
 {
     struct esem_slot *s = &c->chan->slot[k];
     struct slot_state *ss = &c->ss[k];
     t->seq = atomic_load_explicit((_Atomic uint32_t *)&s->req_seq, memory_order_acquire);
     t->cseq = atomic_load_explicit((_Atomic uint32_t *)&s->cancel_seq, memory_order_acquire);
-    t->fresh = t->seq != ss->last_seq;
+    uint32_t last = atomic_load_explicit((_Atomic uint32_t *)&ss->last_seq, memory_order_acquire);
+    t->fresh = t->seq != last;
     t->cred_st = 0;
     if (!t->fresh) {
         /* Only now is the cancel looked at: one that came with a fresh
          * request (a deadline that passed at once) must still be seen on
-         * the next scan, after the wait it cancels is queued. */
-        ss->cancel_seen = t->cseq;
-        return;
+         * the next scan, after the wait it cancels is queued.  It is
+         * consumed under the core lock (serve_slot), where it is known
+         * whether the request it cancels is still being served. */
+        return 1;
     }
+    if (!atomic_compare_exchange_strong((_Atomic uint32_t *)&ss->last_seq, &last, t->seq))
+        return 0;
+    atomic_fetch_add_explicit((_Atomic uint32_t *)&ss->inflight, 1, memory_order_relaxed);
     struct req *r = &t->r;
     r->op = s->op;
     r->oflag = s->oflag;
@@ -220,15 +244,17 @@ static void take(struct client *c, uint32_t k, struct taken *t)
         t->pc = c->creds;
         if (r->op == ESEM_OP_UNLINK &&
             esem_util_pidfd_fscreds(c->pidfd, &t->pc.uid, &t->pc.gid) == 0)
-            return; /* the pidfd names this process even if the pid was reused */
+            return 1; /* the pidfd names this process even if the pid was reused */
         /* The pidfd check after the read: the data is this process's, not
          * a successor's that reused the pid. */
-        if (esemd_proc_creds(c->pid, &t->pc) < 0 || !esem_util_pidfd_alive(c->pidfd)) {
+        if (esemd_proc_creds_at(&c->status_fd, c->pid, &t->pc) < 0 ||
+            !esem_util_pidfd_alive(c->pidfd)) {
             t->cred_st = CORE_E_SESSION;
         } else {
             c->creds = t->pc; /* the core applies t->pc.umask, as open(2) would */
         }
     }
+    return 1;
 }
 
 /* Phase two, core_mu held: act on what take() found. */
@@ -238,11 +264,11 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
     struct slot_state *ss = &c->ss[k];
     ref->st = 0;
     if (t->fresh) {
+        atomic_fetch_sub_explicit((_Atomic uint32_t *)&ss->inflight, 1, memory_order_relaxed);
         /* A new request on a slot whose wait is still queued: the client
          * gave up on that wait (a well-behaved one cancels first). */
         if (ss->queued)
             cancel_queued(c, k);
-        ss->last_seq = t->seq;
         ss->granted = 0; /* a client that sends again took its last reply */
         uint32_t value = 0;
         uint64_t handle = 0;
@@ -258,9 +284,11 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
             st = execute(c, k, t->seq, &t->r, t->r.op == ESEM_OP_OPEN ? t->pc.umask : 0, &value,
                          &handle, rmac, q);
         if (st == CORE_QUEUED) {
-            ss->queued = 1;
+            set_queued(ss, 1);
             ss->queued_seq = t->seq;
-            ss->wait_handle = t->r.handle;
+            /* read without the lock by slot_owner(), as a hint */
+            atomic_store_explicit((_Atomic uint64_t *)&ss->wait_handle, t->r.handle,
+                                  memory_order_relaxed);
             return;
         }
         if (is_refusal(st)) {
@@ -270,33 +298,96 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
         reply(c, k, t->seq, st, value, handle, rmac, q);
         return;
     }
+    /* A cancel.  Not while a request of this slot is claimed by another
+     * worker but not served yet (semaphore binding): the wait it may cancel
+     * is not queued yet, and the cancel is looked at again next scan. */
+    if (atomic_load_explicit((_Atomic uint32_t *)&ss->inflight, memory_order_relaxed) ||
+        atomic_load_explicit((_Atomic uint32_t *)&ss->cancel_seen, memory_order_relaxed) ==
+            t->cseq)
+        return;
+    atomic_store_explicit((_Atomic uint32_t *)&ss->cancel_seen, t->cseq, memory_order_relaxed);
     if (ss->queued && t->cseq == ss->queued_seq) {
         struct core_sem_cancel_args a = {.session = c->session, .slot = k};
         int32_t st = core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
-        ss->queued = 0;
+        set_queued(ss, 0);
         /* CORE_E_NOWAITER cannot happen here: grants clear `queued` under
          * the same lock.  Either way the client gets a final answer. */
         reply(c, k, ss->queued_seq, st == CORE_OK ? CORE_CANCELLED : CORE_OK, 0, 0, a.mac, q);
     }
 }
 
-/* Cheap check without the core lock: last_seq and cancel_seen belong to
- * this worker alone. */
+/* Cheap check without the core lock.  last_seq and cancel_seen belong to
+ * the one worker of the channel under process binding; under semaphore
+ * binding every worker reads them and take() claims by compare-and-swap. */
 static int slot_has_news(const struct client *c, uint32_t k)
 {
     const struct esem_slot *s = &c->chan->slot[k];
     return atomic_load_explicit((_Atomic uint32_t *)&s->req_seq, memory_order_acquire) !=
-               c->ss[k].last_seq ||
+               atomic_load_explicit((_Atomic uint32_t *)&c->ss[k].last_seq,
+                                    memory_order_relaxed) ||
            atomic_load_explicit((_Atomic uint32_t *)&s->cancel_seq, memory_order_acquire) !=
-               c->ss[k].cancel_seen;
+               atomic_load_explicit((_Atomic uint32_t *)&c->ss[k].cancel_seen,
+                                    memory_order_relaxed);
 }
 
-/* Serve (or with serve == 0, just look for) news in a client's active
- * slots.  The active mask is the client's to write, so any bit pattern is
- * accepted: at worst a hostile client makes us look at all of its slots. */
-static int scan_client(struct client *c, struct wakeq *q, int serve)
+/* Semaphore binding: which worker serves slot k's news.  Calls that name
+ * a semaphore go to the worker of its table index (the handle's low half
+ * is index + 1); calls by name (open, unlink) and create go to worker 0,
+ * and so does anything malformed.  A cancel goes to the worker of the
+ * semaphore its wait is queued on.  The slot is the client's to rewrite,
+ * so this is only a hint for spreading the work: take() claims each
+ * request exactly once, and whoever claims it serves it correctly. */
+static int slot_owner(const struct client *c, uint32_t k)
+{
+    const volatile struct esem_slot *s = &c->chan->slot[k];
+    const struct slot_state *ss = &c->ss[k];
+    uint64_t h;
+    if (s->req_seq != atomic_load_explicit((_Atomic uint32_t *)&ss->last_seq,
+                                           memory_order_relaxed)) {
+        uint32_t op = s->op;
+        if (op == 0 || op >= ESEM_OP_MAX_ || op == ESEM_OP_OPEN || op == ESEM_OP_UNLINK ||
+            op == ESEM_OP_CREATE)
+            return 0;
+        h = s->handle;
+    } else {
+        h = atomic_load_explicit((_Atomic uint64_t *)&ss->wait_handle, memory_order_relaxed);
+    }
+    return (int)(((uint32_t)h - 1u) % (uint32_t)D.nworkers);
+}
+
+static void worker_poke(struct worker *w);
+
+/* c->last_news: written by whichever worker serves c (semaphore binding) */
+static uint64_t news_get(const struct client *c)
+{
+    return atomic_load_explicit((_Atomic uint64_t *)&c->last_news, memory_order_relaxed);
+}
+
+static void news_set(struct client *c, uint64_t t)
+{
+    atomic_store_explicit((_Atomic uint64_t *)&c->last_news, t, memory_order_relaxed);
+}
+
+/* Under semaphore binding a worker with nothing to do sleeps; whoever sees
+ * news for it wakes it.  Dekker pair with the sleeper, which sets
+ * `sleeping` and then scans once more. */
+static void wake_owner(int o)
+{
+    struct worker *w = &D.workers[o];
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst) &&
+        atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
+        worker_poke(w);
+}
+
+/* Serve news in a client's active slots; returns how many slots had news
+ * (under semaphore binding, including news left for another worker).  The
+ * active mask is the client's to write, so any bit pattern is accepted: at
+ * worst a hostile client makes us look at all of its slots. */
+static int scan_client(struct worker *me, struct client *c, struct wakeq *q)
 {
     int n = 0;
+    int by_sem = D.binding == ESEM_BIND_SEMAPHORE && D.nworkers > 1;
     for (uint32_t w = 0; w < ESEM_NSLOTS / 64; w++) {
         uint64_t bits = atomic_load_explicit((_Atomic uint64_t *)&c->chan->hdr.active[w],
                                              memory_order_seq_cst);
@@ -306,14 +397,27 @@ static int scan_client(struct client *c, struct wakeq *q, int serve)
             if (!slot_has_news(c, k))
                 continue;
             n++;
-            if (!serve)
-                return n;
+            if (by_sem) {
+                int o = slot_owner(c, k);
+                if (o != me->index) {
+                    wake_owner(o);
+                    continue;
+                }
+            }
             struct refusal ref;
             struct taken t;
-            take(c, k, &t);
+            if (!take(c, k, &t))
+                continue;
             pthread_mutex_lock(&D.core_mu);
             serve_slot(c, k, &t, q, &ref);
             pthread_mutex_unlock(&D.core_mu);
+            /* A grant to a sleeping waiter is woken now, not after the
+             * rest of the pass: the hand-off is what someone waits for. */
+            wake_flush(q);
+            if (by_sem) {
+                news_set(c, esem_util_now_ns(CLOCK_MONOTONIC));
+                atomic_fetch_add_explicit(&D.served, 1, memory_order_relaxed);
+            }
             if (ref.st)
                 esemd_refusal(c, op_name(ref.op), ref.st);
         }
@@ -353,10 +457,10 @@ static void set_cold(struct worker *w, struct client *c, uint32_t v)
 static int cool(struct worker *w, struct client *c, struct wakeq *q)
 {
     set_cold(w, c, 1);
-    int n = scan_client(c, q, 1);
+    int n = scan_client(w, c, q);
     if (n) {
         set_cold(w, c, 0);
-        c->last_news = esem_util_now_ns(CLOCK_MONOTONIC);
+        news_set(c, esem_util_now_ns(CLOCK_MONOTONIC));
     }
     return n;
 }
@@ -382,34 +486,201 @@ static void take_doorbells(struct worker *w, const struct epoll_event *ev, int n
             if (read(fd, &v, sizeof v) < 0 && errno != EAGAIN)
                 esemd_log("worker %d: doorbell read: %s", w->index, strerror(errno));
             set_cold(w, c, 0);
-            c->last_news = now;
+            news_set(c, now);
             break;
         }
     }
 }
 
+/* ---- the idle spin policy ----
+ *
+ * After its last request a worker keeps polling for a while, so that a busy
+ * client's next request needs no doorbell (a system call) and no wake-up of
+ * the worker (an idle vCPU takes 10-20 us to wake on a VM: the profile of the
+ * cross-process hand-off showed it as one of its two big costs).  How long:
+ *
+ *  - spin_ns (--spin-us, 50 us) after any request;
+ *  - longer, up to ARM_MAX_NS, while a wait is queued in the core (someone
+ *    will want the post that ends it, and the post should find the worker
+ *    awake): twice the recent idle gaps that a request ended (a decaying
+ *    maximum), so a daemon whose waiters sleep for seconds does not spin;
+ *  - the longer spin only while a CPU is free: /proc/loadavg's count of
+ *    runnable threads (this worker included) at most the CPUs we may use,
+ *    read at most every LOAD_SAMPLE_NS and only once we have been idle a
+ *    while (right after a reply the client we answered still runs and
+ *    would count), and no sched_yield of ours took longer than
+ *    YIELD_SLOW_NS (then someone else was waiting for our CPU, whatever
+ *    the sample said).  A spinning worker on an oversubscribed machine
+ *    takes the CPU from the very threads it waits for (2 vCPUs: poster,
+ *    waiter and worker), so there it yields from the first poll and sleeps
+ *    after BUSY_SPIN_NS (10 us) -- unless spinning has been paying: while
+ *    most recent idle spells ended with a request inside the spin
+ *    (w->hits, a saturating score: +1 per hit, -4 per spell that ended in
+ *    sleep), it keeps the spin_ns spin, as a client streaming requests
+ *    would otherwise pay a doorbell and a wake-up for each one.
+ *
+ * Spinning is a pure spin for ESEM_PURE_SPIN_NS (none when no CPU is
+ * free), then sched_yield between polls, so a thread that shares our CPU
+ * runs at once.  The sample is taken
+ * at most every LOAD_SAMPLE_NS (an lseek+read of a descriptor kept open,
+ * about 2 us), so it costs nothing measurable. */
+#define ARM_MAX_NS 500000ull     /* longest spin while a wait is queued */
+#define LOAD_SAMPLE_NS 1000000ull /* how often /proc/loadavg is read */
+#define YIELD_SLOW_NS 50000ull    /* a yield this long: another thread ran */
+
+/* With sample == 0 the last verdict (optimistic before the first). */
+static int cpu_free(struct worker *w, uint64_t now, int sample)
+{
+    if (!sample || (w->load_at && now - w->load_at < LOAD_SAMPLE_NS))
+        return w->load_free;
+    w->load_at = now;
+    w->load_free = 0;
+    if (w->load_fd < 0)
+        w->load_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    char buf[128];
+    ssize_t n = -1;
+    if (w->load_fd >= 0 && lseek(w->load_fd, 0, SEEK_SET) == 0)
+        n = read(w->load_fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    unsigned long running = 0;
+    /* "0.66 1.44 1.91 2/345 12345": runnable now / threads */
+    if (sscanf(buf, "%*s %*s %*s %lu/", &running) == 1)
+        w->load_free = running <= (unsigned long)D.ncpu;
+    return w->load_free;
+}
+
+#define BUSY_SPIN_NS 10000ull /* oversubscribed: yield-spin this long, then sleep */
+#define HITS_MAX 32
+#define HITS_SPIN 16 /* score from which an oversubscribed worker spins spin_ns */
+
+static void note_sleep(struct worker *w)
+{
+    w->hits = w->hits > 4 ? w->hits - 4 : 0;
+}
+
+static void note_gap(struct worker *w, uint64_t gap)
+{
+    if (gap <= D.spin_ns && w->hits < HITS_MAX)
+        w->hits++;
+    if (gap > 4 * ARM_MAX_NS)
+        gap = 4 * ARM_MAX_NS;
+    uint64_t decayed = w->gap_est - w->gap_est / 8;
+    w->gap_est = gap > decayed ? gap : decayed;
+}
+
+/* How long to poll without a request before sleeping. */
+static uint64_t spin_budget(struct worker *w, uint64_t now, int sample)
+{
+    if (!cpu_free(w, now, sample))
+        return w->hits >= HITS_SPIN || D.spin_ns < BUSY_SPIN_NS ? D.spin_ns : BUSY_SPIN_NS;
+    uint64_t b = D.spin_ns;
+    if (atomic_load_explicit(&D.nqueued, memory_order_relaxed) && w->gap_est &&
+        w->gap_est <= ARM_MAX_NS) {
+        uint64_t a = 2 * w->gap_est + D.spin_ns;
+        if (a > ARM_MAX_NS)
+            a = ARM_MAX_NS;
+        if (a > b)
+            b = a;
+    }
+    return b;
+}
+
+/* How long to spin without yielding: with no CPU free, not at all -- the
+ * thread we wait for may be queued behind us on this very CPU (the profile
+ * showed client and worker sharing one CPU, the worker spinning out its
+ * 4 us, then sleeping, and every request paying a doorbell). */
+static uint64_t pure_spin(struct worker *w)
+{
+    return w->load_free ? ESEM_PURE_SPIN_NS : 0;
+}
+
+/* sched_yield, and learn from how long it took (see cpu_free). */
+static void yield_timed(struct worker *w)
+{
+    uint64_t t0 = esem_util_now_ns(CLOCK_MONOTONIC);
+    sched_yield();
+    uint64_t t1 = esem_util_now_ns(CLOCK_MONOTONIC);
+    if (t1 - t0 > YIELD_SLOW_NS) {
+        w->load_free = 0;
+        w->load_at = t1;
+    }
+}
+
+static int stopping(struct worker *w)
+{
+    return __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE);
+}
+
+/* Semaphore binding: every worker scans worker 0's hot channels.  They are
+ * scanned from a copy of the list taken under its lock, each pinned so
+ * dp_detach waits until the scan is over: a worker must not hold the list
+ * lock for a whole pass (with the core calls in it), or the others starve
+ * on it while worker 0 loops. */
+struct snap {
+    struct client **c;
+    uint32_t n, cap;
+};
+
+static int scan_hot(struct worker *me, struct snap *sn, struct wakeq *q, uint64_t now)
+{
+    struct worker *h = &D.workers[0];
+    pthread_mutex_lock(&h->mu);
+    if (sn->cap < h->nhot) {
+        uint32_t cap = h->nhot * 2;
+        struct client **nc = realloc(sn->c, cap * sizeof *nc);
+        if (nc) {
+            sn->c = nc;
+            sn->cap = cap;
+        }
+    }
+    sn->n = h->nhot < sn->cap ? h->nhot : sn->cap;
+    for (uint32_t i = 0; i < sn->n; i++) {
+        sn->c[i] = h->hot[i];
+        atomic_fetch_add_explicit(&sn->c[i]->pins, 1, memory_order_acquire);
+    }
+    pthread_mutex_unlock(&h->mu);
+    int n = 0;
+    for (uint32_t i = 0; i < sn->n; i++) {
+        struct client *c = sn->c[i];
+        int k = scan_client(me, c, q);
+        if (k) {
+            n += k;
+            news_set(c, now);
+        }
+        atomic_fetch_sub_explicit(&c->pins, 1, memory_order_release);
+    }
+    return n;
+}
+
+/* The channel worker: process binding, every worker; semaphore binding,
+ * worker 0, which keeps all channels hot or cold and answers their
+ * doorbells (the other workers poll its hot list, see helper_main). */
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct wakeq q = {.n = 0};
     struct epoll_event ev[64];
-    uint64_t idle_since = 0, last_bells = 0;
+    uint64_t idle_since = 0, last_bells = 0, budget = 0, served = 0;
     unsigned spins = 0;
+    int by_sem = D.binding == ESEM_BIND_SEMAPHORE && D.nworkers > 1;
+    struct snap sn = {NULL, 0, 0};
     for (;;) {
         uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
+        int n = by_sem ? scan_hot(w, &sn, &q, now) : 0;
         pthread_mutex_lock(&w->mu);
         if (w->stop) {
             pthread_mutex_unlock(&w->mu);
             break;
         }
-        int n = 0;
         for (uint32_t i = 0; i < w->nhot;) {
             struct client *c = w->hot[i];
-            int k = scan_client(c, &q, 1);
+            int k = by_sem ? 0 : scan_client(w, c, &q);
             if (k) {
                 n += k;
-                c->last_news = now;
-            } else if (now - c->last_news > COLD_NS) {
+                news_set(c, now);
+            } else if (now - news_get(c) > COLD_NS && now > news_get(c)) {
                 n += cool(w, c, &q);
                 if (c->cold)
                     continue; /* the list's last entry moved into place i */
@@ -426,26 +697,50 @@ static void *worker_main(void *arg)
             }
         }
         pthread_mutex_unlock(&w->mu);
+        /* Semaphore binding: the channels are busy while another worker
+         * serves them, even if we had nothing to do ourselves. */
+        uint64_t sv = atomic_load_explicit(&D.served, memory_order_relaxed);
+        if (sv != served) {
+            served = sv;
+            n++;
+        }
         wake_flush(&q);
+        if (q.woke) {
+            /* We just woke a waiter.  With no CPU free the scheduler put
+             * it on a busy one, maybe ours: let it run now rather than
+             * after our next poll. */
+            q.woke = 0;
+            sched_yield();
+        }
         if (n) {
+            if (idle_since)
+                note_gap(w, now - idle_since);
             idle_since = 0;
+            spins = 0;
             continue;
         }
-        /* Spin a bounded time after the last request, so a busy client's
-         * next request costs no doorbell and no wake-up: first a short pure
-         * spin, then yielding, so that on an oversubscribed machine (more
-         * runnable threads than cores) the client we wait for can run. */
+        if (!idle_since) {
+            idle_since = now;
+            budget = spin_budget(w, now, 0);
+        }
         if (++spins & 15) {
             esem_util_cpu_relax();
             continue;
         }
-        if (!idle_since)
-            idle_since = now;
-        if (now - idle_since < D.spin_ns) {
-            if (now - idle_since > ESEM_PURE_SPIN_NS)
-                sched_yield();
+        if (now - idle_since < budget) {
+            if (now - idle_since >= pure_spin(w)) {
+                /* re-check now and then: the machine may have filled up */
+                budget = spin_budget(w, now, (spins & 1023) == 0);
+                yield_timed(w);
+            }
             continue;
         }
+        /* Before sleeping, one fresh look (at most every LOAD_SAMPLE_NS):
+         * now that we have been idle, the sample is not biased by the
+         * client we just answered. */
+        budget = spin_budget(w, now, 1);
+        if (now - idle_since < budget)
+            continue;
         /* Idle: every channel turns cold, then sleep until a doorbell. */
         pthread_mutex_lock(&w->mu);
         int busy = w->stop;
@@ -458,16 +753,97 @@ static void *worker_main(void *arg)
         }
         pthread_mutex_unlock(&w->mu);
         wake_flush(&q);
+        q.woke = 0;
         if (!busy) {
+            note_sleep(w);
             int ne = epoll_wait(w->epfd, ev, 64, -1);
             if (ne > 0) {
                 pthread_mutex_lock(&w->mu);
                 take_doorbells(w, ev, ne, esem_util_now_ns(CLOCK_MONOTONIC));
                 pthread_mutex_unlock(&w->mu);
             }
+            /* idle_since stays: the gap this doorbell ends is counted
+             * when its request is served */
+            budget = 0;
+            continue;
         }
         idle_since = 0;
     }
+    if (w->load_fd >= 0)
+        close(w->load_fd);
+    free(sn.c);
+    return NULL;
+}
+
+/* Semaphore binding, workers 1..N-1: poll worker 0's hot channels and serve
+ * the requests on their own semaphores (slot_owner).  Worker 0 turns
+ * channels hot and cold; it never sleeps while one is hot, and wakes a
+ * sleeping worker that has news (wake_owner), so no request is missed:
+ * news on a hot channel is seen by worker 0 at least, and news on a cold
+ * one rings worker 0's doorbell. */
+static void *helper_main(void *arg)
+{
+    struct worker *w = arg;
+    struct wakeq q = {.n = 0};
+    struct snap sn = {NULL, 0, 0};
+    uint64_t idle_since = 0, budget = 0;
+    unsigned spins = 0;
+    while (!stopping(w)) {
+        uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
+        int n = scan_hot(w, &sn, &q, now);
+        if (q.woke) {
+            q.woke = 0;
+            sched_yield();
+        }
+        if (n) {
+            if (idle_since)
+                note_gap(w, now - idle_since);
+            idle_since = 0;
+            spins = 0;
+            continue;
+        }
+        if (!idle_since) {
+            idle_since = now;
+            budget = spin_budget(w, now, 0);
+        }
+        if (++spins & 15) {
+            esem_util_cpu_relax();
+            continue;
+        }
+        if (now - idle_since < budget) {
+            if (now - idle_since >= pure_spin(w)) {
+                budget = spin_budget(w, now, (spins & 1023) == 0);
+                yield_timed(w);
+            }
+            continue;
+        }
+        budget = spin_budget(w, now, 1);
+        if (now - idle_since < budget)
+            continue;
+        /* Sleep.  Dekker pair with wake_owner(): set the flag, then look
+         * once more, so news that came meanwhile is served now. */
+        atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+        atomic_thread_fence(memory_order_seq_cst);
+        n += scan_hot(w, &sn, &q, now);
+        q.woke = 0;
+        if (!n && !stopping(w)) {
+            note_sleep(w);
+            struct epoll_event ev[4];
+            int ne = epoll_wait(w->epfd, ev, 4, -1);
+            for (int i = 0; i < ne; i++) {
+                uint64_t v;
+                if (read(w->cmd_efd, &v, sizeof v) < 0 && errno != EAGAIN)
+                    esemd_log("worker %d: command read: %s", w->index, strerror(errno));
+            }
+        }
+        atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
+        budget = 0;
+        if (n)
+            idle_since = 0;
+    }
+    if (w->load_fd >= 0)
+        close(w->load_fd);
+    free(sn.c);
     return NULL;
 }
 
@@ -508,6 +884,8 @@ void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens
     }
     struct core_session_close_args a = {.session = c->session};
     core_ecall(D.core, CORE_ECALL_SESSION_CLOSE, &a, sizeof a);
+    for (uint32_t k = 0; k < ESEM_NSLOTS; k++)
+        set_queued(&c->ss[k], 0); /* the close took the session's waiters out */
     D.by_session[(uint32_t)c->session - 1] = NULL;
     pthread_mutex_unlock(&D.core_mu);
     wake_flush(&q);
@@ -524,6 +902,9 @@ int dp_start(int nworkers)
     for (int i = 0; i < nworkers; i++) {
         struct worker *w = &D.workers[i];
         w->index = i;
+        w->load_fd = -1;
+        w->load_free = 1; /* until the first sample says otherwise */
+        w->hits = HITS_SPIN;
         pthread_mutex_init(&w->mu, NULL);
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->cmd_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -532,7 +913,8 @@ int dp_start(int nworkers)
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)w->cmd_efd};
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->cmd_efd, &ev) < 0)
             return -1;
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        int helper = D.binding == ESEM_BIND_SEMAPHORE && i > 0;
+        if (pthread_create(&w->thread, NULL, helper ? helper_main : worker_main, w) != 0)
             return -1;
     }
     return 0;
@@ -543,7 +925,7 @@ void dp_stop(void)
     for (int i = 0; i < D.nworkers; i++) {
         struct worker *w = &D.workers[i];
         pthread_mutex_lock(&w->mu);
-        w->stop = 1;
+        __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&w->mu);
         worker_poke(w);
     }
@@ -561,9 +943,10 @@ void dp_stop(void)
 
 void dp_attach(struct client *c)
 {
-    /* Fewest clients wins; ties go to the lowest index. */
+    /* Fewest clients wins; ties go to the lowest index.  Semaphore
+     * binding: worker 0 holds every channel, the others poll its list. */
     struct worker *w = &D.workers[0];
-    for (int i = 1; i < D.nworkers; i++)
+    for (int i = 1; i < D.nworkers && D.binding == ESEM_BIND_PROCESS; i++)
         if (D.workers[i].nclients < w->nclients)
             w = &D.workers[i];
     pthread_mutex_lock(&w->mu);
@@ -612,5 +995,8 @@ void dp_detach(struct client *c)
     }
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->efd, NULL);
     pthread_mutex_unlock(&w->mu);
+    /* off the lists: no new scan can start; wait for those running */
+    while (atomic_load_explicit(&c->pins, memory_order_acquire))
+        sched_yield();
     c->w = NULL;
 }

@@ -3,6 +3,7 @@
 #define ESEMD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -12,13 +13,14 @@
 /* Host-private view of one slot; never stored in the channel, which the
  * client can scribble on. */
 struct slot_state {
-    uint32_t last_seq;    /* last request number taken (owning worker only) */
-    uint32_t cancel_seen; /* last cancel_seq looked at (owning worker only) */
+    uint32_t last_seq;    /* last request number taken (claimed by compare-and-swap) */
+    uint32_t cancel_seen; /* last cancel_seq acted on (written under core_mu) */
     uint32_t queued;      /* a wait of this slot sits in the core's queue */
     uint32_t queued_seq;  /* the request number that wait answers */
     uint64_t wait_handle; /* the semaphore that wait is on */
     uint32_t granted;     /* a grant was delivered, the client may not have taken it */
     uint32_t granted_seq; /* ... for this request number */
+    uint32_t inflight;    /* requests claimed by a worker, not served yet */
 };
 
 struct worker;
@@ -37,6 +39,7 @@ struct client {
     gid_t gid;
     uint64_t start_time;
     struct proc_creds creds; /* as last read; owned by the serving worker */
+    int status_fd;           /* /proc/PID/status, kept open; same owner */
     core_id_t session;
     uint64_t key_id; /* a key session's key id, 0 for a PID session */
     struct esem_chan *chan;
@@ -44,7 +47,8 @@ struct client {
     struct worker *w;
     uint32_t cold;      /* worker-owned: not polled, the client rings */
     uint32_t hot_idx;   /* worker-owned: place in w->hot while hot */
-    uint64_t last_news; /* worker-owned: when it last had a request */
+    uint64_t last_news; /* when it last had a request (atomic: any worker writes) */
+    _Atomic uint32_t pins; /* semaphore binding: scans in progress (dp_detach waits) */
     struct slot_state ss[ESEM_NSLOTS];
 };
 
@@ -59,6 +63,13 @@ struct worker {
     struct client **hot; /* the channels polled (not cold); capacity cap */
     uint32_t nhot;
     int stop;
+    /* adaptive idle spin (worker-owned): running mean of the idle gaps that
+     * a request ended, and the /proc/loadavg sample behind cpu_free() */
+    uint64_t gap_est;
+    uint64_t load_at;
+    int load_fd, load_free;
+    uint32_t hits; /* recent idle spells a request ended while we spun */
+    _Atomic int sleeping; /* semaphore binding: asleep, poke to wake */
 };
 
 /* The paper's two TCS binding modes (esemd --binding). */
@@ -77,6 +88,9 @@ struct daemon_state {
     int nworkers;
     uint64_t spin_ns;
     uint64_t start_ns;
+    int ncpu;                  /* CPUs we may run on (sched_getaffinity) */
+    _Atomic uint32_t nqueued;  /* waits queued in the core (changed under core_mu) */
+    _Atomic uint64_t served;   /* semaphore binding: requests served by any worker */
 };
 
 extern struct daemon_state D;
@@ -118,6 +132,8 @@ int sys_probe_peers(void);
 
 /* esemd.c */
 int esemd_proc_creds(pid_t pid, struct proc_creds *pc);
+/* The same through *fdp, /proc/PID/status kept open (opened if -1). */
+int esemd_proc_creds_at(int *fdp, pid_t pid, struct proc_creds *pc);
 void esemd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2), nonnull(1)));
 void esemd_refusal(const struct client *c, const char *what, int32_t core_status);
 void esemd_refusal_flush(void);

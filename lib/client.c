@@ -544,14 +544,27 @@ ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct ca
                               int may_abandon)
 {
     /* Spin while the answer is likely to come soon: a pure spin first, then
-     * yielding (the daemon's worker may need this very CPU), then sleep. */
+     * yielding (the daemon's worker may need this very CPU), then sleep.
+     * The pure spin adapts per thread: a reply that came during it (the
+     * worker was awake on another CPU) lets the next one spin as long as
+     * ESEM_PURE_SPIN_NS; a reply that needed a yield or a sleep (the worker
+     * was asleep, or shares our CPU, or the machine is oversubscribed)
+     * halves it, down to PURE_MIN_NS (1 us, a busy round trip), so that on a busy 2-vCPU machine we
+     * hand the CPU over at once instead of burning it.  Yielding stops
+     * after G.spin_ns (20 us) in all: a bounded number of sched_yield
+     * calls, then the futex. */
+    enum { PURE_MIN_NS = 1000 };
+    static _Thread_local uint32_t t_pure_ns = ESEM_PURE_SPIN_NS;
     uint64_t t0 = esem_util_now_ns(CLOCK_MONOTONIC);
+    uint32_t pure = t_pure_ns;
     unsigned i = 0;
+    int yielded = 0;
     /* A blocking wait only follows a trywait that found no permit: it will
      * almost surely be queued, so sleep at once — which also keeps the
      * window in which a signal handler runs without ending the wait (before
      * the futex sleep) as short as glibc's. */
-    while (!(may_abandon && c->interruptible) && !reply_ready(s, seq)) {
+    int spin = !(may_abandon && c->interruptible);
+    while (spin && !reply_ready(s, seq)) {
         if ((++i & 31) != 0) {
             esem_util_cpu_relax();
             continue;
@@ -559,8 +572,16 @@ ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct ca
         uint64_t spent = esem_util_now_ns(CLOCK_MONOTONIC) - t0;
         if (spent > G.spin_ns)
             break;
-        if (spent > ESEM_PURE_SPIN_NS)
+        if (spent > pure) {
+            yielded = 1;
             sched_yield();
+        }
+    }
+    if (spin) {
+        if (!yielded && reply_ready(s, seq))
+            t_pure_ns = pure * 2 > ESEM_PURE_SPIN_NS ? (uint32_t)ESEM_PURE_SPIN_NS : pure * 2;
+        else
+            t_pure_ns = pure / 2 < PURE_MIN_NS ? PURE_MIN_NS : pure / 2;
     }
     /* An untimed wait is restarted after an SA_RESTART handler, as POSIX
      * says and glibc does; a timed one ends with EINTR (glibc's behaviour). */
