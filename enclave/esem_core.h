@@ -293,6 +293,7 @@ struct core_req {
     uint8_t pad_[4];
 };
 #define CORE_REQ_HDR 56u /* offsetof(struct core_req, name) */
+_Static_assert(CORE_REQ_HDR == offsetof(struct core_req, name), "request header");
 
 /* What a reply says, as its MAC covers it. */
 struct core_reply {
