@@ -654,6 +654,47 @@ static int scan_hot(struct worker *me, struct snap *sn, struct wakeq *q, uint64_
     return n;
 }
 
+
+/* A worker's idle spell: when it began, how long it may spin, polls since. */
+struct idle {
+    uint64_t since, budget;
+    unsigned spins;
+};
+
+/* The spin policy both worker loops share: after a pass at time now that
+ * found n requests, 1 = poll again, 0 = the spell is over: sleep. */
+static int keep_polling(struct worker *w, struct idle *id, uint64_t now, int n)
+{
+    if (n) {
+        if (id->since)
+            note_gap(w, now - id->since);
+        id->since = 0;
+        id->spins = 0;
+        return 1;
+    }
+    if (!id->since) {
+        id->since = now;
+        id->budget = spin_budget(w, now, 0);
+    }
+    if (++id->spins & 15) {
+        esem_util_cpu_relax();
+        return 1;
+    }
+    if (now - id->since < id->budget) {
+        if (now - id->since >= pure_spin(w)) {
+            /* re-check now and then: the machine may have filled up */
+            id->budget = spin_budget(w, now, (id->spins & 1023) == 0);
+            yield_timed(w);
+        }
+        return 1;
+    }
+    /* Before sleeping, one fresh look (at most every LOAD_SAMPLE_NS): now
+     * that we have been idle, the sample is not biased by the client we
+     * just answered. */
+    id->budget = spin_budget(w, now, 1);
+    return now - id->since < id->budget;
+}
+
 /* The channel worker: process binding, every worker; semaphore binding,
  * worker 0, which keeps all channels hot or cold and answers their
  * doorbells (the other workers poll its hot list, see helper_main). */
@@ -662,8 +703,8 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     struct wakeq q = {.n = 0};
     struct epoll_event ev[64];
-    uint64_t idle_since = 0, last_bells = 0, budget = 0, served = 0;
-    unsigned spins = 0;
+    uint64_t last_bells = 0, served = 0;
+    struct idle idle = {0, 0, 0};
     int by_sem = D.binding == ESEM_BIND_SEMAPHORE && D.nworkers > 1;
     struct snap sn = {NULL, 0, 0};
     for (;;) {
@@ -712,34 +753,7 @@ static void *worker_main(void *arg)
             q.woke = 0;
             sched_yield();
         }
-        if (n) {
-            if (idle_since)
-                note_gap(w, now - idle_since);
-            idle_since = 0;
-            spins = 0;
-            continue;
-        }
-        if (!idle_since) {
-            idle_since = now;
-            budget = spin_budget(w, now, 0);
-        }
-        if (++spins & 15) {
-            esem_util_cpu_relax();
-            continue;
-        }
-        if (now - idle_since < budget) {
-            if (now - idle_since >= pure_spin(w)) {
-                /* re-check now and then: the machine may have filled up */
-                budget = spin_budget(w, now, (spins & 1023) == 0);
-                yield_timed(w);
-            }
-            continue;
-        }
-        /* Before sleeping, one fresh look (at most every LOAD_SAMPLE_NS):
-         * now that we have been idle, the sample is not biased by the
-         * client we just answered. */
-        budget = spin_budget(w, now, 1);
-        if (now - idle_since < budget)
+        if (keep_polling(w, &idle, now, n))
             continue;
         /* Idle: every channel turns cold, then sleep until a doorbell. */
         pthread_mutex_lock(&w->mu);
@@ -762,12 +776,12 @@ static void *worker_main(void *arg)
                 take_doorbells(w, ev, ne, esem_util_now_ns(CLOCK_MONOTONIC));
                 pthread_mutex_unlock(&w->mu);
             }
-            /* idle_since stays: the gap this doorbell ends is counted
+            /* idle.since stays: the gap this doorbell ends is counted
              * when its request is served */
-            budget = 0;
+            idle.budget = 0;
             continue;
         }
-        idle_since = 0;
+        idle.since = 0;
     }
     if (w->load_fd >= 0)
         close(w->load_fd);
@@ -786,8 +800,7 @@ static void *helper_main(void *arg)
     struct worker *w = arg;
     struct wakeq q = {.n = 0};
     struct snap sn = {NULL, 0, 0};
-    uint64_t idle_since = 0, budget = 0;
-    unsigned spins = 0;
+    struct idle idle = {0, 0, 0};
     while (!stopping(w)) {
         uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
         int n = scan_hot(w, &sn, &q, now);
@@ -795,30 +808,7 @@ static void *helper_main(void *arg)
             q.woke = 0;
             sched_yield();
         }
-        if (n) {
-            if (idle_since)
-                note_gap(w, now - idle_since);
-            idle_since = 0;
-            spins = 0;
-            continue;
-        }
-        if (!idle_since) {
-            idle_since = now;
-            budget = spin_budget(w, now, 0);
-        }
-        if (++spins & 15) {
-            esem_util_cpu_relax();
-            continue;
-        }
-        if (now - idle_since < budget) {
-            if (now - idle_since >= pure_spin(w)) {
-                budget = spin_budget(w, now, (spins & 1023) == 0);
-                yield_timed(w);
-            }
-            continue;
-        }
-        budget = spin_budget(w, now, 1);
-        if (now - idle_since < budget)
+        if (keep_polling(w, &idle, now, n))
             continue;
         /* Sleep.  Dekker pair with wake_owner(): set the flag, then look
          * once more, so news that came meanwhile is served now. */
@@ -837,9 +827,9 @@ static void *helper_main(void *arg)
             }
         }
         atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
-        budget = 0;
+        idle.budget = 0;
         if (n)
-            idle_since = 0;
+            idle.since = 0;
     }
     if (w->load_fd >= 0)
         close(w->load_fd);
