@@ -1187,6 +1187,17 @@ int main(int argc, char **argv)
     use_seccomp = 0;
     esemd_log("seccomp filter off: sanitizer build");
 #endif
+    if (!foreground) {
+        /* Let go of the starter's stdio now: dup2 is not on the seccomp
+         * allow-list, and a daemon that kept them would hold a pipe such as
+         * "./run demo | tail" open forever.  From here on only the log. */
+        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0) {
+            esemd_log("cannot redirect standard I/O to /dev/null: %s", strerror(errno));
+            return 1;
+        }
+        close(nul);
+    }
     if (use_seccomp && harden_seccomp() < 0) {
         esemd_log("cannot install the seccomp filter: %s", strerror(errno));
         return 1;
@@ -1198,13 +1209,6 @@ int main(int argc, char **argv)
         if (write(ready[1], &ok, 1) != 1)
             return 1;
         close(ready[1]);
-        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (nul >= 0) {
-            dup2(nul, 0);
-            dup2(nul, 1);
-            dup2(nul, 2);
-            close(nul);
-        }
     }
 
     while (!shutting_down) {
