@@ -24,30 +24,33 @@ uint64_t core_auth_key_id(const uint8_t key[CORE_KEY_BYTES])
     return id ? id : 1; /* 0 means "no key" on the wire */
 }
 
+/* BLAKE2b(key; label || session || client nonce || core nonce): the session
+ * key and the proof differ only in label, key and length. */
+static void derive(const uint8_t *key, const char *label, uint32_t label_len, core_id_t session,
+                   const uint8_t nonce[CORE_NONCE_BYTES], uint64_t core_nonce, uint8_t *out,
+                   uint32_t out_len)
+{
+    uint8_t m[16 + 8 + CORE_NONCE_BYTES + 8];
+    uint32_t n = 0;
+    put(m, &n, label, label_len);
+    put(m, &n, &session, 8);
+    put(m, &n, nonce, CORE_NONCE_BYTES);
+    put(m, &n, &core_nonce, 8);
+    crypto_generichash(out, out_len, m, n, key, CORE_KEY_BYTES);
+}
+
 void core_auth_session_key(const uint8_t key[CORE_KEY_BYTES], core_id_t session,
                            const uint8_t nonce[CORE_NONCE_BYTES], uint64_t core_nonce,
                            uint8_t ks[CORE_KEY_BYTES])
 {
-    uint8_t m[7 + 8 + CORE_NONCE_BYTES + 8];
-    uint32_t n = 0;
-    put(m, &n, "esem-ks", 7);
-    put(m, &n, &session, 8);
-    put(m, &n, nonce, CORE_NONCE_BYTES);
-    put(m, &n, &core_nonce, 8);
-    crypto_generichash(ks, CORE_KEY_BYTES, m, n, key, CORE_KEY_BYTES);
+    derive(key, "esem-ks", 7, session, nonce, core_nonce, ks, CORE_KEY_BYTES);
 }
 
 void core_auth_proof(const uint8_t ks[CORE_KEY_BYTES], core_id_t session,
                      const uint8_t nonce[CORE_NONCE_BYTES], uint64_t core_nonce,
                      uint8_t mac[CORE_MAC_BYTES])
 {
-    uint8_t m[10 + 8 + CORE_NONCE_BYTES + 8];
-    uint32_t n = 0;
-    put(m, &n, "esem-proof", 10);
-    put(m, &n, &session, 8);
-    put(m, &n, nonce, CORE_NONCE_BYTES);
-    put(m, &n, &core_nonce, 8);
-    crypto_generichash(mac, CORE_MAC_BYTES, m, n, ks, CORE_KEY_BYTES);
+    derive(ks, "esem-proof", 10, session, nonce, core_nonce, mac, CORE_MAC_BYTES);
 }
 
 void core_auth_req_mac(const uint8_t ks[CORE_KEY_BYTES], const struct core_req *req,

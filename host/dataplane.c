@@ -24,10 +24,6 @@
 #include "esemd.h"
 #include "util.h"
 
-int dp_errno(int32_t st)
-{
-    return esem_status_errno(st);
-}
 
 /* Refusals worth an audit line: a caller tried something it may not do or
  * sent something malformed.  Ordinary outcomes (ENOENT, EAGAIN...) are not. */
@@ -70,7 +66,7 @@ static void reply(struct client *c, uint32_t slot, uint32_t seq, int32_t cstatus
 {
     static const uint8_t nomac[CORE_MAC_BYTES];
     struct esem_slot *s = &c->chan->slot[slot];
-    s->status = cstatus == CORE_CANCELLED ? ESEM_ST_CANCELLED : dp_errno(cstatus);
+    s->status = cstatus == CORE_CANCELLED ? ESEM_ST_CANCELLED : esem_status_errno(cstatus);
     s->cstatus = cstatus;
     s->rvalue = value;
     s->rhandle = handle;

@@ -128,7 +128,7 @@ static void audit_record(const struct client *c, const char *what, int32_t st, i
 
 void esemd_refusal(const struct client *c, const char *what, int32_t st)
 {
-    audit_record(c, what, st, dp_errno(st));
+    audit_record(c, what, st, esem_status_errno(st));
     uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC) / 1000000000ull;
     uint64_t ws = atomic_load(&audit_window);
     if (ws != now && atomic_compare_exchange_strong(&audit_window, &ws, now)) {
@@ -140,7 +140,7 @@ void esemd_refusal(const struct client *c, const char *what, int32_t st)
         return;
     }
     esemd_log("audit: refused %s pid=%d uid=%u: %s (%s)", what, c ? (int)c->pid : -1,
-              c ? (unsigned)c->uid : 0u, core_strerror(st), strerror(dp_errno(st)));
+              c ? (unsigned)c->uid : 0u, core_strerror(st), strerror(esem_status_errno(st)));
 }
 
 static void usage(FILE *f)
@@ -530,7 +530,7 @@ static void handle_hello(struct client *c)
             hello_fail(c, EKEYREJECTED, "unknown key");
             return;
         }
-        hello_fail(c, dp_errno(st), core_strerror(st));
+        hello_fail(c, esem_status_errno(st), core_strerror(st));
         return;
     }
     rep.session = c->session;

@@ -105,8 +105,6 @@ void dp_detach(struct client *c);
 void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens_closed,
                     uint32_t *reposted);
 
-/* errno for a core status */
-int dp_errno(int32_t core_status);
 
 /* harden.c */
 void harden_process(void);

@@ -124,6 +124,7 @@ static void thread_exit(void *p)
 }
 
 static void init_once(void);
+static void use_key(const uint8_t key[CORE_KEY_BYTES]);
 
 /* A slot for this call: the thread's own, or a borrowed one when the own
  * slot is busy (a signal handler interrupted an esem call in this thread) or
@@ -416,9 +417,12 @@ static void init_once(void)
     randombytes_buf(tag_key, sizeof tag_key);
     const char *kf = getenv("ESEM_KEY_FILE");
     if (kf && *kf && !G.keyed) {
-        int r = esemi_key_file(kf);
-        if (r < 0)
-            G.key_err = -r;
+        uint8_t key[CORE_KEY_BYTES];
+        if (esemi_read_key_file(kf, key) == 0)
+            use_key(key);
+        else
+            G.key_err = ENOKEY; /* fail closed: every call fails */
+        sodium_memzero(key, sizeof key);
     }
     const char *spin = getenv("ESEM_SPIN_US");
     G.spin_ns = (spin ? strtoull(spin, NULL, 10) : 20) * 1000ull;
@@ -913,19 +917,25 @@ int esemi_revoke(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext, unsi
     return acl_op(ESEM_OP_REVOKE, handle, kind, id, ext, rights);
 }
 
+/* Make this process's session a key session.  G.mu held, or from
+ * init_once (nothing connected yet). */
+static void use_key(const uint8_t key[CORE_KEY_BYTES])
+{
+    memcpy(G.key, key, CORE_KEY_BYTES);
+    G.key_id = core_auth_key_id(key);
+    G.keyed = 1;
+    G.key_err = 0;
+}
+
 int esemi_set_key(const uint8_t key[CORE_KEY_BYTES])
 {
     pthread_once(&once, init_once);
     pthread_mutex_lock(&G.mu);
     int r = 0;
-    if (atomic_load(&G.state) != ST_DOWN) {
+    if (atomic_load(&G.state) != ST_DOWN)
         r = -EISCONN; /* a session's kind is fixed when it starts */
-    } else {
-        memcpy(G.key, key, CORE_KEY_BYTES);
-        G.key_id = core_auth_key_id(key);
-        G.keyed = 1;
-        G.key_err = 0;
-    }
+    else
+        use_key(key);
     pthread_mutex_unlock(&G.mu);
     return r;
 }
@@ -937,9 +947,10 @@ int esemi_read_key_file(const char *path, uint8_t key[CORE_KEY_BYTES])
         return -errno;
     char buf[2 * CORE_KEY_BYTES + 8];
     ssize_t n = read(fd, buf, sizeof buf - 1);
+    int e = errno;
     close(fd);
     if (n < 0)
-        return -EIO;
+        return -e;
     buf[n] = 0;
     size_t len = strcspn(buf, " \t\r\n");
     size_t got = 0;
@@ -949,21 +960,9 @@ int esemi_read_key_file(const char *path, uint8_t key[CORE_KEY_BYTES])
                 ? 0
                 : -ENOKEY;
     sodium_memzero(buf, sizeof buf);
+    if (r)
+        sodium_memzero(key, CORE_KEY_BYTES);
     return r;
-}
-
-/* Called from init_once (G.mu not held, nothing connected yet). */
-int esemi_key_file(const char *path)
-{
-    uint8_t key[CORE_KEY_BYTES];
-    int r = esemi_read_key_file(path, key);
-    if (r == 0) {
-        memcpy(G.key, key, CORE_KEY_BYTES);
-        G.key_id = core_auth_key_id(key);
-        G.keyed = 1;
-    }
-    sodium_memzero(key, sizeof key);
-    return r < 0 ? -ENOKEY : 0;
 }
 
 uint64_t esemi_key_id(const uint8_t key[CORE_KEY_BYTES])

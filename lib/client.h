@@ -33,7 +33,8 @@ ESEMI int esemi_grant(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext,
 ESEMI int esemi_revoke(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext, unsigned rights);
 /* Key sessions: set the key before the first call (-EISCONN after). */
 ESEMI int esemi_set_key(const uint8_t key[32]);
-ESEMI int esemi_key_file(const char *path);
+/* A key file: its first word is the key as 64 hex digits.  0, -errno of
+ * the open or read, or -ENOKEY. */
 ESEMI int esemi_read_key_file(const char *path, uint8_t key[32]);
 ESEMI uint64_t esemi_key_id(const uint8_t key[32]);
 ESEMI uint64_t esemi_rejected_replies(void);

@@ -224,3 +224,11 @@ EXPORT uint64_t esem_key_id(const unsigned char key[32])
 {
     return key ? esemi_key_id(key) : 0;
 }
+
+EXPORT int esem_read_key(const char *path, unsigned char key[32])
+{
+    if (!path || !key)
+        return fail(-EINVAL);
+    int r = esemi_read_key_file(path, key);
+    return r < 0 ? fail(r) : 0;
+}

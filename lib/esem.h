@@ -213,6 +213,11 @@ int esem_revoke(esem_t *sem, const struct esem_principal *who, unsigned rights);
 int esem_set_key(const unsigned char key[32]);
 uint64_t esem_key_id(const unsigned char key[32]);
 
+/* esem_read_key — read a key file as ESEM_KEY_FILE is read: its first word
+ * is the key, 64 hex digits.  -1 with errno from open/read, or ENOKEY for
+ * anything else. */
+int esem_read_key(const char *path, unsigned char key[32]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -401,34 +401,18 @@ static int cmd_rm(int argc, char **argv)
 
 /* ---- access lists and keys ---- */
 
-/* A key file as libesem reads ESEM_KEY_FILE: its first word is the key, 64
- * hex digits.  0, or -1 with a message. */
+/* A key file, read by libesem as it reads ESEM_KEY_FILE.  0, or -1 with a
+ * message. */
 static int read_key_file(const char *path, unsigned char key[32])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "esemctl: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char buf[2 * 32 + 8];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    int e = errno;
-    close(fd);
-    if (n < 0) {
-        fprintf(stderr, "esemctl: %s: %s\n", path, strerror(e));
-        return -1;
-    }
-    buf[n] = 0;
-    size_t len = strcspn(buf, " \t\r\n"), got = 0;
-    int ok = len == 64 && sodium_hex2bin(key, 32, buf, len, NULL, &got, NULL) == 0 && got == 32;
-    sodium_memzero(buf, sizeof buf);
-    if (!ok) {
+    if (esem_read_key(path, key) == 0)
+        return 0;
+    if (errno == ENOKEY)
         fprintf(stderr, "esemctl: %s: not a key file (its first word must be 64 hex digits)\n",
                 path);
-        sodium_memzero(key, 32);
-        return -1;
-    }
-    return 0;
+    else
+        fprintf(stderr, "esemctl: %s: %s\n", path, strerror(errno));
+    return -1;
 }
 
 static void print_key_id(const char *path, uint64_t id)
