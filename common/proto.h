@@ -20,7 +20,7 @@
 /* Bump with every change of a wire format or of the channel layout: a
  * library and a daemon from different builds then refuse each other with
  * EPROTO instead of misreading each other. */
-#define ESEM_PROTO_VERSION 3u
+#define ESEM_PROTO_VERSION 4u
 
 #define ESEM_NSLOTS 1024u
 #define ESEM_NAME_BUF 256u
@@ -48,8 +48,25 @@ struct esem_hello_reply {
     uint32_t inherited, pad_;
     uint64_t core_nonce;           /* key sessions: see core_auth.h */
     uint8_t proof[CORE_MAC_BYTES]; /* key sessions: core_auth_proof() */
-    /* SCM_RIGHTS: [0] channel memfd, [1] doorbell eventfd (client only) */
+    /* SCM_RIGHTS (client only): [0] channel memfd, [1] doorbell eventfd,
+     * [2] the daemon's life page (struct esem_life, map it read-only) */
 };
+
+/*
+ * The life page: one page per daemon, shared read-only with every client.
+ * `word` holds the daemon's main thread id | FUTEX_WAITERS and is on that
+ * thread's robust futex list, so when the daemon dies — killed by any
+ * signal included — the kernel sets FUTEX_OWNER_DIED in it and wakes one
+ * sleeper; that client wakes all the others.  A client sleeps on its
+ * slot's rep_seq and this word at once (futex_waitv), so it learns of the
+ * daemon's death without waking up now and then to look — a periodic
+ * wake-up would run a signal handler outside the sleep and lose its EINTR.
+ */
+struct esem_life {
+    uint32_t word;
+    uint32_t pad_[15];
+};
+#define ESEM_LIFE_DEAD 0x40000000u /* FUTEX_OWNER_DIED */
 
 /* ---- channel ---- */
 
@@ -70,13 +87,17 @@ enum esem_op {
 
 /* Reply status for a wait the client cancelled before it was granted. */
 #define ESEM_ST_CANCELLED (-1)
+/* Reply status for a queued wait a post woke (barging): ask again. */
+#define ESEM_ST_RETRY (-2)
 
 /*
  * One slot = one client thread's mailbox.  The first cache line is written
  * by the client, the second by the daemon, so the two sides do not bounce a
  * line while one spins and the other writes.
  *
- * Protocol (per slot, n = request number, wrapping):
+ * Protocol (per slot, n = request number: 64 bits, of which req_seq and
+ * rep_seq carry the low 32 — the futex word — and req_seq_hi the rest;
+ * the core checks and MACs all 64, so a number is never used twice):
  *   client: a thread that takes a slot sets its bit in hdr.active (the
  *           daemon polls only active slots); per request: fill the request
  *           fields, store req_seq = n; if hdr.daemon_sleeping, write the
@@ -84,9 +105,13 @@ enum esem_op {
  *   daemon: sees req_seq change, copies the request out (the client may
  *           change it under us), validates, calls the core, writes the reply
  *           fields, store-release rep_seq = n; if client_sleeping, FUTEX_WAKE.
- *   client: spin on rep_seq == n, then set client_sleeping and FUTEX_WAIT
- *           (a blocking wait sleeps at once); only rep_seq = n with status 0
- *           is a grant, never a wake-up by itself.
+ *   client: spin on rep_seq == n, then set client_sleeping and sleep on
+ *           rep_seq and the life page (a blocking wait sleeps at once);
+ *           only rep_seq = n with status 0 is a grant, never a wake-up by
+ *           itself.
+ *   retry:  barging order: a post that finds waiters wakes one with
+ *           ESEM_ST_RETRY; it sends WAIT again (TRYWAIT if it is giving
+ *           up), keeping its place in the queue if it lost the permit.
  *   cancel: client stores cancel_seq = n and rings again; the daemon answers
  *           ESEM_ST_CANCELLED, or the grant if it won the race.
  *   ack:    after taking a grant of a queued wait the client stores
@@ -110,7 +135,7 @@ struct esem_slot {
     int32_t prio;
     uint32_t ack_seq; /* the client took the grant of request n (see below) */
     uint8_t mac[CORE_MAC_BYTES]; /* key sessions: MAC of the request (esem_req_canon) */
-    uint8_t pad0_[4];
+    uint32_t req_seq_hi; /* high 32 bits of the request number (written first) */
     /* daemon -> client */
     uint32_t rep_seq; /* futex word */
     uint32_t client_sleeping;
@@ -167,7 +192,7 @@ static inline uint32_t esem_op_call(uint32_t op)
  */
 static inline int esem_req_canon(uint32_t op, uint32_t oflag, uint32_t value, uint32_t mode,
                                  uint32_t name_len, int32_t prio, uint64_t handle,
-                                 const char *name, uint32_t slot, uint32_t seq,
+                                 const char *name, uint32_t slot, uint64_t seq,
                                  struct core_req *q)
 {
     __builtin_memset(q, 0, sizeof *q);
@@ -188,7 +213,10 @@ static inline int esem_req_canon(uint32_t op, uint32_t oflag, uint32_t value, ui
         if (name_len <= CORE_NAME_MAX)
             __builtin_memcpy(q->name, name, name_len);
         break;
-    case ESEM_OP_CREATE: q->value = value; break;
+    case ESEM_OP_CREATE:
+        q->value = value;
+        q->flags = oflag;
+        break;
     case ESEM_OP_WAIT: q->prio = prio; break;
     case ESEM_OP_TRYWAIT: q->flags = CORE_WAIT_TRY; break;
     case ESEM_OP_GRANT:
@@ -218,6 +246,7 @@ static inline int esem_status_errno(int32_t st)
     case CORE_E_BUSY: return EBUSY;
     case CORE_E_PERM: return EPERM;
     case CORE_E_AUTH: return EBADMSG;
+    case CORE_E_NORAND: return EKEYREJECTED;
     /* A bad, stale or not-opened handle is an invalid sem_t to POSIX. */
     default: return EINVAL;
     }

@@ -62,25 +62,21 @@ int esem_util_futex_wait(uint32_t *addr, uint32_t val, const struct timespec *re
     return r == 0 ? 0 : -errno;
 }
 
-int esem_util_futex_wait_restartable(uint32_t *addr, uint32_t val, uint64_t abs_mono_ns)
+int esem_util_futex_wait2(uint32_t *a, uint32_t av, uint32_t *b, uint32_t bv, clockid_t clock,
+                          const struct timespec *abs)
 {
 #ifdef SYS_futex_waitv
-    /* futex_waitv with an absolute timeout is restarted by the kernel after
-     * an SA_RESTART handler (and fails with EINTR after any other), which is
-     * what POSIX asks of sem_wait; FUTEX_WAIT with a timeout never is. */
-    struct futex_waitv w = {.val = val, .uaddr = (uintptr_t)addr, .flags = FUTEX_32};
-    struct timespec ts = {(time_t)(abs_mono_ns / 1000000000ull),
-                          (long)(abs_mono_ns % 1000000000ull)};
-    long r = syscall(SYS_futex_waitv, &w, 1, 0, &ts, CLOCK_MONOTONIC);
-    if (r >= 0)
-        return 0;
-    if (errno != ENOSYS)
-        return -errno;
+    /* Shared futexes: both words live in memory mapped by two processes.
+     * futex_waitv is restarted by the kernel after an SA_RESTART handler
+     * and fails with EINTR after any other, as POSIX asks of sem_wait. */
+    struct futex_waitv w[2] = {{.val = av, .uaddr = (uintptr_t)a, .flags = FUTEX_32},
+                               {.val = bv, .uaddr = (uintptr_t)b, .flags = FUTEX_32}};
+    long r = syscall(SYS_futex_waitv, w, 2, 0, abs, clock);
+    return r >= 0 ? 0 : -errno;
+#else
+    (void)a, (void)av, (void)b, (void)bv, (void)clock, (void)abs;
+    return -ENOSYS;
 #endif
-    uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
-    uint64_t left = abs_mono_ns > now ? abs_mono_ns - now : 0;
-    struct timespec rel = {(time_t)(left / 1000000000ull), (long)(left % 1000000000ull)};
-    return esem_util_futex_wait(addr, val, &rel);
 }
 
 int esem_util_futex_wake(uint32_t *addr, int n)

@@ -76,6 +76,9 @@ struct sem {
     uint32_t long_name;            /* index into long-name pool or NIL */
     uint64_t posts, waits, blocks, cancels;
     uint32_t acl_head;             /* access-list entries or NIL */
+    uint32_t nacl;                 /* entries on it (at most CORE_ACL_PER_SEM) */
+    uint32_t nwoken;               /* queued waiters woken, not yet back */
+    uint64_t retries;
     uint32_t owner_pid;            /* strict: the owner process (tree) ... */
     uint64_t owner_start;          /* ... and its start time */
     uint64_t owner_key;            /* strict: the owner key id (0: none) */
@@ -98,7 +101,7 @@ struct session {
     uint32_t waiter_head; /* waiters of this session */
     uint32_t nwaiters;
     uint32_t next_free;
-    uint32_t pad_;
+    uint32_t closing; /* being closed: its waiters are not woken any more */
 };
 
 struct openrec {
@@ -115,7 +118,8 @@ struct waiter {
     int32_t prio;
     uint32_t q_next, q_prev;       /* semaphore queue / free list */
     uint32_t s_next, s_prev;       /* session list */
-    uint32_t live, seq; /* seq: the request this wait answers */
+    uint32_t live, woken; /* woken: a post told it to ask again (barging) */
+    uint64_t seq;         /* the request this wait answers */
 };
 
 struct acl {
@@ -133,7 +137,7 @@ struct keyrec {
 struct keyed { /* one key session's secrets and per-slot sequence numbers */
     uint8_t ks[CORE_KEY_BYTES];
     uint32_t next_free, pad_;
-    uint32_t last_seq[CORE_MAX_SLOTS];
+    uint64_t last_seq[CORE_MAX_SLOTS];
 };
 
 struct longname {
@@ -153,6 +157,9 @@ struct core {
     struct acl *acls;
     struct keyrec *keys;
     struct keyed *keyed;
+    struct core_wake *notes; /* replies owed to waiters, taken by CORE_ECALL_NOTES */
+    uint32_t nnotes, notes_dropped;
+    uint32_t rng_ok;         /* the core had randomness of its own at init */
     uint32_t *name_hash;
     uint32_t *open_hash;
     uint32_t sem_free, session_free, open_free, waiter_free, longname_free;
@@ -166,19 +173,27 @@ struct core {
 
 /* ---- randomness ---- */
 
-/* 64 bits from RDRAND, or 0 where there is none (then the host's entropy
- * alone seeds the boot nonce). */
-static uint64_t core_rdrand(void)
+/* 64 bits from RDRAND into *out; 0 where the CPU has none (CPUID says so)
+ * or it kept failing.  The caller fails closed: without randomness of its
+ * own the core cannot make nonces a hostile host could not predict. */
+static int core_rdrand(uint64_t *out)
 {
 #if defined(__x86_64__)
+    uint32_t a = 1, b = 0, cx = 0, d = 0;
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "=c"(cx), "=d"(d));
+    if (!(cx & (1u << 30)))
+        return 0;
     for (int i = 0; i < 16; i++) {
         unsigned long long v;
         unsigned char ok;
         __asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok));
-        if (ok)
-            return v;
+        if (ok) {
+            *out = v;
+            return 1;
+        }
     }
 #endif
+    (void)out;
     return 0;
 }
 
@@ -200,12 +215,12 @@ static int cfg_ok(const struct core_config *cfg)
            cfg->max_waiters && cfg->max_sems <= lim && cfg->max_sessions <= lim &&
            cfg->max_opens <= lim && cfg->max_waiters <= lim &&
            cfg->max_long_names <= lim && cfg->max_acls <= lim && cfg->max_keys <= 4096 &&
-           cfg->max_keyed <= (1u << 20) && !(cfg->flags & ~CORE_CFG_STRICT);
+           cfg->max_keyed <= (1u << 20) && !(cfg->flags & ~(CORE_CFG_STRICT | CORE_CFG_FIFO));
 }
 
 struct layout {
-    uint64_t sems, sessions, opens, waiters, longnames, acls, keys, keyed, name_hash, open_hash,
-        end;
+    uint64_t sems, sessions, opens, waiters, longnames, acls, keys, keyed, notes, name_hash,
+        open_hash, end;
     uint32_t name_buckets, open_buckets;
 };
 
@@ -230,6 +245,8 @@ static void plan(const struct core_config *cfg, struct layout *l)
     off = align64(off + (uint64_t)cfg->max_keys * sizeof(struct keyrec));
     l->keyed = off;
     off = align64(off + (uint64_t)cfg->max_keyed * sizeof(struct keyed));
+    l->notes = off;
+    off = align64(off + (uint64_t)cfg->max_waiters * sizeof(struct core_wake));
     l->name_hash = off;
     off = align64(off + (uint64_t)l->name_buckets * sizeof(uint32_t));
     l->open_hash = off;
@@ -269,12 +286,15 @@ struct core *core_init(void *arena, uint64_t size, const struct core_config *cfg
     c->acls = (struct acl *)(base + l.acls);
     c->keys = (struct keyrec *)(base + l.keys);
     c->keyed = (struct keyed *)(base + l.keyed);
+    c->notes = (struct core_wake *)(base + l.notes);
     c->name_hash = (uint32_t *)(base + l.name_hash);
     c->open_hash = (uint32_t *)(base + l.open_hash);
     c->arena_bytes = l.end;
     /* The boot nonce: the core's own randomness where the CPU has it (an
      * enclave can trust RDRAND, not the host), mixed with the host's. */
-    c->next_nonce = cfg->entropy ^ core_rdrand();
+    uint64_t own = 0;
+    c->rng_ok = (uint32_t)core_rdrand(&own);
+    c->next_nonce = cfg->entropy ^ own;
 
     for (uint32_t i = 0; i < cfg->max_sems; i++) {
         c->sems[i].hash_next = i + 1 < cfg->max_sems ? i + 1 : NIL;
@@ -480,6 +500,7 @@ static void sem_free(struct core *c, uint32_t si)
         c->acl_free = e;
         c->acls_in_use--;
     }
+    s->nacl = 0;
     uint32_t gen = s->gen + 1;
     zero(s, sizeof *s);
     s->gen = gen ? gen : 1; /* a stale handle never matches again */
@@ -659,9 +680,11 @@ static struct keyed *keyed_of(struct core *c, const struct session *ss)
     return ss->kidx == NIL ? 0 : &c->keyed[ss->kidx];
 }
 
-static void reply_mac(struct core *c, core_id_t session, uint32_t slot, uint32_t seq,
-                      int32_t status, uint32_t value, core_id_t handle,
-                      uint8_t mac[CORE_MAC_BYTES])
+/* The MAC of a reply to request (session, slot, seq), a `call` on
+ * req_handle; zero for a PID session. */
+static void reply_mac(struct core *c, core_id_t session, uint32_t slot, uint64_t seq,
+                      uint32_t call, core_id_t req_handle, int32_t status, uint32_t value,
+                      core_id_t handle, uint8_t mac[CORE_MAC_BYTES])
 {
     uint32_t si;
     struct session *ss = session_get(c, session, &si);
@@ -675,6 +698,8 @@ static void reply_mac(struct core *c, core_id_t session, uint32_t slot, uint32_t
     rep.session = session;
     rep.slot = slot;
     rep.seq = seq;
+    rep.call = call;
+    rep.req_handle = req_handle;
     rep.status = status;
     rep.value = value;
     rep.handle = handle;
@@ -687,6 +712,9 @@ static void waiter_unlink(struct core *c, uint32_t w)
 {
     struct waiter *wt = &c->waiters[w];
     struct sem *s = &c->sems[wt->sem];
+    if (wt->woken)
+        s->nwoken--;
+    wt->woken = 0;
     if (wt->q_prev != NIL)
         c->waiters[wt->q_prev].q_next = wt->q_next;
     else
@@ -718,6 +746,62 @@ static uint32_t waiter_of_slot(const struct core *c, uint32_t sess, uint32_t slo
     return NIL;
 }
 
+/* The reply a queued waiter is owed (see struct core_wake). */
+static void wake_fill(struct core *c, uint32_t w, int32_t status, struct core_wake *out)
+{
+    const struct waiter *wt = &c->waiters[w];
+    zero(out, sizeof *out);
+    out->session = mkid(wt->sess, c->sessions[wt->sess].gen);
+    out->handle = mkid(wt->sem, c->sems[wt->sem].gen);
+    out->slot = wt->slot;
+    out->seq = wt->seq;
+    out->status = status;
+    out->valid = 1;
+    reply_mac(c, out->session, out->slot, out->seq, CORE_ECALL_SEM_WAIT, out->handle, status, 0,
+              0, out->mac);
+}
+
+/* Queue a reply for CORE_ECALL_NOTES.  Each call adds at most one per
+ * waiter it touches and the host takes them after every call, so the
+ * list (one entry per waiter) cannot overflow; if a hostile host never
+ * takes them, the oldest stay and the rest are counted as dropped — a
+ * wake-up lost, never a permit. */
+static void note_push(struct core *c, uint32_t w, int32_t status)
+{
+    if (c->nnotes >= c->cfg.max_waiters) {
+        c->notes_dropped++;
+        return;
+    }
+    wake_fill(c, w, status, &c->notes[c->nnotes++]);
+}
+
+/* Barging order keeps one promise: while permits are free and waiters
+ * queued, at least min(value, waiters) of them are woken (told to ask
+ * again), so no free permit sits next to a sleeping waiter.  Called after
+ * anything that raises the value or removes a woken waiter.  The first
+ * wake goes to *direct if given (a post's one wake), the rest to notes.
+ * Queue order is priority, then arrival, so the waiter woken is the
+ * highest-priority one that waited longest. */
+static void rebalance(struct core *c, uint32_t si, struct core_wake *direct)
+{
+    struct sem *s = &c->sems[si];
+    if (s->flags & CORE_SEMF_FIFO)
+        return;
+    uint32_t w = s->wait_head;
+    while (s->nwoken < s->value && s->nwoken < s->nwaiters && w != NIL) {
+        while (w != NIL && (c->waiters[w].woken || c->sessions[c->waiters[w].sess].closing))
+            w = c->waiters[w].q_next;
+        if (w == NIL)
+            break;
+        c->waiters[w].woken = 1;
+        s->nwoken++;
+        if (direct && !direct->valid)
+            wake_fill(c, w, CORE_RETRY, direct);
+        else
+            note_push(c, w, CORE_RETRY);
+    }
+}
+
 /* ---- entry points ---- */
 
 static int32_t do_session_open(struct core *c, struct core_session_open_args *a)
@@ -735,6 +819,10 @@ static int32_t do_session_open(struct core *c, struct core_session_open_args *a)
                 key = &c->keys[k];
         if (!key)
             return CORE_E_AUTH;
+        /* Fail closed: a nonce the host could predict would let it replay
+         * an old hello's session key. */
+        if (!c->rng_ok)
+            return CORE_E_NORAND;
         if (c->keyed_free == NIL)
             return CORE_E_NOSPC;
     }
@@ -839,11 +927,14 @@ static int32_t do_session_close(struct core *c, struct core_session_close_args *
     if (!s)
         return CORE_E_SESSION;
     uint32_t nw = 0, no = 0;
+    s->closing = 1;
     while (s->waiter_head != NIL) {
         uint32_t w = s->waiter_head;
         uint32_t sem = c->waiters[w].sem;
         c->sems[sem].cancels++;
         waiter_unlink(c, w);
+        /* a woken waiter that died passes its wake on */
+        rebalance(c, sem, 0);
         nw++;
     }
     while (s->open_head != NIL) {
@@ -869,14 +960,17 @@ static int32_t do_session_close(struct core *c, struct core_session_close_args *
     c->sessions_in_use--;
     a->waiters_removed = nw;
     a->opens_closed = no;
+    a->notes = c->nnotes;
     return CORE_OK;
 }
 
 /* A new semaphore's policy and owner. */
 static void set_owner(const struct core *c, const struct session *ss, struct sem *s,
-                      uint32_t strict)
+                      uint32_t oflag)
 {
-    if (!strict && !(c->cfg.flags & CORE_CFG_STRICT))
+    if ((oflag & CORE_O_FIFO) || (c->cfg.flags & CORE_CFG_FIFO))
+        s->flags |= CORE_SEMF_FIFO;
+    if (!(oflag & CORE_O_STRICT) && !(c->cfg.flags & CORE_CFG_STRICT))
         return;
     s->flags |= CORE_SEMF_STRICT;
     s->owner_key = ss->key_id;
@@ -892,7 +986,7 @@ static int32_t do_sem_open(struct core *c, struct core_sem_open_args *a)
     struct session *ss = session_get(c, in.session, &ssi);
     if (!ss)
         return CORE_E_SESSION;
-    if (in.oflag & ~(CORE_O_CREAT | CORE_O_EXCL | CORE_O_STRICT))
+    if (in.oflag & ~(CORE_O_CREAT | CORE_O_EXCL | CORE_O_STRICT | CORE_O_FIFO))
         return CORE_E_INVAL;
     int32_t r = name_check(in.name, in.name_len);
     if (r)
@@ -940,7 +1034,7 @@ static int32_t do_sem_open(struct core *c, struct core_sem_open_args *a)
         s->mode = in.mode & 0777u;
         s->uid = ss->uid;
         s->gid = ss->gid;
-        set_owner(c, ss, s, in.oflag & CORE_O_STRICT);
+        set_owner(c, ss, s, in.oflag);
         uint32_t b = hash_bytes(in.name, in.name_len) & (c->name_buckets - 1);
         s->hash_next = c->name_hash[b];
         c->name_hash[b] = si;
@@ -964,8 +1058,8 @@ static int32_t do_sem_create(struct core *c, struct core_sem_create_args *a)
     struct session *ss = session_get(c, a->session, &ssi);
     if (!ss)
         return CORE_E_SESSION;
-    uint32_t value = a->value;
-    if (value > CORE_SEM_VALUE_MAX)
+    uint32_t value = a->value, flags = a->flags;
+    if (value > CORE_SEM_VALUE_MAX || (flags & ~CORE_O_FIFO))
         return CORE_E_INVAL;
     if (c->open_free == NIL)
         return CORE_E_NOSPC;
@@ -978,7 +1072,7 @@ static int32_t do_sem_create(struct core *c, struct core_sem_create_args *a)
     s->mode = 0600;
     s->uid = ss->uid;
     s->gid = ss->gid;
-    set_owner(c, ss, s, 0);
+    set_owner(c, ss, s, flags);
     r = open_add(c, ssi, si, 1, CORE_R_ALL);
     if (r) {
         sem_free(c, si);
@@ -1083,34 +1177,82 @@ static int32_t do_sem_post(struct core *c, struct core_sem_post_args *a)
     uint32_t ssi, si, oi;
     struct core_wake wake;
     zero(&wake, sizeof wake);
-    int32_t r = resolve(c, a->session, a->handle, &ssi, &si, &oi);
     a->wake = wake;
+    a->notes = 0;
+    int32_t r = resolve(c, a->session, a->handle, &ssi, &si, &oi);
     if (r)
         return r;
     if (!(c->opens[oi].rights & CORE_R_POST))
         return CORE_E_ACCES;
     struct sem *s = &c->sems[si];
-    if (s->wait_head != NIL) {
-        /* Hand the permit straight to the first waiter: the value never
-         * rises, so no later trywait can steal a permit a waiter was due. */
-        uint32_t w = s->wait_head;
-        struct waiter *wt = &c->waiters[w];
-        wake.session = mkid(wt->sess, c->sessions[wt->sess].gen);
-        wake.slot = wt->slot;
-        wake.valid = 1;
-        wake.seq = wt->seq;
-        reply_mac(c, wake.session, wake.slot, wake.seq, CORE_OK, 0, 0, wake.mac);
-        waiter_unlink(c, w);
-        s->posts++;
-        s->waits++;
-        a->wake = wake;
-        return CORE_OK;
+    if (s->flags & CORE_SEMF_FIFO) {
+        /* FIFO order: hand the permit straight to the first waiter that may
+         * still wait (one whose right was revoked leaves with EACCES): the
+         * value never rises, so no later wait can take a permit a waiter
+         * was due. */
+        while (s->wait_head != NIL) {
+            uint32_t w = s->wait_head;
+            struct waiter *wt = &c->waiters[w];
+            uint32_t o = open_find(c, wt->sess, si);
+            if (o != NIL && (c->opens[o].rights & CORE_R_WAIT)) {
+                wake_fill(c, w, CORE_OK, &wake);
+                waiter_unlink(c, w);
+                s->posts++;
+                s->waits++;
+                a->wake = wake;
+                a->notes = c->nnotes;
+                return CORE_OK;
+            }
+            note_push(c, w, CORE_E_ACCES);
+            s->cancels++;
+            waiter_unlink(c, w);
+        }
+        a->notes = c->nnotes;
     }
     if (s->value >= CORE_SEM_VALUE_MAX)
         return CORE_E_OVERFLOW;
+    /* Barging order (the default): the permit is free for whoever asks
+     * first; a sleeping waiter is only told to ask again. */
     s->value++;
     s->posts++;
+    rebalance(c, si, &wake);
+    a->wake = wake;
+    a->notes = c->nnotes;
     return CORE_OK;
+}
+
+/* A woken waiter asks again (barging order): it takes a permit if one is
+ * free; otherwise it sleeps again in its old place, or with CORE_WAIT_TRY
+ * (its deadline passed, a signal came) it leaves the queue. */
+static int32_t retry_woken(struct core *c, uint32_t si, uint32_t w, uint32_t rights,
+                           const struct core_sem_wait_args *in)
+{
+    struct sem *s = &c->sems[si];
+    struct waiter *wt = &c->waiters[w];
+    s->retries++;
+    if (!(rights & CORE_R_WAIT)) {
+        /* revoked while queued: it leaves, and its wake passes on */
+        s->cancels++;
+        waiter_unlink(c, w);
+        rebalance(c, si, 0);
+        return CORE_E_ACCES;
+    }
+    if (s->value > 0) {
+        s->value--;
+        s->waits++;
+        waiter_unlink(c, w);
+        return CORE_OK;
+    }
+    if (in->flags & CORE_WAIT_TRY) {
+        s->cancels++;
+        waiter_unlink(c, w);
+        return CORE_E_AGAIN;
+    }
+    wt->woken = 0;
+    s->nwoken--;
+    wt->seq = in->seq;
+    s->blocks++;
+    return CORE_QUEUED;
 }
 
 static int32_t do_sem_wait(struct core *c, struct core_sem_wait_args *a)
@@ -1119,14 +1261,30 @@ static int32_t do_sem_wait(struct core *c, struct core_sem_wait_args *a)
     uint32_t oi;
     struct core_sem_wait_args in;
     copy(&in, a, sizeof in);
+    a->notes = 0;
     int32_t r = resolve(c, in.session, in.handle, &ssi, &si, &oi);
     if (r)
         return r;
     if (in.flags & ~CORE_WAIT_TRY)
         return CORE_E_INVAL;
+    struct sem *s = &c->sems[si];
+    /* One outstanding wait per slot: a slot is one thread's.  The same
+     * slot asking again while its wait is queued is a woken waiter's
+     * retry; anything else is refused. */
+    uint32_t w = waiter_of_slot(c, ssi, in.slot);
+    if (w != NIL) {
+        if (!c->waiters[w].woken || c->waiters[w].sem != si)
+            return CORE_E_BUSY;
+        r = retry_woken(c, si, w, c->opens[oi].rights, &in);
+        a->notes = c->nnotes;
+        return r;
+    }
     if (!(c->opens[oi].rights & CORE_R_WAIT))
         return CORE_E_ACCES;
-    struct sem *s = &c->sems[si];
+    /* Barging order: a free permit goes to whoever asks first, also ahead
+     * of woken waiters on their way back (glibc does the same); they sleep
+     * again if they lose.  FIFO order never lets the value rise while
+     * anyone waits, so there this takes only an uncontended permit. */
     if (s->value > 0) {
         s->value--;
         s->waits++;
@@ -1134,16 +1292,14 @@ static int32_t do_sem_wait(struct core *c, struct core_sem_wait_args *a)
     }
     if (in.flags & CORE_WAIT_TRY)
         return CORE_E_AGAIN;
-    /* One outstanding wait per slot: a slot is one thread's. */
-    if (waiter_of_slot(c, ssi, in.slot) != NIL)
-        return CORE_E_BUSY;
     if (c->waiter_free == NIL)
         return CORE_E_NOSPC;
-    uint32_t w = c->waiter_free;
+    w = c->waiter_free;
     struct waiter *wt = &c->waiters[w];
     c->waiter_free = wt->q_next;
     c->waiters_in_use++;
     wt->live = 1;
+    wt->woken = 0;
     wt->sess = ssi;
     wt->sem = si;
     wt->slot = in.slot;
@@ -1178,20 +1334,26 @@ static int32_t do_sem_wait(struct core *c, struct core_sem_wait_args *a)
 static int32_t do_sem_cancel(struct core *c, struct core_sem_cancel_args *a)
 {
     uint32_t ssi;
-    if (!session_get(c, a->session, &ssi))
-        return CORE_E_SESSION;
-    uint32_t w = waiter_of_slot(c, ssi, a->slot);
+    core_id_t session = a->session;
+    uint32_t slot = a->slot;
     a->seq = 0;
+    a->notes = 0;
     zero(a->mac, sizeof a->mac);
+    if (!session_get(c, session, &ssi))
+        return CORE_E_SESSION;
+    uint32_t w = waiter_of_slot(c, ssi, slot);
     /* No waiter: a post already granted it (the grant is being delivered)
      * or there never was one.  Either way nothing is taken back. */
     if (w == NIL)
         return CORE_E_NOWAITER;
     uint32_t si = c->waiters[w].sem;
     a->seq = c->waiters[w].seq;
-    reply_mac(c, a->session, a->slot, a->seq, CORE_CANCELLED, 0, 0, a->mac);
+    reply_mac(c, session, slot, a->seq, CORE_ECALL_SEM_WAIT, mkid(si, c->sems[si].gen),
+              CORE_CANCELLED, 0, 0, a->mac);
     c->sems[si].cancels++;
     waiter_unlink(c, w);
+    rebalance(c, si, 0); /* a woken waiter that gives up passes its wake on */
+    a->notes = c->nnotes;
     sem_maybe_free(c, si);
     return CORE_OK;
 }
@@ -1222,6 +1384,7 @@ static int32_t do_sem_grant(struct core *c, struct core_sem_grant_args *a, int r
 {
     struct core_sem_grant_args in;
     copy(&in, a, sizeof in);
+    a->notes = 0;
     uint32_t ssi, si;
     int32_t r = resolve(c, in.session, in.handle, &ssi, &si, 0);
     if (r)
@@ -1235,7 +1398,8 @@ static int32_t do_sem_grant(struct core *c, struct core_sem_grant_args *a, int r
     while (e != NIL && !same(&c->acls[e].who, &in.who, sizeof in.who))
         e = c->acls[e].next;
     if (e == NIL) {
-        if (c->acl_free == NIL)
+        /* a cap per semaphore, so one owner cannot take the whole table */
+        if (c->acl_free == NIL || s->nacl >= CORE_ACL_PER_SEM)
             return CORE_E_NOSPC;
         e = c->acl_free;
         c->acl_free = c->acls[e].next;
@@ -1244,6 +1408,7 @@ static int32_t do_sem_grant(struct core *c, struct core_sem_grant_args *a, int r
         c->acls[e].who = in.who;
         c->acls[e].next = s->acl_head;
         s->acl_head = e;
+        s->nacl++;
     }
     if (revoke) {
         c->acls[e].deny |= in.rights;
@@ -1253,6 +1418,21 @@ static int32_t do_sem_grant(struct core *c, struct core_sem_grant_args *a, int r
         c->acls[e].deny &= ~in.rights;
     }
     refresh_rights(c, si);
+    if (revoke) {
+        /* "A revoke stops handles already open at once": that includes
+         * their waits already queued, which leave with EACCES. */
+        for (uint32_t w = s->wait_head, next; w != NIL; w = next) {
+            next = c->waiters[w].q_next;
+            uint32_t o = open_find(c, c->waiters[w].sess, si);
+            if (o == NIL || !(c->opens[o].rights & CORE_R_WAIT)) {
+                note_push(c, w, CORE_E_ACCES);
+                s->cancels++;
+                waiter_unlink(c, w);
+            }
+        }
+        rebalance(c, si, 0);
+    }
+    a->notes = c->nnotes;
     return CORE_OK;
 }
 
@@ -1333,7 +1513,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
     copy(&in.req, &a->req, CORE_REQ_HDR);
     copy(in.mac, a->mac, sizeof in.mac);
     in.umask = a->umask;
-    a->created = a->value = 0;
+    a->created = a->value = a->notes = 0;
     a->handle = 0;
     zero(&a->wake, sizeof a->wake);
     zero(a->rmac, sizeof a->rmac);
@@ -1359,7 +1539,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
         if (!core_auth_equal(mac, in.mac))
             return CORE_E_AUTH;
         /* replayed, duplicated or reordered within the slot */
-        if ((int32_t)(q->seq - k->last_seq[q->slot]) <= 0)
+        if (q->seq <= k->last_seq[q->slot])
             return CORE_E_AUTH;
         k->last_seq[q->slot] = q->seq;
     }
@@ -1382,7 +1562,8 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
         break;
     }
     case CORE_ECALL_SEM_CREATE: {
-        struct core_sem_create_args o = {.session = in.session, .value = q->value};
+        struct core_sem_create_args o = {.session = in.session, .value = q->value,
+                                         .flags = q->flags};
         r = do_sem_create(c, &o);
         handle = o.handle;
         break;
@@ -1410,6 +1591,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
         struct core_sem_post_args o = {.session = in.session, .handle = q->handle};
         r = do_sem_post(c, &o);
         a->wake = o.wake;
+        a->notes = o.notes;
         break;
     }
     case CORE_ECALL_SEM_WAIT: {
@@ -1417,6 +1599,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
                                        .slot = q->slot, .flags = q->flags, .prio = q->prio,
                                        .seq = q->seq};
         r = do_sem_wait(c, &o);
+        a->notes = o.notes;
         break;
     }
     case CORE_ECALL_SEM_GRANT:
@@ -1424,6 +1607,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
         struct core_sem_grant_args o = {.session = in.session, .handle = q->handle,
                                         .who = q->who, .rights = q->flags};
         r = do_sem_grant(c, &o, q->call == CORE_ECALL_SEM_REVOKE);
+        a->notes = o.notes;
         break;
     }
     default: r = CORE_E_BADCALL; break;
@@ -1431,7 +1615,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
     a->value = value;
     a->handle = handle;
     if (k && r != CORE_QUEUED)
-        reply_mac(c, in.session, q->slot, q->seq, r, value, handle, a->rmac);
+        reply_mac(c, in.session, q->slot, q->seq, q->call, q->handle, r, value, handle, a->rmac);
     return r;
 }
 
@@ -1455,8 +1639,9 @@ static void fill_info(const struct core *c, uint32_t si, struct core_sem_info *o
     o->cancels = s->cancels;
     o->owner_key = s->owner_key;
     o->owner_pid = (s->flags & CORE_SEMF_STRICT) && !s->owner_key ? s->owner_pid : 0;
-    for (uint32_t e = s->acl_head; e != NIL; e = c->acls[e].next)
-        o->nacl++;
+    o->nacl = s->nacl;
+    o->nwoken = s->nwoken;
+    o->retries = s->retries;
 }
 
 static int32_t do_sem_info(struct core *c, struct core_sem_info_args *a)
@@ -1505,6 +1690,7 @@ static int32_t do_sem_members(struct core *c, struct core_sem_member_args *a, in
         a->pid = c->sessions[w->sess].pid;
         a->count = w->slot;
         a->prio = w->prio;
+        a->woken = w->woken;
         a->next = w->q_next == NIL ? 0xffffffffu : w->q_next + 1;
     } else {
         struct openrec *o = &c->opens[i];
@@ -1514,6 +1700,7 @@ static int32_t do_sem_members(struct core *c, struct core_sem_member_args *a, in
         a->pid = c->sessions[o->sess].pid;
         a->count = o->count;
         a->prio = 0;
+        a->woken = 0;
         a->next = o->sem_next == NIL ? 0xffffffffu : o->sem_next + 1;
     }
     a->found = 1;
@@ -1559,6 +1746,36 @@ static int32_t do_stats(struct core *c, struct core_stats_args *a)
     return CORE_OK;
 }
 
+/* Hand the host the replies owed to queued waiters, oldest first. */
+static int32_t do_notes(struct core *c, struct core_notes_args *a)
+{
+    uint32_t n = c->nnotes < 8 ? c->nnotes : 8;
+    zero(a, sizeof *a);
+    copy(a->note, c->notes, (uint64_t)n * sizeof a->note[0]);
+    for (uint32_t i = n; i < c->nnotes; i++)
+        c->notes[i - n] = c->notes[i];
+    c->nnotes -= n;
+    a->n = n;
+    return CORE_OK;
+}
+
+/* Forget a key: new sessions proving it are refused (those open keep
+ * their derived session keys until they end). */
+static int32_t do_key_remove(struct core *c, struct core_key_remove_args *a)
+{
+    uint64_t id = a->key_id;
+    if (!id)
+        return CORE_E_INVAL;
+    for (uint32_t k = 0; k < c->cfg.max_keys; k++) {
+        if (c->keys[k].id == id) {
+            zero(&c->keys[k], sizeof c->keys[k]);
+            c->keys_in_use--;
+            return CORE_OK;
+        }
+    }
+    return CORE_E_NOENT;
+}
+
 static const uint64_t arg_size[CORE_ECALL_MAX_] = {
     [CORE_ECALL_SESSION_OPEN] = sizeof(struct core_session_open_args),
     [CORE_ECALL_SESSION_INHERIT] = sizeof(struct core_session_inherit_args),
@@ -1583,18 +1800,30 @@ static const uint64_t arg_size[CORE_ECALL_MAX_] = {
     [CORE_ECALL_SEM_GRANT] = sizeof(struct core_sem_grant_args),
     [CORE_ECALL_SEM_REVOKE] = sizeof(struct core_sem_grant_args),
     [CORE_ECALL_SEM_ACL] = sizeof(struct core_sem_acl_args),
+    [CORE_ECALL_NOTES] = sizeof(struct core_notes_args),
+    [CORE_ECALL_KEY_REMOVE] = sizeof(struct core_key_remove_args),
 };
 
 /* Calls that act for a session: a key session may make them only through
  * CORE_ECALL_REQUEST, with its MAC — a host that calls them directly for it
- * is refused, so it cannot post, wait or open in a key session's name. */
+ * is refused, so it cannot post, wait or open in a key session's name.
+ * `args` is the core's own copy (core_ecall), read once. */
 static int direct_for_keyed(struct core *c, uint32_t call, const void *args)
 {
-    /* Not listed, on purpose: SESSION_CLOSE, SESSION_SETCRED and SEM_CANCEL.
-     * The host may end a key session, change the uid it reports for it, or
-     * withdraw its queued wait (answered with a MACed "cancelled"): each
-     * can only deny service — drop — which TM-SGX does not protect against;
-     * none creates a permit or releases a waiter. */
+    /* Not listed, on purpose (each can only deny service — drop — which
+     * TM-SGX does not protect against; none creates a permit or releases a
+     * waiter):
+     *  - SESSION_CLOSE: the host may end a key session;
+     *  - SESSION_SETCRED: it may change the uid it reports for it (the
+     *    POSIX mode bits are the host's business; a strict semaphore owned
+     *    by a key ignores them);
+     *  - SEM_CANCEL: it may withdraw a queued wait (answered with a MACed
+     *    "cancelled");
+     *  - SESSION_INHERIT: it copies opens only between two sessions that
+     *    proved the same key (do_session_inherit checks), so a key's holder
+     *    gets nothing another of its sessions did not hold;
+     *  - the umask of a request is outside the MAC: it only narrows the
+     *    mode bits of a new semaphore (POSIX policy; strict ignores them). */
     switch (call) {
     case CORE_ECALL_SEM_OPEN:
     case CORE_ECALL_SEM_CREATE:
@@ -1615,6 +1844,62 @@ static int direct_for_keyed(struct core *c, uint32_t call, const void *args)
     return ss && ss->kidx != NIL;
 }
 
+static int32_t dispatch(struct core *c, uint32_t call, void *args)
+{
+    switch ((enum core_ecall)call) {
+    case CORE_ECALL_SESSION_OPEN: return do_session_open(c, args);
+    case CORE_ECALL_SESSION_INHERIT: return do_session_inherit(c, args);
+    case CORE_ECALL_SESSION_CLOSE: return do_session_close(c, args);
+    case CORE_ECALL_SEM_OPEN: return do_sem_open(c, args);
+    case CORE_ECALL_SEM_CREATE: return do_sem_create(c, args);
+    case CORE_ECALL_SEM_CLOSE: return do_sem_close(c, args);
+    case CORE_ECALL_SEM_DESTROY: return do_sem_destroy(c, args);
+    case CORE_ECALL_SEM_UNLINK: return do_sem_unlink(c, args);
+    case CORE_ECALL_SEM_POST: return do_sem_post(c, args);
+    case CORE_ECALL_SEM_WAIT: return do_sem_wait(c, args);
+    case CORE_ECALL_SEM_CANCEL: return do_sem_cancel(c, args);
+    case CORE_ECALL_SEM_GETVALUE: return do_sem_getvalue(c, args);
+    case CORE_ECALL_SEM_INFO: return do_sem_info(c, args);
+    case CORE_ECALL_SEM_HOLDERS: return do_sem_members(c, args, 0);
+    case CORE_ECALL_SEM_WAITERS: return do_sem_members(c, args, 1);
+    case CORE_ECALL_STATS: return do_stats(c, args);
+    case CORE_ECALL_SESSION_INFO: return do_session_info(c, args);
+    case CORE_ECALL_SESSION_SETCRED: return do_session_setcred(c, args);
+    case CORE_ECALL_KEY_ADD: return do_key_add(c, args);
+    case CORE_ECALL_REQUEST: return do_request(c, args);
+    case CORE_ECALL_SEM_GRANT: return do_sem_grant(c, args, 0);
+    case CORE_ECALL_SEM_REVOKE: return do_sem_grant(c, args, 1);
+    case CORE_ECALL_SEM_ACL: return do_sem_acl(c, args);
+    case CORE_ECALL_NOTES: return do_notes(c, args);
+    case CORE_ECALL_KEY_REMOVE: return do_key_remove(c, args);
+    default: return CORE_E_BADCALL;
+    }
+}
+
+/* The largest argument struct; every call's arguments are copied into a
+ * buffer of this size in core memory before anything looks at them. */
+#define ARG_MAX 512u
+_Static_assert(sizeof(struct core_request_args) <= ARG_MAX &&
+                   sizeof(struct core_sem_info_args) <= ARG_MAX &&
+                   sizeof(struct core_notes_args) <= ARG_MAX &&
+                   sizeof(struct core_sem_open_args) <= ARG_MAX &&
+                   sizeof(struct core_sem_unlink_args) <= ARG_MAX &&
+                   sizeof(struct core_session_open_args) <= ARG_MAX &&
+                   sizeof(struct core_stats_args) <= ARG_MAX,
+               "ARG_MAX covers every argument struct");
+
+/* Copy a request's arguments in: the fixed part, then only name_len bytes
+ * of the name (read from the copy, never from outside again), not the
+ * whole 400-byte struct on every post and wait. */
+static void request_copy_in(struct core_request_args *in, const struct core_request_args *a)
+{
+    copy(in, a, offsetof(struct core_request_args, req) + CORE_REQ_HDR);
+    uint32_t n = in->req.name_len <= CORE_NAME_MAX ? in->req.name_len : 0;
+    copy(in->req.name, a->req.name, n);
+    copy(in->mac, a->mac, sizeof in->mac);
+    in->umask = a->umask;
+}
+
 int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size)
 {
     if (!c || c->magic != CORE_MAGIC)
@@ -1623,37 +1908,32 @@ int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size
         c->refused[-CORE_E_BADCALL]++;
         return CORE_E_BADCALL;
     }
+    /* The arguments live in host memory, which a hostile host (TM-SGX) can
+     * rewrite while the core runs.  Everything works on one private copy,
+     * taken once here (an SGX build would get the same from the EDL's [in,
+     * out]); the results are copied back at the end. */
+    union {
+        unsigned char b[ARG_MAX];
+        uint64_t align_;
+    } buf;
+    if (call == CORE_ECALL_REQUEST)
+        request_copy_in((struct core_request_args *)buf.b, args);
+    else
+        copy(buf.b, args, args_size);
     int32_t r;
-    if (direct_for_keyed(c, call, args)) {
+    if (direct_for_keyed(c, call, buf.b)) {
         c->refused[-CORE_E_AUTH]++;
         return CORE_E_AUTH;
     }
-    switch ((enum core_ecall)call) {
-    case CORE_ECALL_SESSION_OPEN: r = do_session_open(c, args); break;
-    case CORE_ECALL_SESSION_INHERIT: r = do_session_inherit(c, args); break;
-    case CORE_ECALL_SESSION_CLOSE: r = do_session_close(c, args); break;
-    case CORE_ECALL_SEM_OPEN: r = do_sem_open(c, args); break;
-    case CORE_ECALL_SEM_CREATE: r = do_sem_create(c, args); break;
-    case CORE_ECALL_SEM_CLOSE: r = do_sem_close(c, args); break;
-    case CORE_ECALL_SEM_DESTROY: r = do_sem_destroy(c, args); break;
-    case CORE_ECALL_SEM_UNLINK: r = do_sem_unlink(c, args); break;
-    case CORE_ECALL_SEM_POST: r = do_sem_post(c, args); break;
-    case CORE_ECALL_SEM_WAIT: r = do_sem_wait(c, args); break;
-    case CORE_ECALL_SEM_CANCEL: r = do_sem_cancel(c, args); break;
-    case CORE_ECALL_SEM_GETVALUE: r = do_sem_getvalue(c, args); break;
-    case CORE_ECALL_SEM_INFO: r = do_sem_info(c, args); break;
-    case CORE_ECALL_SEM_HOLDERS: r = do_sem_members(c, args, 0); break;
-    case CORE_ECALL_SEM_WAITERS: r = do_sem_members(c, args, 1); break;
-    case CORE_ECALL_STATS: r = do_stats(c, args); break;
-    case CORE_ECALL_SESSION_INFO: r = do_session_info(c, args); break;
-    case CORE_ECALL_SESSION_SETCRED: r = do_session_setcred(c, args); break;
-    case CORE_ECALL_KEY_ADD: r = do_key_add(c, args); break;
-    case CORE_ECALL_REQUEST: r = do_request(c, args); break;
-    case CORE_ECALL_SEM_GRANT: r = do_sem_grant(c, args, 0); break;
-    case CORE_ECALL_SEM_REVOKE: r = do_sem_grant(c, args, 1); break;
-    case CORE_ECALL_SEM_ACL: r = do_sem_acl(c, args); break;
-    default: r = CORE_E_BADCALL; break;
+    r = dispatch(c, call, buf.b);
+    if (call == CORE_ECALL_REQUEST) {
+        const uint64_t out = offsetof(struct core_request_args, created);
+        copy((unsigned char *)args + out, buf.b + out, args_size - out);
+    } else {
+        copy(args, buf.b, args_size);
     }
+    if (call == CORE_ECALL_KEY_ADD)
+        zero(buf.b, args_size);
     if (r >= 0)
         c->ops_ok++;
     else if (r >= CORE_E_MIN)
@@ -1681,9 +1961,15 @@ const char *core_strerror(int32_t status)
         "bad ecall",
         "inheritance refused, or not the owner",
         "key session: bad MAC, replay, or call not made through a MAC-checked request",
+        "key session refused: the core has no randomness of its own (RDRAND)",
     };
+    _Static_assert(sizeof msg / sizeof msg[0] == -CORE_E_MIN + 1, "one message per status");
     if (status == CORE_QUEUED)
         return "queued";
+    if (status == CORE_CANCELLED)
+        return "cancelled";
+    if (status == CORE_RETRY)
+        return "woken: ask again";
     if (status > 0 || status < CORE_E_MIN)
         return "unknown status";
     return msg[-status];

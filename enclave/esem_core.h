@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CORE_ABI_VERSION 2u
+#define CORE_ABI_VERSION 3u
 
 /* POSIX limits the core enforces (match glibc on Linux). */
 #define CORE_SEM_VALUE_MAX 2147483647u /* SEM_VALUE_MAX */
@@ -42,6 +42,7 @@
 #define CORE_O_CREAT 0x1u
 #define CORE_O_EXCL 0x2u
 #define CORE_O_STRICT 0x4u /* on create: strict policy (see below) */
+#define CORE_O_FIFO 0x8u   /* on create: strict FIFO hand-off (see CORE_SEMF_FIFO) */
 
 /* Rights on one semaphore, granted and revoked per principal. */
 #define CORE_R_OPEN 0x1u
@@ -70,7 +71,8 @@ struct core_principal {
 #define CORE_MAX_SLOTS 1024u /* channel slots a key session tracks sequences for */
 
 /* wait flags */
-#define CORE_WAIT_TRY 0x1u /* never queue: CORE_E_AGAIN if no permit */
+#define CORE_WAIT_TRY 0x1u /* never queue: CORE_E_AGAIN if no permit; for a woken
+                            * waiter's retry: take a permit or leave the queue */
 
 /* Result codes.  Negative = refused; see core_strerror(). */
 enum core_status {
@@ -95,9 +97,16 @@ enum core_status {
     CORE_E_AUTH = -16,       /* key session: bad MAC, replayed or out-of-order
                               * sequence, unknown key, or a call a key session
                               * may only make through CORE_ECALL_REQUEST */
+    CORE_E_NORAND = -17,     /* key session refused: the core has no randomness
+                              * of its own (no working RDRAND) for its nonces */
 };
-#define CORE_E_MIN (-16)
+#define CORE_E_MIN (-17)
 #define CORE_CANCELLED 2 /* status of a wait its client withdrew (reply MACs) */
+/* Status of a queued wait that a post woke (barging order): a permit was
+ * there when it was woken; the waiter must ask again (CORE_ECALL_SEM_WAIT
+ * from the same slot), and keeps its place in the queue if it lost the
+ * permit to a running thread meanwhile.  A hint, never a grant. */
+#define CORE_RETRY 3
 
 /* The ecall table.  Values are part of the ABI: append, never renumber. */
 enum core_ecall {
@@ -124,7 +133,9 @@ enum core_ecall {
     CORE_ECALL_SEM_GRANT = 21,  /* owner only */
     CORE_ECALL_SEM_REVOKE = 22, /* owner only */
     CORE_ECALL_SEM_ACL = 23,    /* iterate access-list entries (admin) */
-    CORE_ECALL_MAX_ = 24
+    CORE_ECALL_NOTES = 24,      /* take the replies queued waiters are owed */
+    CORE_ECALL_KEY_REMOVE = 25, /* forget a provisioned key */
+    CORE_ECALL_MAX_ = 26
 };
 
 /* Sizing, chosen by the host at init and fixed for the core's lifetime. */
@@ -143,6 +154,8 @@ struct core_config {
                              * (RDRAND where the CPU has it) into its boot nonce */
 };
 #define CORE_CFG_STRICT 0x1u /* every new semaphore gets the strict policy */
+#define CORE_CFG_FIFO 0x2u   /* every new semaphore hands permits off in FIFO order */
+#define CORE_ACL_PER_SEM 64u /* access-list entries one semaphore may hold */
 #define CORE_INLINE_NAME 64u
 
 /* Ids crossing the boundary: (generation << 32) | (index + 1); 0 is never valid. */
@@ -189,6 +202,7 @@ struct core_session_inherit_args {
 struct core_session_close_args {
     core_id_t session;    /* in */
     uint32_t waiters_removed, opens_closed; /* out */
+    uint32_t notes, pad_; /* out: replies now owed to other waiters (CORE_ECALL_NOTES) */
 };
 
 struct core_sem_open_args {
@@ -203,7 +217,7 @@ struct core_sem_open_args {
 
 struct core_sem_create_args {
     core_id_t session;
-    uint32_t value, pad_;
+    uint32_t value, flags; /* flags: CORE_O_FIFO */
     core_id_t handle; /* out */
 };
 
@@ -221,22 +235,41 @@ struct core_sem_unlink_args {
     uint8_t pad2_[4];
 };
 
-/* A grant the host must deliver: the waiter (session, slot) now holds a
- * permit.  For a key session the core also gives the reply's MAC, so the
- * waiter can tell this grant from one the host made up. */
+/* A reply the host must deliver to a queued waiter (session, slot):
+ *   CORE_RETRY   barging order: a post woke it; it asks again (a hint);
+ *   CORE_OK      FIFO order: it now holds a permit (a grant);
+ *   CORE_E_ACCES its right to wait was revoked: it left the queue.
+ * For a key session the core also gives the reply's MAC, so the waiter can
+ * tell this reply from one the host made up. */
 struct core_wake {
     core_id_t session;
+    uint64_t seq;   /* the request the reply answers */
+    core_id_t handle; /* the semaphore that request waits on */
     uint32_t slot;
     uint32_t valid; /* 1 if this record holds a wake */
-    uint32_t seq;   /* the request the grant answers */
+    int32_t status;
     uint32_t pad_;
     uint8_t mac[CORE_MAC_BYTES];
+};
+
+/* Every call that may owe replies to waiters other than the caller
+ * reports how many are pending in `notes`; the host then takes them with
+ * CORE_ECALL_NOTES (a wake the host never delivers only delays a waiter:
+ * it is a hint under TM-SGX too). */
+struct core_notes_args {
+    uint32_t n, pad_; /* out: records filled */
+    struct core_wake note[8];
+};
+
+struct core_key_remove_args {
+    uint64_t key_id; /* in: new key sessions with it are refused; open ones keep going */
 };
 
 struct core_sem_post_args {
     core_id_t session;
     core_id_t handle;
-    struct core_wake wake; /* out */
+    struct core_wake wake; /* out: the waiter this post woke (or granted) */
+    uint32_t notes, pad_;  /* out */
 };
 
 struct core_sem_wait_args {
@@ -245,13 +278,16 @@ struct core_sem_wait_args {
     uint32_t slot;  /* caller's channel slot, identifies the waiter */
     uint32_t flags; /* CORE_WAIT_TRY */
     int32_t prio;   /* higher is released first; FIFO among equals */
-    uint32_t seq;   /* the request number (returned with the grant) */
+    uint32_t pad_;
+    uint64_t seq;   /* the request number (returned with the grant) */
+    uint32_t notes, pad2_; /* out */
 };
 
 struct core_sem_cancel_args {
     core_id_t session;
     uint32_t slot;
-    uint32_t seq; /* out: the request the cancelled wait was */
+    uint32_t notes; /* out */
+    uint64_t seq;   /* out: the request the cancelled wait was */
     uint8_t mac[CORE_MAC_BYTES]; /* out, key sessions: reply MAC for CORE_CANCELLED */
 };
 
@@ -260,7 +296,7 @@ struct core_sem_grant_args {
     core_id_t session;
     core_id_t handle;
     struct core_principal who;
-    uint32_t rights, pad_;
+    uint32_t rights, notes; /* notes: out (a revoke dequeues waiters) */
 };
 
 /* Iterate a semaphore's access list (admin). */
@@ -283,23 +319,29 @@ struct core_sem_acl_args {
  *   flags: OPEN: CORE_O_*; WAIT: CORE_WAIT_TRY; GRANT/REVOKE: CORE_R_*
  */
 struct core_req {
-    uint32_t call, slot, seq, flags;
+    uint32_t call, slot;
+    uint64_t seq; /* per slot, 64 bits: it never wraps */
+    uint32_t flags, value;
     core_id_t handle;
-    uint32_t value, mode;
+    uint32_t mode;
     int32_t prio;
-    uint32_t name_len;
+    uint32_t name_len, pad_;
     struct core_principal who; /* GRANT/REVOKE */
     char name[CORE_NAME_MAX + 1];
-    uint8_t pad_[4];
+    uint8_t pad2_[4];
 };
-#define CORE_REQ_HDR 56u /* offsetof(struct core_req, name) */
+#define CORE_REQ_HDR 64u /* offsetof(struct core_req, name) */
 _Static_assert(CORE_REQ_HDR == offsetof(struct core_req, name), "request header");
 
-/* What a reply says, as its MAC covers it. */
+/* What a reply says, as its MAC covers it: which request it answers
+ * (session, slot, 64-bit sequence number, call and the handle the request
+ * named), so no reply can stand for another request's. */
 struct core_reply {
     core_id_t session;
-    uint32_t slot, seq;
-    int32_t status; /* the core status (CORE_OK, CORE_E_*, CORE_CANCELLED) */
+    uint64_t seq;
+    uint32_t slot, call;
+    core_id_t req_handle;
+    int32_t status; /* the core status (CORE_OK, CORE_E_*, CORE_CANCELLED, CORE_RETRY) */
     uint32_t value;
     core_id_t handle;
 };
@@ -311,9 +353,9 @@ struct core_request_args {
     uint32_t umask;              /* in: OPEN with O_CREAT: applied to mode */
     uint32_t created;            /* out: OPEN created the semaphore */
     uint32_t value;              /* out: GETVALUE */
-    uint32_t pad_;
+    uint32_t notes;              /* out: replies owed to other waiters */
     core_id_t handle;            /* out: OPEN, CREATE */
-    struct core_wake wake;       /* out: POST that granted a queued wait */
+    struct core_wake wake;       /* out: the waiter a POST woke or granted */
     uint8_t rmac[CORE_MAC_BYTES];/* out, key sessions: reply MAC (not for CORE_QUEUED) */
 };
 
@@ -329,11 +371,14 @@ struct core_sem_info {
     uint64_t owner_key;  /* strict, created by a key session: the owner key id */
     uint32_t owner_pid;  /* strict, created by a PID session: the owner process */
     uint32_t nacl;       /* access-list entries */
+    uint32_t nwoken, pad2_; /* waiters woken and not yet back (barging) */
+    uint64_t retries;    /* woken waiters that asked again */
 };
 #define CORE_SEMF_NAMED 0x1u
 #define CORE_SEMF_UNLINKED 0x2u
 #define CORE_SEMF_ANON 0x4u
 #define CORE_SEMF_STRICT 0x8u /* only the owner and whom it grants */
+#define CORE_SEMF_FIFO 0x10u  /* a post hands its permit to the first waiter */
 
 struct core_sem_info_args {
     uint32_t cursor; /* in: first semaphore index to consider */
@@ -352,6 +397,7 @@ struct core_sem_member_args {
     core_id_t session;/* out */
     uint32_t count;   /* out: opens (holders) or slot (waiters) */
     int32_t prio;     /* out (waiters) */
+    uint32_t woken, pad_; /* out (waiters): woken, not yet back */
 };
 
 struct core_session_info_args {

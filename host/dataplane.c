@@ -61,17 +61,19 @@ static void set_queued(struct slot_state *ss, uint32_t v)
 
 /* Publish a reply: the core's status (and its errno, or ESEM_ST_CANCELLED),
  * and for a key session the core's MAC over it.  Called with core_mu held. */
-static void reply(struct client *c, uint32_t slot, uint32_t seq, int32_t cstatus,
+static void reply(struct client *c, uint32_t slot, uint64_t seq, int32_t cstatus,
                   uint32_t value, uint64_t handle, const uint8_t *mac, struct wakeq *q)
 {
     static const uint8_t nomac[CORE_MAC_BYTES];
     struct esem_slot *s = &c->chan->slot[slot];
-    s->status = cstatus == CORE_CANCELLED ? ESEM_ST_CANCELLED : esem_status_errno(cstatus);
+    s->status = cstatus == CORE_CANCELLED ? ESEM_ST_CANCELLED
+                : cstatus == CORE_RETRY   ? ESEM_ST_RETRY
+                                          : esem_status_errno(cstatus);
     s->cstatus = cstatus;
     s->rvalue = value;
     s->rhandle = handle;
     memcpy(s->rmac, mac ? mac : nomac, CORE_MAC_BYTES);
-    atomic_store_explicit((_Atomic uint32_t *)&s->rep_seq, seq, memory_order_seq_cst);
+    atomic_store_explicit((_Atomic uint32_t *)&s->rep_seq, (uint32_t)seq, memory_order_seq_cst);
     /* Pairs with the client's store of client_sleeping then re-check of
      * rep_seq: one of the two sides sees the other's store. */
     if (atomic_load_explicit((_Atomic uint32_t *)&s->client_sleeping, memory_order_seq_cst)) {
@@ -81,10 +83,16 @@ static void reply(struct client *c, uint32_t slot, uint32_t seq, int32_t cstatus
     }
 }
 
-/* Deliver the grant a post produced.  core_mu held.  A waiter whose process
- * has already exited (killed while queued, its death not yet handled) would
- * take the permit to its grave; glibc loses no post that way, so the permit
- * goes to the next waiter, or to the value, instead. */
+static void drain_notes(struct wakeq *q);
+
+/* Deliver a reply the core owes a queued waiter (struct core_wake): a
+ * barging wake (CORE_RETRY: the waiter asks again), a FIFO grant
+ * (CORE_OK), or a revoke (CORE_E_ACCES).  core_mu held.  A FIFO grant to a
+ * waiter whose process has already exited (killed while queued, its death
+ * not yet handled) would take the permit to its grave; glibc loses no
+ * post that way, so the permit goes to the next waiter, or to the value,
+ * instead.  A wake to such a waiter needs nothing: closing its session
+ * passes the wake on. */
 static void deliver(const struct core_wake *first, struct wakeq *q)
 {
     struct core_wake wk = *first;
@@ -92,21 +100,28 @@ static void deliver(const struct core_wake *first, struct wakeq *q)
         uint32_t idx = (uint32_t)wk.session - 1;
         struct client *t = idx < D.max_sessions ? D.by_session[idx] : NULL;
         if (!t || t->session != wk.session || wk.slot >= ESEM_NSLOTS) {
-            esemd_log("internal: grant for unknown session %#llx slot %u dropped",
+            esemd_log("internal: reply for unknown session %#llx slot %u dropped",
                       (unsigned long long)wk.session, wk.slot);
             return;
         }
         struct slot_state *st = &t->ss[wk.slot];
-        if (!st->queued) {
-            esemd_log("internal: grant for pid %d slot %u with no queued wait", (int)t->pid,
+        if (!st->queued || st->queued_seq != wk.seq) {
+            esemd_log("internal: reply for pid %d slot %u with no queued wait", (int)t->pid,
                       wk.slot);
             return;
         }
+        if (wk.status == CORE_RETRY) {
+            st->woken = 1; /* still queued in the core, until it asks again */
+            reply(t, wk.slot, wk.seq, CORE_RETRY, 0, 0, wk.mac, q);
+            return;
+        }
         set_queued(st, 0);
-        if (esem_util_pidfd_alive(t->pidfd)) {
-            st->granted = 1;
-            st->granted_seq = st->queued_seq;
-            reply(t, wk.slot, st->queued_seq, CORE_OK, 0, 0, wk.mac, q);
+        if (wk.status != CORE_OK || esem_util_pidfd_alive(t->pidfd)) {
+            if (wk.status == CORE_OK) {
+                st->granted = 1;
+                st->granted_seq = wk.seq;
+            }
+            reply(t, wk.slot, wk.seq, wk.status, 0, 0, wk.mac, q);
             return;
         }
         /* A key session's permit cannot be re-posted by the host (the core
@@ -119,15 +134,32 @@ static void deliver(const struct core_wake *first, struct wakeq *q)
         struct core_sem_post_args a = {.session = t->session, .handle = st->wait_handle};
         if (core_ecall(D.core, CORE_ECALL_SEM_POST, &a, sizeof a) != CORE_OK)
             return;
+        if (a.notes)
+            drain_notes(q);
         wk = a.wake;
     }
 }
 
-static void cancel_queued(struct client *c, uint32_t slot)
+/* Take and deliver every reply the core owes waiters.  core_mu held. */
+static void drain_notes(struct wakeq *q)
+{
+    for (int guard = 0; guard < 1 << 20; guard++) {
+        struct core_notes_args n;
+        if (core_ecall(D.core, CORE_ECALL_NOTES, &n, sizeof n) != CORE_OK || n.n == 0)
+            return;
+        for (uint32_t i = 0; i < n.n && i < 8; i++)
+            deliver(&n.note[i], q);
+    }
+}
+
+static void cancel_queued(struct client *c, uint32_t slot, struct wakeq *q)
 {
     struct core_sem_cancel_args a = {.session = c->session, .slot = slot};
     core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
     set_queued(&c->ss[slot], 0);
+    c->ss[slot].woken = 0;
+    if (a.notes)
+        drain_notes(q);
 }
 
 struct req {
@@ -150,7 +182,7 @@ static const char *op_name(uint32_t op)
  * wrote it (the core checks a key session's MAC over exactly that), with
  * the umask the daemon read.  core_mu held.  Returns the core status;
  * CORE_QUEUED means no reply now. */
-static int32_t execute(struct client *c, uint32_t slot, uint32_t seq, const struct req *r,
+static int32_t execute(struct client *c, uint32_t slot, uint64_t seq, const struct req *r,
                        uint32_t umask, uint32_t *value, uint64_t *handle, uint8_t *rmac,
                        struct wakeq *q)
 {
@@ -168,6 +200,8 @@ static int32_t execute(struct client *c, uint32_t slot, uint32_t seq, const stru
     memcpy(rmac, a.rmac, CORE_MAC_BYTES);
     if (st == CORE_OK && r->op == ESEM_OP_POST)
         deliver(&a.wake, q);
+    if (a.notes)
+        drain_notes(q);
     return st;
 }
 
@@ -179,6 +213,7 @@ struct refusal {
 /* A request taken out of its slot, before the core lock is taken. */
 struct taken {
     uint32_t seq, cseq;
+    uint64_t seq64; /* seq with the client's high bits */
     int fresh;      /* a new request (else: maybe a cancel) */
     int32_t cred_st; /* OPEN/UNLINK: 0, or why the caller's identity is unknown */
     struct req r;
@@ -215,6 +250,10 @@ static int take(struct client *c, uint32_t k, struct taken *t)
     if (!atomic_compare_exchange_strong((_Atomic uint32_t *)&ss->last_seq, &last, t->seq))
         return 0;
     atomic_fetch_add_explicit((_Atomic uint32_t *)&ss->inflight, 1, memory_order_relaxed);
+    /* written before req_seq by the client; a lie only hurts its own
+     * request (the core refuses a key session's old number) */
+    t->seq64 = (uint64_t)atomic_load_explicit((_Atomic uint32_t *)&s->req_seq_hi,
+                                              memory_order_relaxed) << 32 | t->seq;
     struct req *r = &t->r;
     r->op = s->op;
     r->oflag = s->oflag;
@@ -261,10 +300,14 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
     ref->st = 0;
     if (t->fresh) {
         atomic_fetch_sub_explicit((_Atomic uint32_t *)&ss->inflight, 1, memory_order_relaxed);
-        /* A new request on a slot whose wait is still queued: the client
-         * gave up on that wait (a well-behaved one cancels first). */
-        if (ss->queued)
-            cancel_queued(c, k);
+        /* A new request on a slot whose wait is still queued: a woken
+         * waiter asking again (barging), or a client that gave up on that
+         * wait (a well-behaved one cancels first). */
+        int retry = ss->queued && ss->woken &&
+                    (t->r.op == ESEM_OP_WAIT || t->r.op == ESEM_OP_TRYWAIT) &&
+                    t->r.handle == ss->wait_handle;
+        if (ss->queued && !retry)
+            cancel_queued(c, k, q);
         ss->granted = 0; /* a client that sends again took its last reply */
         uint32_t value = 0;
         uint64_t handle = 0;
@@ -277,11 +320,17 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
             st = core_ecall(D.core, CORE_ECALL_SESSION_SETCRED, &sc, sizeof sc);
         }
         if (!st)
-            st = execute(c, k, t->seq, &t->r, t->r.op == ESEM_OP_OPEN ? t->pc.umask : 0, &value,
-                         &handle, rmac, q);
+            st = execute(c, k, t->seq64, &t->r, t->r.op == ESEM_OP_OPEN ? t->pc.umask : 0,
+                         &value, &handle, rmac, q);
+        if (retry) {
+            /* the core took the woken waiter out, or queued it again */
+            set_queued(ss, 0);
+            ss->woken = 0;
+        }
         if (st == CORE_QUEUED) {
             set_queued(ss, 1);
-            ss->queued_seq = t->seq;
+            ss->woken = 0;
+            ss->queued_seq = t->seq64;
             /* read without the lock by slot_owner(), as a hint */
             atomic_store_explicit((_Atomic uint64_t *)&ss->wait_handle, t->r.handle,
                                   memory_order_relaxed);
@@ -291,7 +340,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
             ref->st = st;
             ref->op = t->r.op;
         }
-        reply(c, k, t->seq, st, value, handle, rmac, q);
+        reply(c, k, t->seq64, st, value, handle, rmac, q);
         return;
     }
     /* A cancel.  Not while a request of this slot is claimed by another
@@ -302,13 +351,18 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
             t->cseq)
         return;
     atomic_store_explicit((_Atomic uint32_t *)&ss->cancel_seen, t->cseq, memory_order_relaxed);
-    if (ss->queued && t->cseq == ss->queued_seq) {
+    /* A woken waiter's answer (ESEM_ST_RETRY) is already in its slot:
+     * the client reads it as the final answer to this cancel and settles
+     * with a TRYWAIT, so nothing is done here. */
+    if (ss->queued && !ss->woken && t->cseq == (uint32_t)ss->queued_seq) {
         struct core_sem_cancel_args a = {.session = c->session, .slot = k};
         int32_t st = core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
         set_queued(ss, 0);
         /* CORE_E_NOWAITER cannot happen here: grants clear `queued` under
          * the same lock.  Either way the client gets a final answer. */
         reply(c, k, ss->queued_seq, st == CORE_OK ? CORE_CANCELLED : CORE_OK, 0, 0, a.mac, q);
+        if (a.notes)
+            drain_notes(q);
     }
 }
 
@@ -851,7 +905,7 @@ void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens
             struct slot_state *ss = &c->ss[k];
             uint32_t ack = atomic_load_explicit((_Atomic uint32_t *)&c->chan->slot[k].ack_seq,
                                                 memory_order_acquire);
-            if (!ss->granted || ack == ss->granted_seq)
+            if (!ss->granted || ack == (uint32_t)ss->granted_seq)
                 continue;
             if (c->key_id) {
                 /* the core posts nothing in a key session's name */
@@ -863,6 +917,8 @@ void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens
             struct core_sem_post_args a = {.session = c->session, .handle = ss->wait_handle};
             if (core_ecall(D.core, CORE_ECALL_SEM_POST, &a, sizeof a) == CORE_OK) {
                 deliver(&a.wake, &q);
+                if (a.notes)
+                    drain_notes(&q);
                 ++*reposted;
             }
             ss->granted = 0;
@@ -870,9 +926,13 @@ void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens
     }
     struct core_session_close_args a = {.session = c->session};
     core_ecall(D.core, CORE_ECALL_SESSION_CLOSE, &a, sizeof a);
-    for (uint32_t k = 0; k < ESEM_NSLOTS; k++)
+    for (uint32_t k = 0; k < ESEM_NSLOTS; k++) {
         set_queued(&c->ss[k], 0); /* the close took the session's waiters out */
+        c->ss[k].woken = 0;
+    }
     D.by_session[(uint32_t)c->session - 1] = NULL;
+    if (a.notes)
+        drain_notes(&q); /* woken waiters of this session passed their wakes on */
     pthread_mutex_unlock(&D.core_mu);
     wake_flush(&q);
     *waiters_removed = a.waiters_removed;

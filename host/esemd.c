@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "esemd.h"
+#include "life.h"
 #include "util.h"
 
 struct daemon_state D;
@@ -396,10 +397,12 @@ static int send_reply(int sock, const struct esem_hello_reply *rep, const int *f
 {
     struct iovec iov = {.iov_base = (void *)rep, .iov_len = sizeof *rep};
     union {
-        char buf[CMSG_SPACE(2 * sizeof(int))];
+        char buf[CMSG_SPACE(3 * sizeof(int))];
         struct cmsghdr align;
     } u;
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds > 3)
+        return -1;
     if (nfds) {
         mh.msg_control = u.buf;
         mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
@@ -573,9 +576,9 @@ static void handle_hello(struct client *c)
     c->chan->hdr.nslots = ESEM_NSLOTS;
     rep.nslots = ESEM_NSLOTS;
     rep.chan_size = c->chan_size;
-    int fds[2] = {memfd, c->efd};
+    int fds[3] = {memfd, c->efd, life_fd()};
     dp_attach(c);
-    int r = send_reply(c->sock, &rep, fds, 2);
+    int r = send_reply(c->sock, &rep, fds, 3);
     close(memfd);
     if (r < 0) {
         client_free(c, "hello reply failed");
@@ -1166,7 +1169,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &ss, NULL); /* workers inherit the mask */
     sig_fd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
     ep_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (!D.by_session || sig_fd < 0 || ep_fd < 0 || dp_start(nworkers) < 0) {
+    if (!D.by_session || sig_fd < 0 || ep_fd < 0 || life_start() < 0 || dp_start(nworkers) < 0) {
         esemd_log("start-up failed: %s", strerror(errno));
         return 1;
     }
@@ -1242,6 +1245,7 @@ int main(int argc, char **argv)
         }
     }
 
+    life_end();
     for (uint32_t i = 0; i < nclients_cap; i++)
         if (clients[i])
             client_free(clients[i], "daemon stopping");

@@ -13,14 +13,15 @@
 /* Host-private view of one slot; never stored in the channel, which the
  * client can scribble on. */
 struct slot_state {
-    uint32_t last_seq;    /* last request number taken (claimed by compare-and-swap) */
+    uint32_t last_seq;    /* last request number taken (low 32 bits; claimed by CAS) */
     uint32_t cancel_seen; /* last cancel_seq acted on (written under core_mu) */
     uint32_t queued;      /* a wait of this slot sits in the core's queue */
-    uint32_t queued_seq;  /* the request number that wait answers */
+    uint32_t woken;       /* ... and a post woke it (ESEM_ST_RETRY written) */
+    uint64_t queued_seq;  /* the request number that wait answers */
     uint64_t wait_handle; /* the semaphore that wait is on */
     uint32_t granted;     /* a grant was delivered, the client may not have taken it */
-    uint32_t granted_seq; /* ... for this request number */
     uint32_t inflight;    /* requests claimed by a worker, not served yet */
+    uint64_t granted_seq; /* ... for this request number */
 };
 
 struct worker;

@@ -40,12 +40,17 @@ static struct {
     int sock, efd;
     struct esem_chan *chan;
     size_t chan_size;
+    struct esem_life *life; /* the daemon's life page, read-only */
     uint64_t session;
     uint64_t inherit_from; /* after fork: the parent's session */
     _Atomic uint64_t slot_used[ESEM_NSLOTS / 64];
     _Atomic uint32_t slot_epoch, slot_sleepers;
     int fork_pipe[2]; /* parent waits for the child's hello (inheritance) */
-    uint32_t seq[ESEM_NSLOTS];
+    uint64_t seq[ESEM_NSLOTS]; /* last request number per slot (never wraps) */
+    struct pend {               /* what the slot's last request was, for its reply MAC */
+        uint32_t call;
+        uint64_t handle;
+    } pend[ESEM_NSLOTS];
     _Atomic long nheld; /* semaphores this process holds: opens + creates - closes */
     uint64_t spin_ns;
     pthread_key_t slot_key;
@@ -206,7 +211,7 @@ static int do_connect_once(void)
     struct esem_hello_reply rep;
     struct iovec iov = {.iov_base = &rep, .iov_len = sizeof rep};
     union {
-        char buf[CMSG_SPACE(2 * sizeof(int))];
+        char buf[CMSG_SPACE(3 * sizeof(int))];
         struct cmsghdr align;
     } u;
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
@@ -215,13 +220,18 @@ static int do_connect_once(void)
     do
         n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
-    int fds[2] = {-1, -1};
+    int fds[3] = {-1, -1, -1};
     struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
     if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-        cm->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+        cm->cmsg_len == CMSG_LEN(3 * sizeof(int)))
         memcpy(fds, CMSG_DATA(cm), sizeof fds);
-    if (n != (ssize_t)sizeof rep || rep.err || fds[0] < 0 || rep.nslots != ESEM_NSLOTS ||
-        rep.chan_size != sizeof(struct esem_chan)) {
+    struct esem_life *life = MAP_FAILED;
+    if (fds[2] >= 0) {
+        life = mmap(NULL, sizeof *life, PROT_READ, MAP_SHARED, fds[2], 0);
+        close(fds[2]);
+    }
+    if (n != (ssize_t)sizeof rep || rep.err || fds[0] < 0 || life == MAP_FAILED ||
+        rep.nslots != ESEM_NSLOTS || rep.chan_size != sizeof(struct esem_chan)) {
         /* a daemon of another build: a clear EPROTO, not "not running" */
         int err = n == (ssize_t)sizeof rep && rep.err ? rep.err
                   : n == (ssize_t)sizeof rep     ? EPROTO
@@ -230,6 +240,8 @@ static int do_connect_once(void)
             close(fds[0]);
         if (fds[1] >= 0)
             close(fds[1]);
+        if (life != MAP_FAILED)
+            munmap(life, sizeof *life);
         close(s);
         return -err;
     }
@@ -242,6 +254,7 @@ static int do_connect_once(void)
         if (!core_auth_equal(proof, rep.proof)) {
             close(fds[0]);
             close(fds[1]);
+            munmap(life, sizeof *life);
             close(s);
             return -EBADMSG;
         }
@@ -250,11 +263,15 @@ static int do_connect_once(void)
     close(fds[0]);
     if (m == MAP_FAILED) {
         close(fds[1]);
+        munmap(life, sizeof *life);
         close(s);
         return -EIO;
     }
     /* The child of a fork() must never see this process's channel. */
     madvise(m, rep.chan_size, MADV_DONTFORK);
+    if (G.life)
+        munmap(G.life, sizeof *G.life); /* a fork child's copy of its parent's */
+    G.life = life;
     G.chan = m;
     G.chan_size = rep.chan_size;
     G.sock = s;
@@ -453,6 +470,7 @@ struct call {
     /* blocking waits */
     int interruptible;
     int cancellable; /* a pthread cancellation point while asleep */
+    int retrying;    /* a woken waiter asking again: the answer comes at once */
     clockid_t clock;
     const struct timespec *deadline; /* absolute, on clock; NULL = none */
     /* out */
@@ -475,10 +493,17 @@ static void ring(void)
     }
 }
 
+static int deadline_passed(clockid_t clock, const struct timespec *d)
+{
+    struct timespec now;
+    clock_gettime(clock, &now);
+    return d->tv_sec < now.tv_sec || (d->tv_sec == now.tv_sec && d->tv_nsec <= now.tv_nsec);
+}
+
 /* Key sessions: does the reply in s carry the core's MAC for request seq?
  * Reads each field once; what passed is kept privately (G.vrep), so a
  * writer of the channel cannot change it after the check. */
-static int reply_authentic(struct esem_slot *s, uint32_t seq)
+static int reply_authentic(struct esem_slot *s)
 {
     uint32_t k = (uint32_t)(s - G.chan->slot);
     struct core_reply rep;
@@ -486,7 +511,9 @@ static int reply_authentic(struct esem_slot *s, uint32_t seq)
     memset(&rep, 0, sizeof rep);
     rep.session = G.session;
     rep.slot = k;
-    rep.seq = seq;
+    rep.seq = G.seq[k];
+    rep.call = G.pend[k].call;
+    rep.req_handle = G.pend[k].handle;
     rep.status = ((volatile struct esem_slot *)s)->cstatus;
     rep.value = ((volatile struct esem_slot *)s)->rvalue;
     rep.handle = ((volatile struct esem_slot *)s)->rhandle;
@@ -506,7 +533,7 @@ static int reply_ready(struct esem_slot *s, uint32_t seq)
     _Atomic uint32_t *rs = (_Atomic uint32_t *)&s->rep_seq;
     if (atomic_load_explicit(rs, memory_order_acquire) != seq)
         return 0;
-    if (!G.keyed || reply_authentic(s, seq))
+    if (!G.keyed || reply_authentic(s))
         return 1;
     /* Not the core's reply (a forged grant, say): refuse it and keep
      * waiting.  Put the sequence back so the futex can sleep again; if the
@@ -514,7 +541,7 @@ static int reply_ready(struct esem_slot *s, uint32_t seq)
     atomic_fetch_add(&G.rejected, 1);
     uint32_t exp = seq;
     atomic_compare_exchange_strong(rs, &exp, seq - 1);
-    if (reply_authentic(s, seq)) {
+    if (reply_authentic(s)) {
         atomic_store_explicit(rs, seq, memory_order_release);
         return 1;
     }
@@ -538,7 +565,9 @@ static int32_t reply_status(struct esem_slot *s, uint32_t *value, uint64_t *hand
         *value = v->value;
     if (handle)
         *handle = v->handle;
-    return v->cstatus == CORE_CANCELLED ? ESEM_ST_CANCELLED : esem_status_errno(v->cstatus);
+    return v->cstatus == CORE_CANCELLED ? ESEM_ST_CANCELLED
+           : v->cstatus == CORE_RETRY   ? ESEM_ST_RETRY
+                                        : esem_status_errno(v->cstatus);
 }
 
 /* Wait for the reply to request seq.  Returns 0 when it arrived, -EINTR or
@@ -567,7 +596,7 @@ ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct ca
      * almost surely be queued, so sleep at once — which also keeps the
      * window in which a signal handler runs without ending the wait (before
      * the futex sleep) as short as glibc's. */
-    int spin = !(may_abandon && c->interruptible);
+    int spin = !(may_abandon && c->interruptible) || c->retrying;
     while (spin && !reply_ready(s, seq)) {
         if ((++i & 31) != 0) {
             esem_util_cpu_relax();
@@ -587,26 +616,23 @@ ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct ca
         else
             t_pure_ns = pure / 2 < PURE_MIN_NS ? PURE_MIN_NS : pure / 2;
     }
-    /* An untimed wait is restarted after an SA_RESTART handler, as POSIX
-     * says and glibc does; a timed one ends with EINTR (glibc's behaviour). */
-    int restartable = may_abandon && c->interruptible && !c->deadline;
+    /* Sleep on the slot's reply word and the daemon's life word at once,
+     * with no periodic wake-up: a signal whose handler runs during the
+     * wait always ends the sleep itself (EINTR, or a restart after an
+     * SA_RESTART handler, which POSIX asks for), never lands between two
+     * sleeps where nothing would report it. */
+    const struct timespec *abs = may_abandon && c->deadline ? c->deadline : NULL;
+    int interruptible = may_abandon && c->interruptible;
+    uint32_t *lifew = (uint32_t *)&G.life->word;
     while (!reply_ready(s, seq)) {
-        struct timespec rel = {1, 0}; /* wake up now and then to check the daemon */
-        if (may_abandon && c->deadline) {
-            struct timespec now;
-            const struct timespec *d = c->deadline;
-            clock_gettime(c->clock, &now);
-            if (d->tv_sec < now.tv_sec || (d->tv_sec == now.tv_sec && d->tv_nsec <= now.tv_nsec))
-                return -ETIMEDOUT;
-            /* only a near deadline shortens the sleep (no overflow far out) */
-            if (d->tv_sec - now.tv_sec <= 1) {
-                int64_t left = (int64_t)(d->tv_sec - now.tv_sec) * 1000000000ll +
-                               (d->tv_nsec - now.tv_nsec);
-                if (left < 1000000000ll) {
-                    rel.tv_sec = 0;
-                    rel.tv_nsec = left;
-                }
-            }
+        if (abs && deadline_passed(c->clock, abs))
+            return -ETIMEDOUT;
+        uint32_t life = atomic_load_explicit((_Atomic uint32_t *)lifew, memory_order_acquire);
+        if (life & ESEM_LIFE_DEAD) {
+            /* the kernel woke one sleeper at the daemon's death: pass it on */
+            esem_util_futex_wake(lifew, INT_MAX);
+            mark_broken();
+            return -EIO;
         }
         atomic_store_explicit((_Atomic uint32_t *)&s->client_sleeping, 1, memory_order_seq_cst);
         uint32_t cur = atomic_load_explicit((_Atomic uint32_t *)&s->rep_seq, memory_order_seq_cst);
@@ -618,18 +644,20 @@ ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct ca
              * cleanup handler that dequeues us. */
             if (may_abandon && c->cancellable)
                 pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
-            if (restartable)
-                r = esem_util_futex_wait_restartable(
-                    &s->rep_seq, cur, esem_util_now_ns(CLOCK_MONOTONIC) + 1000000000ull);
-            else
-                r = esem_util_futex_wait(&s->rep_seq, cur, &rel);
+            r = esem_util_futex_wait2(&s->rep_seq, cur, lifew, life, c->clock, abs);
+            if (r == -ENOSYS) /* Linux < 5.16: look at the daemon now and then */
+                r = esem_util_futex_wait(&s->rep_seq, cur, &(struct timespec){1, 0});
             if (may_abandon && c->cancellable)
                 pthread_setcanceltype(old, &old);
         }
         atomic_store_explicit((_Atomic uint32_t *)&s->client_sleeping, 0, memory_order_relaxed);
-        if (r == -EINTR && may_abandon && c->interruptible && !reply_ready(s, seq))
+        if (reply_ready(s, seq))
+            break;
+        if (r == -EINTR && interruptible)
             return -EINTR;
-        if (r == -ETIMEDOUT && !reply_ready(s, seq) && !daemon_alive()) {
+        if (r == -ETIMEDOUT && abs)
+            return -ETIMEDOUT;
+        if (r == -ETIMEDOUT && !daemon_alive()) { /* the ENOSYS path */
             mark_broken();
             return -EIO;
         }
@@ -646,14 +674,45 @@ static void ack(struct esem_slot *s, uint32_t seq)
 
 struct inflight {
     struct esem_slot *s;
-    uint32_t seq;
+    uint32_t seq; /* low 32 bits of the request number (the futex word's) */
     int k, borrowed;
     uint64_t handle;
 };
 
+/* Publish request c in f's slot under the slot's next number. */
+static void send_req(struct inflight *f, const struct call *c)
+{
+    struct esem_slot *s = f->s;
+    uint64_t seq = ++G.seq[f->k];
+    if ((uint32_t)seq == 0) /* 0 is no request in the 32-bit words */
+        seq = ++G.seq[f->k];
+    f->seq = (uint32_t)seq;
+    G.pend[f->k].call = esem_op_call(c->op);
+    G.pend[f->k].handle = c->handle;
+    s->op = c->op;
+    s->oflag = c->oflag;
+    s->value = c->value;
+    s->mode = c->mode;
+    s->handle = c->handle;
+    s->prio = c->prio;
+    s->name_len = c->name_len;
+    if (c->name_len)
+        memcpy(s->name, c->name, c->name_len);
+    if (G.keyed) {
+        struct core_req q;
+        esem_req_canon(c->op, c->oflag, c->value, c->mode, c->name_len, c->prio, c->handle,
+                       c->name, (uint32_t)f->k, seq, &q);
+        core_auth_req_mac(G.ks, &q, s->mac);
+    }
+    atomic_store_explicit((_Atomic uint32_t *)&s->req_seq_hi, (uint32_t)(seq >> 32),
+                          memory_order_relaxed);
+    atomic_store_explicit((_Atomic uint32_t *)&s->req_seq, f->seq, memory_order_seq_cst);
+    ring();
+}
+
 /* Abandon a queued wait: ask the core to dequeue us and wait for the final
- * answer.  Returns 0 if the wait was cancelled, 1 if a grant won the race,
- * or -EIO. */
+ * answer.  Returns 0 if the wait was cancelled, 1 if an answer won the
+ * race (a FIFO grant, or a barging wake: see settle()), or -EIO. */
 ESEM_NO_ASAN static int withdraw(struct inflight *f)
 {
     struct call none = {.op = 0};
@@ -665,13 +724,32 @@ ESEM_NO_ASAN static int withdraw(struct inflight *f)
     return reply_status(f->s, NULL, NULL) == ESEM_ST_CANCELLED ? 0 : 1;
 }
 
+/* A woken waiter that is giving up (deadline, signal, cancellation) asks
+ * once more without queueing: it takes a permit if one is free, else it
+ * leaves the queue (and its wake passes on).  0: took a permit; -EAGAIN:
+ * left; another -errno. */
+ESEM_NO_ASAN static int settle(struct inflight *f)
+{
+    struct call t = {.op = ESEM_OP_TRYWAIT, .handle = f->handle, .retrying = 1};
+    send_req(f, &t);
+    int r = await(f->s, f->seq, &t, 0);
+    if (r < 0)
+        return r;
+    int32_t st = reply_status(f->s, NULL, NULL);
+    return st == 0 ? 0 : st > 0 ? -st : -EIO;
+}
+
 /* The thread is being cancelled inside a wait (POSIX makes sem_wait a
- * cancellation point): leave no ghost waiter behind, and if the grant had
- * already been made, give the permit back rather than lose it. */
+ * cancellation point): leave no ghost waiter behind, and if a permit had
+ * already come our way, give it back rather than lose it. */
 ESEM_NO_ASAN static void on_cancel(void *arg)
 {
     struct inflight *f = arg;
-    int granted = withdraw(f) == 1 && reply_status(f->s, NULL, NULL) == 0;
+    int granted = 0;
+    if (withdraw(f) == 1) {
+        int32_t st = reply_status(f->s, NULL, NULL);
+        granted = st == 0 || (st == ESEM_ST_RETRY && settle(f) == 0);
+    }
     if (granted)
         ack(f->s, f->seq); /* we hand it back ourselves, just below */
     slot_leave(f->k, f->borrowed);
@@ -699,41 +777,47 @@ static int rpc(struct call *c)
     f.s = &G.chan->slot[f.k];
     f.handle = c->handle;
     struct esem_slot *s = f.s;
-    uint32_t seq = ++G.seq[f.k];
-    if (seq == 0)
-        seq = ++G.seq[f.k];
-    f.seq = seq;
-    s->op = c->op;
-    s->oflag = c->oflag;
-    s->value = c->value;
-    s->mode = c->mode;
-    s->handle = c->handle;
-    s->prio = c->prio;
-    s->name_len = c->name_len;
-    if (c->name_len)
-        memcpy(s->name, c->name, c->name_len);
-    if (G.keyed) {
-        struct core_req q;
-        esem_req_canon(c->op, c->oflag, c->value, c->mode, c->name_len, c->prio, c->handle,
-                       c->name, (uint32_t)f.k, seq, &q);
-        core_auth_req_mac(G.ks, &q, s->mac);
-    }
-    atomic_store_explicit((_Atomic uint32_t *)&s->req_seq, seq, memory_order_seq_cst);
-    ring();
-
-    r = c->cancellable ? await_cancellable(&f, c) : await(s, seq, c, c->op == ESEM_OP_WAIT);
-    if (r == -EINTR || r == -ETIMEDOUT) {
-        /* A grant that won the race against the signal or the deadline is
-         * kept: the call then succeeds. */
-        int w = withdraw(&f);
-        r = w < 0 ? w : w == 0 ? r : 0;
-    }
-    if (r == 0) {
-        int32_t st = reply_status(s, &c->rvalue, &c->rhandle);
+    int blocking = c->op == ESEM_OP_WAIT;
+    send_req(&f, c);
+    for (;;) {
+        r = c->cancellable ? await_cancellable(&f, c) : await(s, f.seq, c, blocking);
+        int32_t st = 0;
+        if (r == -EINTR || r == -ETIMEDOUT) {
+            /* An answer that won the race against the signal or the
+             * deadline is kept: a grant makes the call succeed, a wake
+             * gets one last try. */
+            int w = withdraw(&f);
+            if (w <= 0) {
+                r = w < 0 ? w : r;
+                break;
+            }
+            if (reply_status(s, NULL, NULL) == ESEM_ST_RETRY) {
+                int t = settle(&f);
+                r = t == -EAGAIN ? r : t;
+                break;
+            }
+            r = 0;
+        }
+        if (r < 0)
+            break;
+        st = reply_status(s, &c->rvalue, &c->rhandle);
+        if (st == ESEM_ST_RETRY && blocking) {
+            /* Woken (barging order): ask again; the core keeps our place
+             * in the queue if a running thread took the permit first. */
+            if (c->deadline && deadline_passed(c->clock, c->deadline)) {
+                int t = settle(&f);
+                r = t == -EAGAIN ? -ETIMEDOUT : t;
+                break;
+            }
+            c->retrying = 1;
+            send_req(&f, c);
+            continue;
+        }
         r = st == 0 ? 0 : st > 0 ? -st : -EIO;
-        if (st == 0 && c->op == ESEM_OP_WAIT)
-            ack(s, seq);
+        break;
     }
+    if (r == 0 && blocking)
+        ack(s, f.seq);
     slot_leave(f.k, f.borrowed);
     return r;
 }

@@ -287,7 +287,8 @@ static int cmd_show(const char *name)
 /* The core's statuses by -status (esem_core.h), as esemctl prints them. */
 static const char *const names[] = {"ok", "invalid", "bad-session", "bad-handle", "not-open",
                                     "noent", "exist", "access", "nametoolong", "overflow",
-                                    "again", "nospc", "busy", "nowaiter", "badcall", "perm", "auth"};
+                                    "again", "nospc", "busy", "nowaiter", "badcall", "perm", "auth",
+                                    "norand"};
 _Static_assert(sizeof names / sizeof names[0] == -CORE_E_MIN + 1, "one name per core status");
 
 static int cmd_stats(void)

@@ -728,7 +728,7 @@ struct simc {
     core_id_t sess;
     int keyed;
     uint8_t ks[CORE_KEY_BYTES];
-    uint32_t seq[8];
+    uint64_t seq[8];
 };
 
 static struct core *SC;
@@ -738,7 +738,7 @@ static void sim_req(struct simc *c, uint32_t op, uint32_t slot, core_id_t handle
                     struct core_request_args *a)
 {
     memset(a, 0, sizeof *a);
-    uint32_t seq = ++c->seq[slot];
+    uint64_t seq = ++c->seq[slot];
     uint32_t nl = name ? (uint32_t)strlen(name) : 0;
     esem_req_canon(op, oflag, value, 0600, nl, 0, handle, name, slot, seq, &a->req);
     a->session = c->sess;
@@ -746,8 +746,9 @@ static void sim_req(struct simc *c, uint32_t op, uint32_t slot, core_id_t handle
         core_auth_req_mac(c->ks, &a->req, a->mac);
 }
 
-/* The client's check of a reply (what libesem's reply_authentic does). */
-static int sim_accept(const struct simc *c, uint32_t slot, uint32_t seq, int32_t status,
+/* The client's check of a reply to its request q (what libesem's
+ * reply_authentic does). */
+static int sim_accept(const struct simc *c, const struct core_req *q, int32_t status,
                       uint32_t value, core_id_t handle, const uint8_t mac[CORE_MAC_BYTES])
 {
     if (!c->keyed)
@@ -755,8 +756,10 @@ static int sim_accept(const struct simc *c, uint32_t slot, uint32_t seq, int32_t
     struct core_reply r;
     memset(&r, 0, sizeof r);
     r.session = c->sess;
-    r.slot = slot;
-    r.seq = seq;
+    r.slot = q->slot;
+    r.seq = q->seq;
+    r.call = q->call;
+    r.req_handle = q->handle;
     r.status = status;
     r.value = value;
     r.handle = handle;
@@ -870,7 +873,7 @@ int role_sgx_sim(int argc, char **argv)
             &a);
     r = deliver(&a);
     core_id_t h = a.handle;
-    if (r != CORE_OK || !sim_accept(&c, 0, a.req.seq, r, a.value, a.handle, a.rmac)) {
+    if (r != CORE_OK || !sim_accept(&c, &a.req, r, a.value, a.handle, a.rmac)) {
         say("ERR sim: open: %s", core_strerror(r));
         say("DONE");
         free(arena);
@@ -881,7 +884,7 @@ int role_sgx_sim(int argc, char **argv)
     sim_req(&c, ESEM_OP_POST, 0, h, NULL, 0, 0, &a);
     saved = a;
     r = deliver(&a);
-    if (r == CORE_OK && sim_accept(&c, 0, a.req.seq, r, 0, 0, a.rmac))
+    if (r == CORE_OK && sim_accept(&c, &a.req, r, 0, 0, a.rmac))
         M.posts++;
     allok &= invariant(h, "a genuine post", keyed);
 
@@ -911,7 +914,7 @@ int role_sgx_sim(int argc, char **argv)
     sim_req(&c, ESEM_OP_POST, 0, h, NULL, 0, 0, &a);
     b1 = a;
     r = deliver(&a);
-    if (r == CORE_OK && sim_accept(&c, 0, a.req.seq, r, 0, 0, a.rmac))
+    if (r == CORE_OK && sim_accept(&c, &a.req, r, 0, 0, a.rmac))
         M.posts++;
     int32_t r5 = deliver(&b1);
     if (keyed) {
@@ -927,10 +930,10 @@ int role_sgx_sim(int argc, char **argv)
     sim_req(&c, ESEM_OP_POST, 1, h, NULL, 0, 0, &b1);
     sim_req(&c, ESEM_OP_POST, 1, h, NULL, 0, 0, &b2);
     int32_t q2 = deliver(&b2);
-    if (q2 == CORE_OK && sim_accept(&c, 1, b2.req.seq, q2, 0, 0, b2.rmac))
+    if (q2 == CORE_OK && sim_accept(&c, &b2.req, q2, 0, 0, b2.rmac))
         M.posts++;
     int32_t q1 = deliver(&b1);
-    if (q1 == CORE_OK && sim_accept(&c, 1, b1.req.seq, q1, 0, 0, b1.rmac))
+    if (q1 == CORE_OK && sim_accept(&c, &b1.req, q1, 0, 0, b1.rmac))
         M.posts++;
     if (keyed) {
         say("%s sim %s: two posts on slot 1 delivered in reverse order: the newer %s, the older "
@@ -943,19 +946,19 @@ int role_sgx_sim(int argc, char **argv)
     sim_req(&c, ESEM_OP_POST, 2, h, NULL, 0, 0, &a); /* dropped */
     sim_req(&c, ESEM_OP_POST, 2, h, NULL, 0, 0, &a);
     r = deliver(&a);
-    if (r == CORE_OK && sim_accept(&c, 2, a.req.seq, r, 0, 0, a.rmac))
+    if (r == CORE_OK && sim_accept(&c, &a.req, r, 0, 0, a.rmac))
         M.posts++;
     if (keyed) {
         say("%s sim %s: a dropped post, then the client's next request on the slot (seq %u): "
             "%s (a sequence only has to be newer)",
-            r == CORE_OK ? "OK" : "FAIL", tag, a.req.seq, core_strerror(r));
+            r == CORE_OK ? "OK" : "FAIL", tag, (unsigned)a.req.seq, core_strerror(r));
         allok &= invariant(h, "a dropped request", keyed);
     }
     /* drain the value with genuine trywaits (slot 0) so that a wait queues */
     for (int i = 0; i < 64; i++) {
         sim_req(&c, ESEM_OP_TRYWAIT, 0, h, NULL, 0, 0, &a);
         r = deliver(&a);
-        if (r == CORE_OK && sim_accept(&c, 0, a.req.seq, r, 0, 0, a.rmac))
+        if (r == CORE_OK && sim_accept(&c, &a.req, r, 0, 0, a.rmac))
             M.waits++;
         if (r != CORE_OK)
             break;
@@ -966,14 +969,14 @@ int role_sgx_sim(int argc, char **argv)
     sim_req(&c, ESEM_OP_WAIT, 3, h, NULL, 0, 0, &a);
     struct core_request_args wreq = a;
     r = deliver(&a);
-    uint32_t wseq = wreq.req.seq;
+    uint64_t wseq = wreq.req.seq;
     int waiting = r == CORE_QUEUED;
     uint8_t junk[CORE_MAC_BYTES], zero[CORE_MAC_BYTES] = {0};
     randombytes_buf(junk, sizeof junk);
     /* a fake core_wake: garbage MAC, no MAC, the MAC of another reply */
-    int acc_junk = sim_accept(&c, 3, wseq, CORE_OK, 0, 0, junk);
-    int acc_zero = sim_accept(&c, 3, wseq, CORE_OK, 0, 0, zero);
-    int acc_other = sim_accept(&c, 3, wseq, CORE_OK, 0, 0, saved.rmac);
+    int acc_junk = sim_accept(&c, &wreq.req, CORE_OK, 0, 0, junk);
+    int acc_zero = sim_accept(&c, &wreq.req, CORE_OK, 0, 0, zero);
+    int acc_other = sim_accept(&c, &wreq.req, CORE_OK, 0, 0, saved.rmac);
     /* direct ecalls in its name: a wait the host queues, a grant to itself */
     struct core_sem_wait_args dw = {.session = c.sess, .handle = h, .slot = 5, .seq = 1};
     int32_t r6 = core_ecall(SC, CORE_ECALL_SEM_WAIT, &dw, sizeof dw);
@@ -1012,8 +1015,8 @@ int role_sgx_sim(int argc, char **argv)
         struct core_sem_post_args hp = {.session = ho.session, .handle = r8 == CORE_OK ? oo.handle : h};
         r10 = core_ecall(SC, CORE_ECALL_SEM_POST, &hp, sizeof hp);
         created += r10 == CORE_OK;
-        if (r10 == CORE_OK && hp.wake.valid)
-            M.held++; /* the host holds that grant */
+        if (r10 == CORE_OK && hp.wake.valid && hp.wake.status == CORE_OK)
+            M.held++; /* FIFO order: the host holds that grant */
     }
     if (keyed) {
         say("%s sim %s: a host-made PID session with uid 0 and the client's pid and start time "
@@ -1042,21 +1045,29 @@ int role_sgx_sim(int argc, char **argv)
     /* 9. a genuine post grants the queued waiter; the host delivers it */
     sim_req(&c, ESEM_OP_POST, 0, h, NULL, 0, 0, &a);
     r = deliver(&a);
-    if (r == CORE_OK && sim_accept(&c, 0, a.req.seq, r, 0, 0, a.rmac))
+    if (r == CORE_OK && sim_accept(&c, &a.req, r, 0, 0, a.rmac))
         M.posts++;
     int granted = 0;
     if (a.wake.valid && a.wake.session == c.sess && a.wake.slot == 3) {
-        granted = sim_accept(&c, 3, a.wake.seq, CORE_OK, 0, 0, a.wake.mac) && a.wake.seq == wseq;
+        /* barging order: the wake is a MACed hint (CORE_RETRY); the
+         * client checks it, asks again on the slot and takes the permit */
+        int hint = sim_accept(&c, &wreq.req, CORE_RETRY, 0, 0, a.wake.mac) &&
+                   a.wake.seq == wseq && a.wake.status == CORE_RETRY;
+        struct core_request_args again;
+        sim_req(&c, ESEM_OP_WAIT, 3, h, NULL, 0, 0, &again);
+        int32_t ra = deliver(&again);
+        granted = hint && ra == CORE_OK && sim_accept(&c, &again.req, ra, 0, 0, again.rmac);
         if (granted)
             M.waits++;
     } else if (a.wake.valid) {
         M.held++;
     }
     if (keyed) {
-        say("%s sim %s: the client's genuine post: %s; the core's grant for the waiter (slot 3, "
-            "request %u) carries its MAC and the client accepts it: %s",
-            r == CORE_OK && granted ? "OK" : "FAIL", tag, core_strerror(r), wseq,
-            granted ? "yes" : "NO");
+        say("%s sim %s: the client's genuine post: %s; the core's wake for the waiter (slot 3, "
+            "request %llu) carries its MAC, the client accepts it and its wait then takes the "
+            "permit: %s",
+            r == CORE_OK && granted ? "OK" : "FAIL", tag, core_strerror(r),
+            (unsigned long long)wseq, granted ? "yes" : "NO");
         allok &= invariant(h, "the genuine grant", keyed);
         say("%s sim %s: every safety property held (no permit created or lost, no grant "
             "accepted without the core's MAC)",

@@ -390,4 +390,13 @@ static inline void px_init(void)
 /* root, and able to act as other users (setuid works in this environment) */
 static inline int px_is_root(void) { return geteuid() == 0; }
 
+/* Running under libesem-preload.so (run-shim.sh), not on glibc alone: for
+ * the few tests where esem follows POSIX and glibc does not
+ * (DEVIATIONS.md, "where esem follows POSIX"). */
+static inline int px_under_esem(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "libesem-preload") != NULL;
+}
+
 #endif

@@ -1,0 +1,62 @@
+/*
+ * The life page: how clients learn that esemd died without waking up now
+ * and then to look (see struct esem_life in proto.h).
+ *
+ * One page of a memfd, mapped read-write here and read-only by every
+ * client.  Its word holds the main thread's id with FUTEX_WAITERS set and
+ * sits on that thread's robust futex list, so at the daemon's death —
+ * SIGKILL included — the kernel marks it FUTEX_OWNER_DIED and wakes one
+ * sleeper, which wakes the rest.  The robust list head replaces the one
+ * glibc registered for the main thread; esemd uses no robust pthread mutex
+ * on it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "life.h"
+#include "proto.h"
+#include "util.h"
+
+static int life_memfd = -1;
+static struct esem_life *life;
+static struct robust_list entry;
+static struct robust_list_head head;
+
+int life_start(void)
+{
+    life_memfd = memfd_create("esem-life", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (life_memfd < 0 || ftruncate(life_memfd, (off_t)sizeof *life) < 0 ||
+        fcntl(life_memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+        return -1;
+    life = mmap(NULL, sizeof *life, PROT_READ | PROT_WRITE, MAP_SHARED, life_memfd, 0);
+    if (life == MAP_FAILED)
+        return -1;
+    atomic_store((_Atomic uint32_t *)&life->word,
+                 (uint32_t)syscall(SYS_gettid) | FUTEX_WAITERS);
+    head.list.next = &entry;
+    entry.next = &head.list;
+    head.futex_offset = (long)((char *)&life->word - (char *)&entry);
+    head.list_op_pending = NULL;
+    return syscall(SYS_set_robust_list, &head, sizeof head) == 0 ? 0 : -1;
+}
+
+int life_fd(void)
+{
+    return life_memfd;
+}
+
+void life_end(void)
+{
+    if (!life || life == MAP_FAILED)
+        return;
+    /* a clean stop tells the clients at once, as a death would */
+    atomic_store((_Atomic uint32_t *)&life->word, FUTEX_OWNER_DIED | FUTEX_WAITERS);
+    esem_util_futex_wake(&life->word, INT_MAX);
+}
