@@ -21,7 +21,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "esemd.h"
+#include "dataplane.h"
+#include "log.h"
+#include "proc.h"
 #include "util.h"
 
 
@@ -55,7 +57,7 @@ static void wake_flush(struct wakeq *q)
 static void set_queued(struct slot_state *ss, uint32_t v)
 {
     if (ss->queued != v)
-        atomic_fetch_add_explicit(&D.nqueued, v ? 1u : UINT32_MAX, memory_order_relaxed);
+        atomic_fetch_add_explicit(&esemd.nqueued, v ? 1u : UINT32_MAX, memory_order_relaxed);
     ss->queued = v;
 }
 
@@ -98,7 +100,7 @@ static void deliver(const struct core_wake *first, struct wakeq *q)
     struct core_wake wk = *first;
     for (int hops = 0; wk.valid && hops < 1000000; hops++) {
         uint32_t idx = (uint32_t)wk.session - 1;
-        struct client *t = idx < D.max_sessions ? D.by_session[idx] : NULL;
+        struct client *t = idx < esemd.max_sessions ? esemd.by_session[idx] : NULL;
         if (!t || t->session != wk.session || wk.slot >= ESEM_NSLOTS) {
             esemd_log("internal: reply for unknown session %#llx slot %u dropped",
                       (unsigned long long)wk.session, wk.slot);
@@ -132,7 +134,7 @@ static void deliver(const struct core_wake *first, struct wakeq *q)
             return;
         }
         struct core_sem_post_args a = {.session = t->session, .handle = st->wait_handle};
-        if (core_ecall(D.core, CORE_ECALL_SEM_POST, &a, sizeof a) != CORE_OK)
+        if (core_ecall(esemd.core, CORE_ECALL_SEM_POST, &a, sizeof a) != CORE_OK)
             return;
         if (a.notes)
             drain_notes(q);
@@ -145,7 +147,7 @@ static void drain_notes(struct wakeq *q)
 {
     for (int guard = 0; guard < 1 << 20; guard++) {
         struct core_notes_args n;
-        if (core_ecall(D.core, CORE_ECALL_NOTES, &n, sizeof n) != CORE_OK || n.n == 0)
+        if (core_ecall(esemd.core, CORE_ECALL_NOTES, &n, sizeof n) != CORE_OK || n.n == 0)
             return;
         for (uint32_t i = 0; i < n.n && i < 8; i++)
             deliver(&n.note[i], q);
@@ -155,7 +157,7 @@ static void drain_notes(struct wakeq *q)
 static void cancel_queued(struct client *c, uint32_t slot, struct wakeq *q)
 {
     struct core_sem_cancel_args a = {.session = c->session, .slot = slot};
-    core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
+    core_ecall(esemd.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
     set_queued(&c->ss[slot], 0);
     c->ss[slot].woken = 0;
     if (a.notes)
@@ -194,7 +196,7 @@ static int32_t execute(struct client *c, uint32_t slot, uint64_t seq, const stru
     a.session = c->session;
     memcpy(a.mac, r->mac, sizeof a.mac);
     a.umask = umask;
-    int32_t st = core_ecall(D.core, CORE_ECALL_REQUEST, &a, sizeof a);
+    int32_t st = core_ecall(esemd.core, CORE_ECALL_REQUEST, &a, sizeof a);
     *value = a.value;
     *handle = a.handle;
     memcpy(rmac, a.rmac, CORE_MAC_BYTES);
@@ -282,7 +284,7 @@ static int take(struct client *c, uint32_t k, struct taken *t)
             return 1; /* the pidfd names this process even if the pid was reused */
         /* The pidfd check after the read: the data is this process's, not
          * a successor's that reused the pid. */
-        if (esemd_proc_creds_at(&c->status_fd, c->pid, &t->pc) < 0 ||
+        if (proc_creds_read(&c->status_fd, c->pid, &t->pc) < 0 ||
             !esem_util_pidfd_alive(c->pidfd)) {
             t->cred_st = CORE_E_SESSION;
         } else {
@@ -317,7 +319,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
             struct core_session_setcred_args sc = {.session = c->session, .uid = t->pc.uid,
                                                    .gid = t->pc.gid, .ngroups = t->pc.ngroups};
             memcpy(sc.groups, t->pc.groups, sizeof sc.groups);
-            st = core_ecall(D.core, CORE_ECALL_SESSION_SETCRED, &sc, sizeof sc);
+            st = core_ecall(esemd.core, CORE_ECALL_SESSION_SETCRED, &sc, sizeof sc);
         }
         if (!st)
             st = execute(c, k, t->seq64, &t->r, t->r.op == ESEM_OP_OPEN ? t->pc.umask : 0,
@@ -356,7 +358,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
      * with a TRYWAIT, so nothing is done here. */
     if (ss->queued && !ss->woken && t->cseq == (uint32_t)ss->queued_seq) {
         struct core_sem_cancel_args a = {.session = c->session, .slot = k};
-        int32_t st = core_ecall(D.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
+        int32_t st = core_ecall(esemd.core, CORE_ECALL_SEM_CANCEL, &a, sizeof a);
         set_queued(ss, 0);
         /* CORE_E_NOWAITER cannot happen here: grants clear `queued` under
          * the same lock.  Either way the client gets a final answer. */
@@ -402,7 +404,7 @@ static int slot_owner(const struct client *c, uint32_t k)
     } else {
         h = atomic_load_explicit((_Atomic uint64_t *)&ss->wait_handle, memory_order_relaxed);
     }
-    return (int)(((uint32_t)h - 1u) % (uint32_t)D.nworkers);
+    return (int)(((uint32_t)h - 1u) % (uint32_t)esemd.nworkers);
 }
 
 static void worker_poke(struct worker *w);
@@ -423,7 +425,7 @@ static void news_set(struct client *c, uint64_t t)
  * `sleeping` and then scans once more. */
 static void wake_owner(int o)
 {
-    struct worker *w = &D.workers[o];
+    struct worker *w = &esemd.workers[o];
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst) &&
         atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
@@ -437,7 +439,7 @@ static void wake_owner(int o)
 static int scan_client(struct worker *me, struct client *c, struct wakeq *q)
 {
     int n = 0;
-    int by_sem = D.binding == ESEM_BIND_SEMAPHORE && D.nworkers > 1;
+    int by_sem = esemd.binding == ESEM_BIND_SEMAPHORE && esemd.nworkers > 1;
     for (uint32_t w = 0; w < ESEM_NSLOTS / 64; w++) {
         uint64_t bits = atomic_load_explicit((_Atomic uint64_t *)&c->chan->hdr.active[w],
                                              memory_order_seq_cst);
@@ -458,15 +460,15 @@ static int scan_client(struct worker *me, struct client *c, struct wakeq *q)
             struct taken t;
             if (!take(c, k, &t))
                 continue;
-            pthread_mutex_lock(&D.core_mu);
+            pthread_mutex_lock(&esemd.core_mu);
             serve_slot(c, k, &t, q, &ref);
-            pthread_mutex_unlock(&D.core_mu);
+            pthread_mutex_unlock(&esemd.core_mu);
             /* A grant to a sleeping waiter is woken now, not after the
              * rest of the pass: the hand-off is what someone waits for. */
             wake_flush(q);
             if (by_sem) {
                 news_set(c, esem_util_now_ns(CLOCK_MONOTONIC));
-                atomic_fetch_add_explicit(&D.served, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&esemd.served, 1, memory_order_relaxed);
             }
             if (ref.st)
                 esemd_refusal(c, op_name(ref.op), ref.st);
@@ -597,7 +599,7 @@ static int cpu_free(struct worker *w, uint64_t now, int sample)
     unsigned long running = 0;
     /* "0.66 1.44 1.91 2/345 12345": runnable now / threads */
     if (sscanf(buf, "%*s %*s %*s %lu/", &running) == 1)
-        w->load_free = running <= (unsigned long)D.ncpu;
+        w->load_free = running <= (unsigned long)esemd.ncpu;
     return w->load_free;
 }
 
@@ -612,7 +614,7 @@ static void note_sleep(struct worker *w)
 
 static void note_gap(struct worker *w, uint64_t gap)
 {
-    if (gap <= D.spin_ns && w->hits < HITS_MAX)
+    if (gap <= esemd.spin_ns && w->hits < HITS_MAX)
         w->hits++;
     if (gap > 4 * ARM_MAX_NS)
         gap = 4 * ARM_MAX_NS;
@@ -624,11 +626,11 @@ static void note_gap(struct worker *w, uint64_t gap)
 static uint64_t spin_budget(struct worker *w, uint64_t now, int sample)
 {
     if (!cpu_free(w, now, sample))
-        return w->hits >= HITS_SPIN || D.spin_ns < BUSY_SPIN_NS ? D.spin_ns : BUSY_SPIN_NS;
-    uint64_t b = D.spin_ns;
-    if (atomic_load_explicit(&D.nqueued, memory_order_relaxed) && w->gap_est &&
+        return w->hits >= HITS_SPIN || esemd.spin_ns < BUSY_SPIN_NS ? esemd.spin_ns : BUSY_SPIN_NS;
+    uint64_t b = esemd.spin_ns;
+    if (atomic_load_explicit(&esemd.nqueued, memory_order_relaxed) && w->gap_est &&
         w->gap_est <= ARM_MAX_NS) {
-        uint64_t a = 2 * w->gap_est + D.spin_ns;
+        uint64_t a = 2 * w->gap_est + esemd.spin_ns;
         if (a > ARM_MAX_NS)
             a = ARM_MAX_NS;
         if (a > b)
@@ -675,7 +677,7 @@ struct snap {
 
 static int scan_hot(struct worker *me, struct snap *sn, struct wakeq *q, uint64_t now)
 {
-    struct worker *h = &D.workers[0];
+    struct worker *h = &esemd.workers[0];
     pthread_mutex_lock(&h->mu);
     if (sn->cap < h->nhot) {
         uint32_t cap = h->nhot * 2;
@@ -755,7 +757,7 @@ static void *worker_main(void *arg)
     struct epoll_event ev[64];
     uint64_t last_bells = 0, served = 0;
     struct idle idle = {0, 0, 0};
-    int by_sem = D.binding == ESEM_BIND_SEMAPHORE && D.nworkers > 1;
+    int by_sem = esemd.binding == ESEM_BIND_SEMAPHORE && esemd.nworkers > 1;
     struct snap sn = {NULL, 0, 0};
     for (;;) {
         uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
@@ -790,7 +792,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         /* Semaphore binding: the channels are busy while another worker
          * serves them, even if we had nothing to do ourselves. */
-        uint64_t sv = atomic_load_explicit(&D.served, memory_order_relaxed);
+        uint64_t sv = atomic_load_explicit(&esemd.served, memory_order_relaxed);
         if (sv != served) {
             served = sv;
             n++;
@@ -899,7 +901,7 @@ void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens
 {
     struct wakeq q = {.n = 0};
     *reposted = 0;
-    pthread_mutex_lock(&D.core_mu);
+    pthread_mutex_lock(&esemd.core_mu);
     if (c->chan) {
         for (uint32_t k = 0; k < ESEM_NSLOTS; k++) {
             struct slot_state *ss = &c->ss[k];
@@ -915,7 +917,7 @@ void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens
             /* Granted while the process was already dying: it never took
              * the permit, so it goes to the next waiter (or the value). */
             struct core_sem_post_args a = {.session = c->session, .handle = ss->wait_handle};
-            if (core_ecall(D.core, CORE_ECALL_SEM_POST, &a, sizeof a) == CORE_OK) {
+            if (core_ecall(esemd.core, CORE_ECALL_SEM_POST, &a, sizeof a) == CORE_OK) {
                 deliver(&a.wake, &q);
                 if (a.notes)
                     drain_notes(&q);
@@ -925,15 +927,15 @@ void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens
         }
     }
     struct core_session_close_args a = {.session = c->session};
-    core_ecall(D.core, CORE_ECALL_SESSION_CLOSE, &a, sizeof a);
+    core_ecall(esemd.core, CORE_ECALL_SESSION_CLOSE, &a, sizeof a);
     for (uint32_t k = 0; k < ESEM_NSLOTS; k++) {
         set_queued(&c->ss[k], 0); /* the close took the session's waiters out */
         c->ss[k].woken = 0;
     }
-    D.by_session[(uint32_t)c->session - 1] = NULL;
+    esemd.by_session[(uint32_t)c->session - 1] = NULL;
     if (a.notes)
         drain_notes(&q); /* woken waiters of this session passed their wakes on */
-    pthread_mutex_unlock(&D.core_mu);
+    pthread_mutex_unlock(&esemd.core_mu);
     wake_flush(&q);
     *waiters_removed = a.waiters_removed;
     *opens_closed = a.opens_closed;
@@ -941,12 +943,12 @@ void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens
 
 int dp_start(int nworkers)
 {
-    D.nworkers = nworkers;
-    D.workers = calloc((size_t)nworkers, sizeof *D.workers);
-    if (!D.workers)
+    esemd.nworkers = nworkers;
+    esemd.workers = calloc((size_t)nworkers, sizeof *esemd.workers);
+    if (!esemd.workers)
         return -1;
     for (int i = 0; i < nworkers; i++) {
-        struct worker *w = &D.workers[i];
+        struct worker *w = &esemd.workers[i];
         w->index = i;
         w->load_fd = -1;
         w->load_free = 1; /* until the first sample says otherwise */
@@ -959,7 +961,7 @@ int dp_start(int nworkers)
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)w->cmd_efd};
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->cmd_efd, &ev) < 0)
             return -1;
-        int helper = D.binding == ESEM_BIND_SEMAPHORE && i > 0;
+        int helper = esemd.binding == ESEM_BIND_SEMAPHORE && i > 0;
         if (pthread_create(&w->thread, NULL, helper ? helper_main : worker_main, w) != 0)
             return -1;
     }
@@ -968,33 +970,33 @@ int dp_start(int nworkers)
 
 void dp_stop(void)
 {
-    for (int i = 0; i < D.nworkers; i++) {
-        struct worker *w = &D.workers[i];
+    for (int i = 0; i < esemd.nworkers; i++) {
+        struct worker *w = &esemd.workers[i];
         pthread_mutex_lock(&w->mu);
         __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&w->mu);
         worker_poke(w);
     }
-    for (int i = 0; i < D.nworkers; i++) {
-        struct worker *w = &D.workers[i];
+    for (int i = 0; i < esemd.nworkers; i++) {
+        struct worker *w = &esemd.workers[i];
         pthread_join(w->thread, NULL);
         close(w->epfd);
         close(w->cmd_efd);
         free(w->clients);
         free(w->hot);
     }
-    free(D.workers);
-    D.workers = NULL;
+    free(esemd.workers);
+    esemd.workers = NULL;
 }
 
 void dp_attach(struct client *c)
 {
     /* Fewest clients wins; ties go to the lowest index.  Semaphore
      * binding: worker 0 holds every channel, the others poll its list. */
-    struct worker *w = &D.workers[0];
-    for (int i = 1; i < D.nworkers && D.binding == ESEM_BIND_PROCESS; i++)
-        if (D.workers[i].nclients < w->nclients)
-            w = &D.workers[i];
+    struct worker *w = &esemd.workers[0];
+    for (int i = 1; i < esemd.nworkers && esemd.binding == ESEM_BIND_PROCESS; i++)
+        if (esemd.workers[i].nclients < w->nclients)
+            w = &esemd.workers[i];
     pthread_mutex_lock(&w->mu);
     if (w->nclients == w->cap) {
         uint32_t cap = w->cap ? w->cap * 2 : 16;

@@ -14,7 +14,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "esemd.h"
+#include "harden.h"
+#include "log.h"
 #include "util.h"
 
 void harden_process(void)

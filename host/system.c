@@ -22,7 +22,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "esemd.h"
+#include "harden.h"
+#include "log.h"
+#include "proc.h"
+#include "system.h"
 #include "util.h"
 
 int sys_resolve(const char *user, const char *group, struct sys_conf *sc)
@@ -273,7 +276,7 @@ int sys_probe_peers(void)
                   (unsigned)geteuid(), strerror(errno));
         return -1;
     }
-    if (esem_util_proc_stat(1, &st, &pp) < 0 || esemd_proc_creds(1, &pc) < 0) {
+    if (esem_util_proc_stat(1, &st, &pp) < 0 || proc_creds_read(NULL, 1, &pc) < 0) {
         int e = errno;
         close(pfd);
         esemd_log("cannot read /proc/1/stat and /proc/1/status as uid %u: %s (is /proc mounted "

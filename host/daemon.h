@@ -1,6 +1,10 @@
-/* esemd internals: the untrusted runtime around the trusted core. */
-#ifndef ESEMD_H
-#define ESEMD_H
+/*
+ * esemd's shared state: the types every host module works on and the one
+ * daemon-wide instance.  A header of types only: the modules that act on
+ * them (log, proc, dataplane, clients, admin, ...) each have their own.
+ */
+#ifndef ESEMD_DAEMON_H
+#define ESEMD_DAEMON_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -92,49 +96,12 @@ struct daemon_state {
     int ncpu;                  /* CPUs we may run on (sched_getaffinity) */
     _Atomic uint32_t nqueued;  /* waits queued in the core (changed under core_mu) */
     _Atomic uint64_t served;   /* semaphore binding: requests served by any worker */
+    _Atomic uint32_t nclients; /* live connections (esemctl stats) */
+    int system_mode;           /* esemd --system */
 };
 
-extern struct daemon_state D;
-
-/* dataplane.c */
-int dp_start(int nworkers);
-void dp_stop(void);
-void dp_attach(struct client *c);
-void dp_detach(struct client *c);
-/* End c's core session: re-post grants it never took, then close it.
- * Fills the counts for the log. */
-void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens_closed,
-                    uint32_t *reposted);
-
-
-/* harden.c */
-void harden_process(void);
-void *harden_arena(uint64_t size, const char **kind);
-int harden_seccomp(void);
-
-/* system.c: esemd --system */
-#define ESEM_SYSTEM_USER "esem"
-struct sys_conf {
-    char user[64], group[64];
-    uid_t uid;        /* the daemon user */
-    gid_t gid;        /* its primary group */
-    gid_t sock_gid;   /* the socket's group: --group, else gid */
-    int group_only;   /* --group: socket 0660, members only */
-};
-/* Root check and name look-ups; messages on stderr.  0, or an exit status. */
-int sys_resolve(const char *user, const char *group, struct sys_conf *sc);
-int sys_runtime_dir(const char *dir, const struct sys_conf *sc);
-int sys_as_user(const struct sys_conf *sc, int on, gid_t gid);
-void sys_memlock(uint64_t locked);
-int sys_drop(const struct sys_conf *sc);
-int sys_probe_peers(void);
-
-/* esemd.c */
-int esemd_proc_creds(pid_t pid, struct proc_creds *pc);
-/* The same through *fdp, /proc/PID/status kept open (opened if -1). */
-int esemd_proc_creds_at(int *fdp, pid_t pid, struct proc_creds *pc);
-void esemd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2), nonnull(1)));
-void esemd_refusal(const struct client *c, const char *what, int32_t core_status);
-void esemd_refusal_flush(void);
+/* The daemon: its core, the lock that serialises it, the session table
+ * and the workers.  Set up by main (esemd.c), then shared. */
+extern struct daemon_state esemd;
 
 #endif

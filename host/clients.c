@@ -1,0 +1,360 @@
+/*
+ * Client connections: the table, accept, the hello (identity, core
+ * session, the private channel), and the end of a session (hang-up or
+ * process death).  The main thread runs all of it; admin connections are
+ * handed to admin.c after their hello.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "clients.h"
+#include "dataplane.h"
+#include "life.h"
+#include "log.h"
+#include "proc.h"
+#include "util.h"
+
+static int ep_fd = -1;
+static struct client **clients;
+static uint32_t nclients_cap;
+static uint32_t client_gen;
+
+void clients_init(int epfd)
+{
+    ep_fd = epfd;
+}
+
+static struct client *client_new(int sock)
+{
+    uint32_t id = 0;
+    while (id < nclients_cap && clients[id])
+        id++;
+    if (id == nclients_cap) {
+        uint32_t cap = nclients_cap ? nclients_cap * 2 : 64;
+        struct client **n = realloc(clients, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        memset(n + nclients_cap, 0, (cap - nclients_cap) * sizeof *n);
+        clients = n;
+        nclients_cap = cap;
+    }
+    struct client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->id = id;
+    c->gen = ++client_gen & 0xffffffu;
+    c->sock = sock;
+    c->pidfd = c->efd = c->status_fd = -1;
+    clients[id] = c;
+    atomic_fetch_add(&esemd.nclients, 1);
+    return c;
+}
+
+/* End the core session: its waiters leave the queues, its opens close, and
+ * from here on no worker can deliver a grant into its channel. */
+static void session_close(struct client *c, const char *why)
+{
+    if (!c->session)
+        return;
+    uint32_t nw, no, nr;
+    dp_session_end(c, &nw, &no, &nr);
+    c->session = 0;
+    if (c->kind == ESEM_HELLO_CLIENT)
+        esemd_log_limited("session end pid=%d uid=%u (%s): %u waiters removed, %u opens closed%s",
+                  (int)c->pid, (unsigned)c->uid, why, nw, no,
+                  nr ? ", grants it never took posted again" : "");
+}
+
+static void client_free(struct client *c, const char *why)
+{
+    dp_detach(c);
+    session_close(c, why);
+    if (c->chan)
+        munmap(c->chan, c->chan_size);
+    if (c->sock >= 0)
+        close(c->sock);
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    if (c->efd >= 0)
+        close(c->efd);
+    if (c->status_fd >= 0)
+        close(c->status_fd);
+    clients[c->id] = NULL;
+    atomic_fetch_sub(&esemd.nclients, 1);
+    free(c);
+}
+
+static int send_reply(int sock, const struct esem_hello_reply *rep, const int *fds, int nfds)
+{
+    struct iovec iov = {.iov_base = (void *)rep, .iov_len = sizeof *rep};
+    union {
+        char buf[CMSG_SPACE(3 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds > 3)
+        return -1;
+    if (nfds) {
+        mh.msg_control = u.buf;
+        mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+    }
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof *rep ? 0 : -1;
+}
+
+static void hello_fail(struct client *c, int err, const char *why)
+{
+    struct esem_hello_reply rep = {.err = err};
+    esemd_refusal_errno(c, "connection", why, err); /* audited, rate-limited */
+    send_reply(c->sock, &rep, NULL, 0);
+    client_free(c, "refused");
+}
+
+/* Is `c` really a child of the process behind session `parent`?  The parent
+ * must still be alive (its pidfd) and be the same process (start time), so a
+ * process that was handed a dead client's PID passes on nothing. */
+static int may_inherit(const struct client *c, core_id_t parent, pid_t ppid)
+{
+    uint32_t idx = (uint32_t)parent - 1;
+    if (idx >= esemd.max_sessions)
+        return 0;
+    struct client *p = esemd.by_session[idx];
+    if (!p || p->session != parent || p->kind != ESEM_HELLO_CLIENT)
+        return 0;
+    /* A child that already changed its identity must not pick up its
+     * parent's semaphores late; libesem's children connect inside fork(). */
+    if (c->uid != p->uid || c->gid != p->gid)
+        return 0;
+    uint64_t pst;
+    if (p->pid != ppid || esem_util_proc_stat(ppid, &pst, NULL) < 0 || pst != p->start_time)
+        return 0;
+    return esem_util_pidfd_alive(p->pidfd);
+}
+
+static void handle_hello(struct client *c)
+{
+    struct esem_hello h;
+    /* MSG_TRUNC: the real length, so an oversized hello is refused, not cut */
+    ssize_t n = recv(c->sock, &h, sizeof h, MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    struct ucred cr;
+    socklen_t crl = sizeof cr;
+    if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0) {
+        hello_fail(c, EIO, "no peer credentials");
+        return;
+    }
+    c->pid = cr.pid;
+    c->uid = cr.uid;
+    c->gid = cr.gid;
+    if (n != (ssize_t)sizeof h || h.magic != ESEM_PROTO_MAGIC) {
+        hello_fail(c, EPROTO, "malformed hello");
+        return;
+    }
+    if (h.version != ESEM_PROTO_VERSION) {
+        hello_fail(c, EPROTO, "protocol version mismatch");
+        return;
+    }
+    if (h.kind != ESEM_HELLO_CLIENT && h.kind != ESEM_HELLO_ADMIN) {
+        hello_fail(c, EPROTO, "unknown connection kind");
+        return;
+    }
+    /* Bind the session to this very process: pidfd first, then read its
+     * start time, then check the pidfd still names a live process, so the
+     * /proc data cannot belong to a successor that reused the PIesemd. */
+    c->pidfd = esem_util_pidfd_open(c->pid);
+    pid_t ppid = 0;
+    if (c->pidfd < 0 || esem_util_proc_stat(c->pid, &c->start_time, &ppid) < 0 ||
+        !esem_util_pidfd_alive(c->pidfd)) {
+        hello_fail(c, ESRCH, "peer process vanished");
+        return;
+    }
+    struct core_session_open_args so;
+    memset(&so, 0, sizeof so);
+    so.pid = (uint32_t)c->pid;
+    so.uid = c->uid;
+    so.gid = c->gid;
+    struct proc_creds pc;
+    /* (the kept descriptor is opened by the first open(), so processes
+     * that never open by name cost no extra descriptor) */
+    if (proc_creds_read(NULL, c->pid, &pc) == 0) {
+        so.ngroups = pc.ngroups;
+        memcpy(so.groups, pc.groups, sizeof so.groups);
+        c->creds = pc;
+    }
+    c->creds.uid = c->uid; /* the connection's own credentials */
+    c->creds.gid = c->gid;
+    so.start_time = c->start_time;
+    if (h.kind == ESEM_HELLO_CLIENT && h.key_id) {
+        so.key_id = h.key_id;
+        memcpy(so.nonce, h.nonce, sizeof so.nonce);
+    }
+    struct esem_hello_reply rep = {0};
+    pthread_mutex_lock(&esemd.core_mu);
+    int32_t st = core_ecall(esemd.core, CORE_ECALL_SESSION_OPEN, &so, sizeof so);
+    if (st == CORE_OK) {
+        c->session = so.session;
+        c->key_id = so.key_id;
+        c->kind = (int)h.kind;
+        esemd.by_session[(uint32_t)so.session - 1] = c;
+        if (h.inherit_session && h.kind == ESEM_HELLO_CLIENT) {
+            if (!may_inherit(c, h.inherit_session, ppid)) {
+                st = CORE_E_PERM;
+            } else {
+                struct core_session_inherit_args ia = {.child = c->session,
+                                                       .parent = h.inherit_session};
+                st = core_ecall(esemd.core, CORE_ECALL_SESSION_INHERIT, &ia, sizeof ia);
+                rep.inherited = ia.nopens;
+            }
+        }
+    }
+    pthread_mutex_unlock(&esemd.core_mu);
+    if (st != CORE_OK) {
+        if (st == CORE_E_PERM)
+            esemd_refusal(c, "inherit", st);
+        if (st == CORE_E_AUTH) {
+            /* a key the core was never given (hello_fail audits it) */
+            hello_fail(c, EKEYREJECTED, "unknown key");
+            return;
+        }
+        hello_fail(c, esem_status_errno(st), core_strerror(st));
+        return;
+    }
+    rep.session = c->session;
+    memcpy(rep.proof, so.proof, sizeof rep.proof);
+    rep.core_nonce = so.core_nonce;
+    /* An admin connection sees every semaphore, every user's included: on
+     * the system-wide daemon, only root and the daemon's user get one. */
+    if (h.kind == ESEM_HELLO_ADMIN && esemd.system_mode && c->uid != 0 && c->uid != geteuid()) {
+        hello_fail(c, EACCES, "admin connection from a user other than root and the daemon's");
+        return;
+    }
+    if (h.kind == ESEM_HELLO_ADMIN) {
+        if (send_reply(c->sock, &rep, NULL, 0) < 0) {
+            client_free(c, "hello reply failed");
+            return;
+        }
+        /* hand it over: off our table and out of the main loop's epoll */
+        epoll_ctl(ep_fd, EPOLL_CTL_DEL, c->sock, NULL);
+        clients[c->id] = NULL;
+        atomic_fetch_sub(&esemd.nclients, 1);
+        admin_start(c);
+        return;
+    }
+    /* The channel: anonymous memory shared with this client alone.  Sealed
+     * against resizing so the client cannot shrink it under the daemon and
+     * turn our next access into SIGBUS. */
+    int memfd = memfd_create("esem-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    c->chan_size = sizeof(struct esem_chan);
+    if (memfd < 0 || ftruncate(memfd, (off_t)c->chan_size) < 0 ||
+        fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+        if (memfd >= 0)
+            close(memfd);
+        hello_fail(c, ENOMEM, "cannot create channel");
+        return;
+    }
+    c->chan = mmap(NULL, c->chan_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->chan == MAP_FAILED || c->efd < 0) {
+        c->chan = NULL;
+        close(memfd);
+        hello_fail(c, ENOMEM, "cannot map channel");
+        return;
+    }
+    c->chan->hdr.magic = ESEM_PROTO_MAGIC;
+    c->chan->hdr.nslots = ESEM_NSLOTS;
+    rep.nslots = ESEM_NSLOTS;
+    rep.chan_size = c->chan_size;
+    int fds[3] = {memfd, c->efd, life_fd()};
+    dp_attach(c);
+    int r = send_reply(c->sock, &rep, fds, 3);
+    close(memfd);
+    if (r < 0) {
+        client_free(c, "hello reply failed");
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_PIDFD, c->gen, c->id)};
+    epoll_ctl(ep_fd, EPOLL_CTL_ADD, c->pidfd, &ev);
+    char keyinfo[40] = "";
+    if (so.key_id)
+        snprintf(keyinfo, sizeof keyinfo, " key=%016llx", (unsigned long long)so.key_id);
+    esemd_log_limited("session start pid=%d uid=%u gid=%u%s%s", (int)c->pid, (unsigned)c->uid,
+              (unsigned)c->gid, keyinfo,
+              h.inherit_session ? " (inherits its parent's opens)" : "");
+}
+
+static void on_sock(struct client *c, uint32_t events)
+{
+    if (!c->kind) {
+        handle_hello(c);
+        return;
+    }
+    /* A client sends nothing after hello; anything else is garbage, and a
+     * hang-up means the process closed us, exec'd or died. */
+    char junk[256];
+    ssize_t n = recv(c->sock, junk, sizeof junk, MSG_DONTWAIT);
+    if (n > 0) {
+        esemd_refusal(c, "control message after hello", CORE_E_BADCALL);
+        return;
+    }
+    if (n < 0 && errno == EAGAIN && !(events & (EPOLLHUP | EPOLLERR)))
+        return;
+    client_free(c, "hang-up");
+}
+
+void clients_accept(int listen_fd)
+{
+    for (;;) {
+        int s = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (s < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                esemd_log("accept: %s", strerror(errno));
+            return;
+        }
+        struct client *c = client_new(s);
+        if (!c) {
+            close(s);
+            continue;
+        }
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = EV(EV_SOCK, c->gen, c->id)};
+        epoll_ctl(ep_fd, EPOLL_CTL_ADD, s, &ev);
+    }
+}
+
+
+void clients_event(uint64_t data, uint32_t events)
+{
+    uint32_t type = (uint32_t)(data >> 56);
+    uint32_t gen = (uint32_t)(data >> 32) & 0xffffffu;
+    uint32_t id = (uint32_t)data;
+    if (id >= nclients_cap || !clients[id] || clients[id]->gen != gen)
+        return; /* a late event of a client already gone */
+    if (type == EV_SOCK)
+        on_sock(clients[id], events);
+    else if (type == EV_PIDFD)
+        client_free(clients[id], "process exited");
+}
+
+void clients_free_all(void)
+{
+    for (uint32_t i = 0; i < nclients_cap; i++)
+        if (clients[i])
+            client_free(clients[i], "daemon stopping");
+    free(clients);
+    clients = NULL;
+    nclients_cap = 0;
+}
