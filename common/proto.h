@@ -26,12 +26,19 @@
 #define ESEM_NAME_BUF 256u
 
 enum esem_hello_kind { ESEM_HELLO_CLIENT = 1, ESEM_HELLO_ADMIN = 2 };
+#define ESEM_TOKEN_BYTES 16u
+#define ESEM_TOKENS_KEPT 64u /* tokens a process has registered and no child used yet */
 
 struct esem_hello {
     uint32_t magic, version, kind, pad_;
-    /* A child after fork(): the parent's session, whose opens it inherits.
-     * The daemon checks that the caller really is that process's child. */
+    /* A child after fork(): the parent's session, whose opens it inherits,
+     * and the one-time token the parent registered for it (ESEM_OP_FORK)
+     * just before fork().  The daemon checks that the caller really is
+     * that process's child and that the token is one the parent made and
+     * nobody used: an exec'd child no longer has it, so exec drops the
+     * parent's semaphores as POSIX says. */
     uint64_t inherit_session;
+    uint8_t inherit_token[ESEM_TOKEN_BYTES];
     /* A key session: the id of the key the client holds (0: a PID session)
      * and a fresh random nonce; the core answers with a proof that it
      * knows the key, and from then on every request and reply is MACed
@@ -82,6 +89,8 @@ enum esem_op {
     ESEM_OP_GETVALUE,
     ESEM_OP_GRANT,  /* oflag = CORE_R_* rights, name = struct core_principal */
     ESEM_OP_REVOKE, /* same */
+    ESEM_OP_FORK,   /* name = ESEM_TOKEN_BYTES of a fresh inheritance token (the
+                     * daemon's own business: no core call, no core MAC) */
     ESEM_OP_MAX_
 };
 

@@ -13,7 +13,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sodium.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "admin.h"
@@ -25,9 +27,12 @@
 #include "util.h"
 
 static int ep_fd = -1;
+static int accept_paused, paused_fd = -1;
 static struct client **clients;
 static uint32_t nclients_cap;
 static uint32_t client_gen;
+
+static void accept_resume(void);
 
 void clients_init(int epfd)
 {
@@ -92,6 +97,7 @@ static void client_free(struct client *c, const char *why)
     clients[c->id] = NULL;
     atomic_fetch_sub(&esemd.nclients, 1);
     free(c);
+    accept_resume();
 }
 
 static int send_reply(int sock, const struct esem_hello_reply *rep, const int *fds, int nfds)
@@ -127,7 +133,8 @@ static void hello_fail(struct client *c, int err, const char *why)
 /* Is `c` really a child of the process behind session `parent`?  The parent
  * must still be alive (its pidfd) and be the same process (start time), so a
  * process that was handed a dead client's PID passes on nothing. */
-static int may_inherit(const struct client *c, core_id_t parent, pid_t ppid)
+static int may_inherit(const struct client *c, core_id_t parent, pid_t ppid,
+                       const uint8_t token[ESEM_TOKEN_BYTES])
 {
     uint32_t idx = (uint32_t)parent - 1;
     if (idx >= esemd.max_sessions)
@@ -142,7 +149,22 @@ static int may_inherit(const struct client *c, core_id_t parent, pid_t ppid)
     uint64_t pst;
     if (p->pid != ppid || esem_util_proc_stat(ppid, &pst, NULL) < 0 || pst != p->start_time)
         return 0;
-    return esem_util_pidfd_alive(p->pidfd);
+    if (!esem_util_pidfd_alive(p->pidfd))
+        return 0;
+    /* Finding 6 of the security review: the parent's session id alone can
+     * be guessed (an exec'd child found it in 193 tries).  The child must
+     * show a token its parent registered just before fork() and nobody has
+     * used: one use each, so an exec'd child (its memory gone) gets
+     * nothing. */
+    if (sodium_is_zero(token, ESEM_TOKEN_BYTES))
+        return 0; /* (a used or unset token reads as zeros) */
+    for (uint32_t i = 0; i < p->ntokens; i++) {
+        if (sodium_memcmp(p->tokens[i], token, ESEM_TOKEN_BYTES) == 0) {
+            sodium_memzero(p->tokens[i], ESEM_TOKEN_BYTES);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static void handle_hello(struct client *c)
@@ -152,15 +174,6 @@ static void handle_hello(struct client *c)
     ssize_t n = recv(c->sock, &h, sizeof h, MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0 && errno == EAGAIN)
         return;
-    struct ucred cr;
-    socklen_t crl = sizeof cr;
-    if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0) {
-        hello_fail(c, EIO, "no peer credentials");
-        return;
-    }
-    c->pid = cr.pid;
-    c->uid = cr.uid;
-    c->gid = cr.gid;
     if (n != (ssize_t)sizeof h || h.magic != ESEM_PROTO_MAGIC) {
         hello_fail(c, EPROTO, "malformed hello");
         return;
@@ -173,15 +186,25 @@ static void handle_hello(struct client *c)
         hello_fail(c, EPROTO, "unknown connection kind");
         return;
     }
-    /* Bind the session to this very process: pidfd first, then read its
-     * start time, then check the pidfd still names a live process, so the
-     * /proc data cannot belong to a successor that reused the PIesemd. */
-    c->pidfd = esem_util_pidfd_open(c->pid);
+    /* The process that connected (bind_peer) must still be alive: a hello
+     * sent by whoever it handed the socket to after exiting is refused,
+     * whatever process now has its pid. */
     pid_t ppid = 0;
-    if (c->pidfd < 0 || esem_util_proc_stat(c->pid, &c->start_time, &ppid) < 0 ||
+    uint64_t st_now = 0;
+    if (!esem_util_pidfd_alive(c->pidfd) ||
+        esem_util_proc_stat(c->pid, &st_now, &ppid) < 0 || st_now != c->start_time ||
         !esem_util_pidfd_alive(c->pidfd)) {
-        hello_fail(c, ESRCH, "peer process vanished");
+        hello_fail(c, ESRCH, "the connecting process is gone");
         return;
+    }
+    {
+        char exe[48];
+        struct stat es;
+        snprintf(exe, sizeof exe, "/proc/%d/exe", (int)c->pid);
+        if (stat(exe, &es) == 0) {
+            c->exe_dev = (uint64_t)es.st_dev;
+            c->exe_ino = (uint64_t)es.st_ino;
+        }
     }
     struct core_session_open_args so;
     memset(&so, 0, sizeof so);
@@ -198,6 +221,7 @@ static void handle_hello(struct client *c)
     }
     c->creds.uid = c->uid; /* the connection's own credentials */
     c->creds.gid = c->gid;
+    c->hello_creds = c->creds; /* the ceiling of every later read */
     so.start_time = c->start_time;
     if (h.kind == ESEM_HELLO_CLIENT && h.key_id) {
         so.key_id = h.key_id;
@@ -212,7 +236,7 @@ static void handle_hello(struct client *c)
         c->kind = (int)h.kind;
         esemd.by_session[(uint32_t)so.session - 1] = c;
         if (h.inherit_session && h.kind == ESEM_HELLO_CLIENT) {
-            if (!may_inherit(c, h.inherit_session, ppid)) {
+            if (!may_inherit(c, h.inherit_session, ppid, h.inherit_token)) {
                 st = CORE_E_PERM;
             } else {
                 struct core_session_inherit_args ia = {.child = c->session,
@@ -316,13 +340,57 @@ static void on_sock(struct client *c, uint32_t events)
     client_free(c, "hang-up");
 }
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; Debian 12's headers predate it */
+#endif
+
+/* Finding 2 of the security review: identify the process that connected,
+ * not whichever process holds the socket when the hello comes (it may have
+ * been handed to a helper, and the connector's pid reused by a victim).
+ * SO_PEERPIDFD gives a pidfd of the connecting process itself; where the
+ * kernel lacks it, the pid from SO_PEERCRED is pinned by a pidfd at once,
+ * before anything else.  The start time is read now and the pidfd checked
+ * after, so it is the connector's.  The hello must then come while that
+ * process is alive, within HELLO_TIMEOUT_MS. */
+static int bind_peer(struct client *c)
+{
+    struct ucred cr;
+    socklen_t crl = sizeof cr;
+    if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0)
+        return -1;
+    c->pid = cr.pid;
+    c->uid = cr.uid;
+    c->gid = cr.gid;
+    int fd = -1;
+    socklen_t fl = sizeof fd;
+    if (getsockopt(c->sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &fl) < 0 || fd < 0)
+        fd = esem_util_pidfd_open(c->pid);
+    c->pidfd = fd;
+    if (fd < 0 || esem_util_proc_stat(c->pid, &c->start_time, NULL) < 0 ||
+        !esem_util_pidfd_alive(fd))
+        return -1;
+    return 0;
+}
+
+#define HELLO_TIMEOUT_MS 5000u
+
 void clients_accept(int listen_fd)
 {
     for (;;) {
         int s = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (s < 0) {
-            if (errno != EAGAIN && errno != EINTR)
+            if (errno == EMFILE || errno == ENFILE) {
+                /* Out of descriptors: the listening socket stays readable,
+                 * so returning would spin the main loop (finding of the
+                 * abuse campaign).  Stop accepting until one is freed. */
+                accept_paused = 1;
+                epoll_ctl(ep_fd, EPOLL_CTL_DEL, listen_fd, NULL);
+                paused_fd = listen_fd;
+                esemd_log_limited("accept: %s: not accepting until a descriptor is free",
+                                  strerror(errno));
+            } else if (errno != EAGAIN && errno != EINTR) {
                 esemd_log("accept: %s", strerror(errno));
+            }
             return;
         }
         struct client *c = client_new(s);
@@ -330,9 +398,42 @@ void clients_accept(int listen_fd)
             close(s);
             continue;
         }
+        c->accepted_ns = esem_util_now_ns(CLOCK_MONOTONIC);
+        if (bind_peer(c) < 0) {
+            hello_fail(c, ESRCH, "peer process vanished before its hello");
+            continue;
+        }
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = EV(EV_SOCK, c->gen, c->id)};
         epoll_ctl(ep_fd, EPOLL_CTL_ADD, s, &ev);
     }
+}
+
+/* A descriptor was freed: accept again if we had stopped. */
+static void accept_resume(void)
+{
+    if (!accept_paused)
+        return;
+    accept_paused = 0;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_LISTEN, 0, 0)};
+    epoll_ctl(ep_fd, EPOLL_CTL_ADD, paused_fd, &ev);
+}
+
+int clients_tick(void)
+{
+    /* connections that never said hello hold a descriptor and memory:
+     * closed after HELLO_TIMEOUT_MS (finding 3 of the abuse campaign) */
+    uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
+    int waiting = 0;
+    for (uint32_t i = 0; i < nclients_cap; i++) {
+        struct client *c = clients[i];
+        if (!c || c->kind)
+            continue;
+        if (now - c->accepted_ns > HELLO_TIMEOUT_MS * 1000000ull)
+            hello_fail(c, ETIMEDOUT, "no hello in time");
+        else
+            waiting = 1;
+    }
+    return waiting || accept_paused;
 }
 
 

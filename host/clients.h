@@ -17,6 +17,9 @@ void clients_init(int epfd);
 void clients_accept(int listen_fd);
 /* An EV_SOCK or EV_PIDFD event. */
 void clients_event(uint64_t data, uint32_t events);
+/* Housekeeping, at least once a second while it returns 1: connections
+ * that never said hello are closed after a timeout; a paused accept. */
+int clients_tick(void);
 /* End every session (daemon stopping). */
 void clients_free_all(void);
 

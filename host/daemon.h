@@ -43,6 +43,12 @@ struct client {
     uid_t uid;
     gid_t gid;
     uint64_t start_time;
+    struct proc_creds hello_creds; /* what it had at connect: later reads may only
+                                    * drop below them (a non-root uid stays) */
+    uint64_t exe_dev, exe_ino;     /* /proc/PID/exe at hello: a change means exec */
+    uint8_t tokens[ESEM_TOKENS_KEPT][ESEM_TOKEN_BYTES]; /* for its children (core_mu) */
+    uint32_t ntokens, next_token;
+    uint64_t accepted_ns;          /* when the connection was accepted */
     struct proc_creds creds; /* as last read; owned by the serving worker */
     int status_fd;           /* /proc/PID/status, kept open; same owner */
     core_id_t session;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dataplane.h"
@@ -175,7 +176,7 @@ struct req {
 static const char *op_name(uint32_t op)
 {
     static const char *const n[] = {"?", "open", "create", "close", "destroy", "unlink",
-                                    "post", "wait", "trywait", "getvalue", "grant", "revoke"};
+                                    "post", "wait", "trywait", "getvalue", "grant", "revoke", "fork"};
     _Static_assert(sizeof n / sizeof n[0] == ESEM_OP_MAX_, "one name per op");
     return op < ESEM_OP_MAX_ ? n[op] : "bad-op";
 }
@@ -217,10 +218,55 @@ struct taken {
     uint32_t seq, cseq;
     uint64_t seq64; /* seq with the client's high bits */
     int fresh;      /* a new request (else: maybe a cancel) */
-    int32_t cred_st; /* OPEN/UNLINK: 0, or why the caller's identity is unknown */
+    int32_t cred_st; /* OPEN/UNLINK: 0, or why the caller's identity is refused */
+    const char *cred_why; /* ... in words, for the audit line */
     struct req r;
     struct proc_creds pc;
 };
+
+/* Finding 1 of the security review: whoever holds a client's socket and
+ * channel can send requests, so credentials read later from /proc may
+ * only drop below those SO_PEERCRED gave at connect, never rise — else a
+ * process that connects, hands its channel to a helper and execs a setuid
+ * program lends the helper root's identity.  Connected as root: anything
+ * (dropping privileges is normal).  Otherwise the uid stays, and gid and
+ * groups only among those it had. */
+static int in_groups(const struct proc_creds *p, uint32_t g)
+{
+    if (p->gid == g)
+        return 1;
+    for (uint32_t i = 0; i < p->ngroups && i < CORE_NGROUPS_MAX; i++)
+        if (p->groups[i] == g)
+            return 1;
+    return 0;
+}
+
+static int creds_within(const struct proc_creds *hello, struct proc_creds *now)
+{
+    if (hello->uid == 0)
+        return 1;
+    if (now->uid != hello->uid || !in_groups(hello, now->gid))
+        return 0;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < now->ngroups && i < CORE_NGROUPS_MAX; i++)
+        if (in_groups(hello, now->groups[i]))
+            now->groups[n++] = now->groups[i];
+    now->ngroups = n;
+    return 1;
+}
+
+/* Did the process exec since hello?  Its /proc/PID/exe names another file
+ * (exec of the same file is not seen: documented).  Its channel and socket
+ * may be held by another process, which must not go on in its name. */
+static int exec_happened(struct client *c)
+{
+    char path[48];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)c->pid);
+    if (stat(path, &st) < 0)
+        return 0; /* unreadable (not our uid, hidepid): no exe check */
+    return (uint64_t)st.st_dev != c->exe_dev || (uint64_t)st.st_ino != c->exe_ino;
+}
 
 /* Phase one, without the core lock: copy the request once (the client can
  * rewrite the slot at any time, so nothing is read from it twice), and for
@@ -241,6 +287,7 @@ static int take(struct client *c, uint32_t k, struct taken *t)
     uint32_t last = atomic_load_explicit((_Atomic uint32_t *)&ss->last_seq, memory_order_acquire);
     t->fresh = t->seq != last;
     t->cred_st = 0;
+    t->cred_why = NULL;
     if (!t->fresh) {
         /* Only now is the cancel looked at: one that came with a fresh
          * request (a deadline that passed at once) must still be seen on
@@ -265,7 +312,7 @@ static int take(struct client *c, uint32_t k, struct taken *t)
     r->prio = s->prio;
     r->handle = s->handle;
     memcpy(r->mac, s->mac, sizeof r->mac);
-    if (r->op == ESEM_OP_GRANT || r->op == ESEM_OP_REVOKE) {
+    if (r->op == ESEM_OP_GRANT || r->op == ESEM_OP_REVOKE || r->op == ESEM_OP_FORK) {
         if (r->name_len > ESEM_NAME_BUF)
             r->name_len = ESEM_NAME_BUF;
         memcpy(r->name, s->name, r->name_len);
@@ -279,15 +326,22 @@ static int take(struct client *c, uint32_t k, struct taken *t)
          * an open needs the groups and umask too.  Groups last read stay
          * in the session for the unlink case, where they do not count. */
         t->pc = c->creds;
-        if (r->op == ESEM_OP_UNLINK &&
-            esem_util_pidfd_fscreds(c->pidfd, &t->pc.uid, &t->pc.gid) == 0)
-            return 1; /* the pidfd names this process even if the pid was reused */
-        /* The pidfd check after the read: the data is this process's, not
-         * a successor's that reused the pid. */
-        if (proc_creds_read(&c->status_fd, c->pid, &t->pc) < 0 ||
-            !esem_util_pidfd_alive(c->pidfd)) {
+        /* (for unlink the pidfd names this process even if the pid was
+         * reused; for an open, the pidfd check after the read shows the
+         * data is this process's, not a successor's that reused the pid) */
+        int fast = r->op == ESEM_OP_UNLINK &&
+                   esem_util_pidfd_fscreds(c->pidfd, &t->pc.uid, &t->pc.gid) == 0;
+        if (!fast && (proc_creds_read(&c->status_fd, c->pid, &t->pc) < 0 ||
+                      !esem_util_pidfd_alive(c->pidfd))) {
             t->cred_st = CORE_E_SESSION;
-        } else {
+            t->cred_why = "process gone";
+        } else if (exec_happened(c)) {
+            t->cred_st = CORE_E_SESSION;
+            t->cred_why = "the process exec'd: its session ended";
+        } else if (!creds_within(&c->hello_creds, &t->pc)) {
+            t->cred_st = CORE_E_ACCES;
+            t->cred_why = "credentials above those it connected with";
+        } else if (!fast) {
             c->creds = t->pc; /* the core applies t->pc.umask, as open(2) would */
         }
     }
@@ -315,6 +369,20 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
         uint64_t handle = 0;
         uint8_t rmac[CORE_MAC_BYTES] = {0};
         int32_t st = t->cred_st;
+        if (st && t->cred_why)
+            esemd_refusal_errno(c, op_name(t->r.op), t->cred_why, esem_status_errno(st));
+        if (t->r.op == ESEM_OP_FORK) {
+            /* a token for a child this process is about to fork */
+            if (t->r.name_len == ESEM_TOKEN_BYTES) {
+                memcpy(c->tokens[c->next_token], t->r.name, ESEM_TOKEN_BYTES);
+                c->next_token = (c->next_token + 1) % ESEM_TOKENS_KEPT;
+                if (c->ntokens < ESEM_TOKENS_KEPT)
+                    c->ntokens++;
+            }
+            reply(c, k, t->seq64, t->r.name_len == ESEM_TOKEN_BYTES ? CORE_OK : CORE_E_INVAL, 0,
+                  0, NULL, q);
+            return;
+        }
         if (!st && (t->r.op == ESEM_OP_OPEN || t->r.op == ESEM_OP_UNLINK)) {
             struct core_session_setcred_args sc = {.session = c->session, .uid = t->pc.uid,
                                                    .gid = t->pc.gid, .ngroups = t->pc.ngroups};

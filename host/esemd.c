@@ -382,11 +382,19 @@ int main(int argc, char **argv)
     }
 
     clients_init(ep_fd);
+    int ticking = 0;
+    uint64_t last_tick = 0;
     while (!shutting_down) {
         struct epoll_event evs[64];
-        /* wake within a second while suppressed audit lines await their count */
-        int n = epoll_wait(ep_fd, evs, 64, audit_pending() ? 1000 : -1);
+        /* wake within a second while there is housekeeping: suppressed
+         * audit lines awaiting their count, hellos awaiting their timeout */
+        int n = epoll_wait(ep_fd, evs, 64, audit_pending() || ticking ? 500 : -1);
         audit_tick();
+        uint64_t now = esem_util_now_ns(CLOCK_MONOTONIC);
+        if (now - last_tick >= 250000000ull || n == 0) {
+            ticking = clients_tick();
+            last_tick = now;
+        }
         if (n < 0 && errno != EINTR) {
             esemd_log("epoll_wait: %s", strerror(errno));
             break;
@@ -395,6 +403,7 @@ int main(int argc, char **argv)
             uint32_t type = (uint32_t)(evs[i].data.u64 >> 56);
             if (type == EV_LISTEN) {
                 clients_accept(listen_fd);
+                ticking = 1; /* a hello is due */
             } else if (type == EV_SIGNAL) {
                 struct signalfd_siginfo si;
                 while (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {

@@ -43,6 +43,8 @@ static struct {
     struct esem_life *life; /* the daemon's life page, read-only */
     uint64_t session;
     uint64_t inherit_from; /* after fork: the parent's session */
+    uint8_t fork_token[ESEM_TOKEN_BYTES]; /* registered with esemd before fork(); the
+                                           * child shows it in its hello (one use) */
     _Atomic uint64_t slot_used[ESEM_NSLOTS / 64];
     _Atomic uint32_t slot_epoch, slot_sleepers;
     int fork_pipe[2]; /* parent waits for the child's hello (inheritance) */
@@ -200,6 +202,8 @@ static int do_connect_once(void)
         return -G.key_err;
     struct esem_hello h = {.magic = ESEM_PROTO_MAGIC, .version = ESEM_PROTO_VERSION,
                            .kind = ESEM_HELLO_CLIENT, .inherit_session = G.inherit_from};
+    if (G.inherit_from)
+        memcpy(h.inherit_token, G.fork_token, ESEM_TOKEN_BYTES);
     if (G.keyed) {
         h.key_id = G.key_id;
         randombytes_buf(h.nonce, sizeof h.nonce);
@@ -278,6 +282,7 @@ static int do_connect_once(void)
     G.efd = fds[1];
     G.session = rep.session;
     G.inherit_from = 0;
+    sodium_memzero(G.fork_token, sizeof G.fork_token); /* one use */
     memset(G.seq, 0, sizeof G.seq);
     atomic_store(&G.state, ST_UP);
     return 0;
@@ -342,8 +347,14 @@ static void mark_broken(void)
  * parent that holds semaphores therefore waits in fork() until the child's
  * hello was answered (one round trip), so even a parent that exits at once
  * (daemonising) hands its semaphores on. */
+static int fork_register(void);
+
 static void atfork_prepare(void)
 {
+    /* A fresh one-time token for the child, registered before the fork
+     * (one round trip): only a child that has it can act as our child. */
+    if (atomic_load(&G.state) == ST_UP && fork_register() < 0)
+        sodium_memzero(G.fork_token, sizeof G.fork_token);
     pthread_mutex_lock(&G.mu);
     G.fork_pipe[0] = G.fork_pipe[1] = -1;
     if (atomic_load(&G.state) == ST_UP && atomic_load(&G.nheld) > 0 &&
@@ -533,7 +544,8 @@ static int reply_ready(struct esem_slot *s, uint32_t seq)
     _Atomic uint32_t *rs = (_Atomic uint32_t *)&s->rep_seq;
     if (atomic_load_explicit(rs, memory_order_acquire) != seq)
         return 0;
-    if (!G.keyed || reply_authentic(s))
+    /* a request the daemon answers itself (ESEM_OP_FORK) has no core MAC */
+    if (!G.keyed || G.pend[s - G.chan->slot].call == 0 || reply_authentic(s))
         return 1;
     /* Not the core's reply (a forged grant, say): refuse it and keep
      * waiting.  Put the sequence back so the futex can sleep again; if the
@@ -999,6 +1011,19 @@ int esemi_grant(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext, unsig
 int esemi_revoke(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext, unsigned rights)
 {
     return acl_op(ESEM_OP_REVOKE, handle, kind, id, ext, rights);
+}
+
+/* Register a fresh inheritance token for the child about to be forked. */
+static int fork_register(void)
+{
+    uint8_t t[ESEM_TOKEN_BYTES];
+    randombytes_buf(t, sizeof t);
+    struct call c = {.op = ESEM_OP_FORK, .name = (const char *)t, .name_len = sizeof t};
+    int r = rpc(&c);
+    if (r == 0)
+        memcpy(G.fork_token, t, sizeof t);
+    sodium_memzero(t, sizeof t);
+    return r;
 }
 
 /* Make this process's session a key session.  G.mu held, or from
