@@ -14,7 +14,7 @@
 
 int esem_util_default_socket(char *buf, size_t len)
 {
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    const char *xdg = secure_getenv("XDG_RUNTIME_DIR");
     int n;
     if (xdg && xdg[0] == '/')
         n = snprintf(buf, len, "%s/esem/esemd.sock", xdg);
@@ -29,7 +29,7 @@ int esem_util_default_socket(char *buf, size_t len)
 
 int esem_util_client_socket(char *buf, size_t len)
 {
-    const char *env = getenv("ESEM_SOCKET");
+    const char *env = secure_getenv("ESEM_SOCKET");
     if (env && env[0]) {
         if (strlen(env) >= len) {
             errno = ENAMETOOLONG;
@@ -41,7 +41,7 @@ int esem_util_client_socket(char *buf, size_t len)
     /* Opt-in only: a program never drifts to the shared system daemon
      * because its user's daemon happens not to run (two processes of one
      * program would then hold different semaphores of the same name). */
-    const char *sys = getenv("ESEM_SYSTEM");
+    const char *sys = secure_getenv("ESEM_SYSTEM");
     if (sys && strcmp(sys, "1") == 0) {
         if (sizeof ESEM_SYSTEM_SOCKET > len) {
             errno = ENAMETOOLONG;

@@ -31,24 +31,47 @@ int keyring_load(const char *path)
         close(fd);
         return -1;
     }
-    FILE *f = fdopen(fd, "r");
-    if (!f) {
+    /* One read() into a buffer we wipe (stdio would leave copies of the
+     * keys in buffers of its own). */
+    enum { MAXSZ = 1 << 20 };
+    if (st.st_size > MAXSZ) {
+        esemd_log("keyring %s: larger than %d bytes", path, MAXSZ);
         close(fd);
         return -1;
     }
-    char line[256];
+    size_t cap = (size_t)st.st_size + 1, len = 0;
+    char *buf = sodium_malloc(cap);
+    if (!buf) {
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf + len, cap - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        if (len == cap - 1)
+            break;
+    }
+    close(fd);
+    buf[len] = 0;
     int n = 0, bad = 0, lineno = 0;
-    while (fgets(line, sizeof line, f)) {
+    for (char *line = buf, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
         lineno++;
         char *p = line + strspn(line, " \t");
-        p[strcspn(p, "\r\n")] = 0;
+        p[strcspn(p, "\r")] = 0;
         if (*p == 0 || *p == '#')
             continue;
         struct core_key_add_args ka;
-        size_t len = 0;
+        size_t klen = 0;
         if (strlen(p) != 2 * CORE_KEY_BYTES ||
-            sodium_hex2bin(ka.key, sizeof ka.key, p, strlen(p), NULL, &len, NULL) != 0 ||
-            len != CORE_KEY_BYTES) {
+            sodium_hex2bin(ka.key, sizeof ka.key, p, strlen(p), NULL, &klen, NULL) != 0 ||
+            klen != CORE_KEY_BYTES) {
             esemd_log("keyring %s:%d: not a key (64 hex digits)", path, lineno);
             bad = 1;
             break;
@@ -62,8 +85,7 @@ int keyring_load(const char *path)
         }
         n++;
     }
-    sodium_memzero(line, sizeof line);
-    fclose(f);
+    sodium_free(buf); /* wipes it */
     if (bad)
         return -1;
     esemd_log("keyring %s: %d key(s) provisioned to the core", path, n);

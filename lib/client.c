@@ -443,7 +443,7 @@ static void init_once(void)
     if (sodium_init() < 0)
         abort(); /* libsodium cannot work at all: never run with a weak key */
     randombytes_buf(tag_key, sizeof tag_key);
-    const char *kf = getenv("ESEM_KEY_FILE");
+    const char *kf = secure_getenv("ESEM_KEY_FILE");
     if (kf && *kf && !G.keyed) {
         uint8_t key[CORE_KEY_BYTES];
         if (esemi_read_key_file(kf, key) == 0)
@@ -452,7 +452,7 @@ static void init_once(void)
             G.key_err = ENOKEY; /* fail closed: every call fails */
         sodium_memzero(key, sizeof key);
     }
-    const char *spin = getenv("ESEM_SPIN_US");
+    const char *spin = secure_getenv("ESEM_SPIN_US");
     G.spin_ns = (spin ? strtoull(spin, NULL, 10) : 20) * 1000ull;
     pthread_key_create(&G.slot_key, thread_exit);
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);

@@ -88,7 +88,7 @@ static void load_real(void)
         (int (*)(sem_t *, clockid_t, const struct timespec *))dlsym(RTLD_NEXT, "sem_clockwait");
     real.post = (int (*)(sem_t *))dlsym(RTLD_NEXT, "sem_post");
     real.getvalue = (int (*)(sem_t *, int *))dlsym(RTLD_NEXT, "sem_getvalue");
-    const char *p = getenv("ESEM_PRIVATE");
+    const char *p = secure_getenv("ESEM_PRIVATE");
     private_glibc = p && strcmp(p, "glibc") == 0;
 }
 
@@ -113,7 +113,7 @@ static int settle(int r)
     if (r != -ECONNREFUSED && r != -EIO)
         return r;
     int expect = MODE_UNKNOWN;
-    const char *fb = getenv("ESEM_FALLBACK");
+    const char *fb = secure_getenv("ESEM_FALLBACK");
     if (fb && strcmp(fb, "glibc") == 0) {
         if (atomic_compare_exchange_strong(&mode, &expect, MODE_GLIBC))
             say("esem: esemd is not reachable; ESEM_FALLBACK=glibc: this process uses glibc's "
@@ -140,6 +140,80 @@ static int glibc_mode(void)
     return atomic_load_explicit(&mode, memory_order_relaxed) == MODE_GLIBC;
 }
 
+/* ESEM_PRIVATE=glibc: the addresses of the sem_t this process itself
+ * sem_init'ed with pshared=0 and glibc serves.  Only those go to glibc: a
+ * sem_t the shim does not recognise is otherwise EINVAL, so a process that
+ * can write a shared segment cannot turn one of our process-shared
+ * semaphores into a glibc one by overwriting it (finding 8 of the security
+ * review).  Open addressing over a fixed table, read without a lock (the
+ * sem_post path must stay async-signal-safe); changed under a mutex. */
+#define PRIV_SLOTS 4096u
+static _Atomic uintptr_t priv_set[PRIV_SLOTS];
+static pthread_mutex_t priv_mu = PTHREAD_MUTEX_INITIALIZER;
+#define PRIV_GONE ((uintptr_t)1) /* a removed entry: probing goes on past it */
+
+static uint32_t priv_hash(uintptr_t a)
+{
+    return (uint32_t)((a >> 4) * 0x9E3779B97F4A7C15ull >> 40) % PRIV_SLOTS;
+}
+
+static int priv_has(const sem_t *sem)
+{
+    uintptr_t a = (uintptr_t)sem;
+    for (uint32_t i = 0, k = priv_hash(a); i < PRIV_SLOTS; i++, k = (k + 1) % PRIV_SLOTS) {
+        uintptr_t v = atomic_load_explicit(&priv_set[k], memory_order_acquire);
+        if (v == a)
+            return 1;
+        if (v == 0)
+            return 0;
+    }
+    return 0;
+}
+
+/* 0, or -1 if the table is full (the semaphore then goes to esem) */
+static int priv_add(const sem_t *sem)
+{
+    uintptr_t a = (uintptr_t)sem;
+    int r = -1;
+    pthread_mutex_lock(&priv_mu);
+    if (priv_has(sem)) {
+        r = 0;
+    } else {
+        for (uint32_t i = 0, k = priv_hash(a); i < PRIV_SLOTS; i++, k = (k + 1) % PRIV_SLOTS) {
+            uintptr_t v = atomic_load_explicit(&priv_set[k], memory_order_relaxed);
+            if (v == 0 || v == PRIV_GONE) {
+                atomic_store_explicit(&priv_set[k], a, memory_order_release);
+                r = 0;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&priv_mu);
+    return r;
+}
+
+static void priv_remove(const sem_t *sem)
+{
+    uintptr_t a = (uintptr_t)sem;
+    pthread_mutex_lock(&priv_mu);
+    for (uint32_t i = 0, k = priv_hash(a); i < PRIV_SLOTS; i++, k = (k + 1) % PRIV_SLOTS) {
+        uintptr_t v = atomic_load_explicit(&priv_set[k], memory_order_relaxed);
+        if (v == a) {
+            atomic_store_explicit(&priv_set[k], PRIV_GONE, memory_order_release);
+            break;
+        }
+        if (v == 0)
+            break;
+    }
+    pthread_mutex_unlock(&priv_mu);
+}
+
+/* Does a sem_t the shim does not recognise go to glibc? */
+static int to_glibc(const sem_t *sem)
+{
+    return glibc_mode() || (private_glibc && priv_has(sem));
+}
+
 /* The handle behind a sem_t, or 0 if the sem_t is not (or no longer) ours. */
 static uint64_t handle_of(const sem_t *s)
 {
@@ -159,8 +233,14 @@ static uint64_t handle_of(const sem_t *s)
 int shim_sem_init(sem_t *sem, int pshared, unsigned int value) __attribute__((visibility("default")));
 int shim_sem_init(sem_t *sem, int pshared, unsigned int value)
 {
-    if (glibc_mode() || (pshared == 0 && private_glibc))
+    if (glibc_mode())
         return real.init(sem, pshared, value);
+    if (pshared == 0 && private_glibc && sem && priv_add(sem) == 0) {
+        int r = real.init(sem, pshared, value);
+        if (r < 0)
+            priv_remove(sem);
+        return r;
+    }
     if (!sem)
         return fail(-EINVAL);
     if (value > ESEM_VALUE_MAX)
@@ -189,8 +269,14 @@ int shim_sem_destroy(sem_t *sem) __attribute__((visibility("default")));
 int shim_sem_destroy(sem_t *sem)
 {
     uint64_t h = handle_of(sem);
-    if (!h)
-        return glibc_mode() || private_glibc ? real.destroy(sem) : fail(-EINVAL);
+    if (!h) {
+        if (!to_glibc(sem))
+            return fail(-EINVAL);
+        int r = real.destroy(sem);
+        if (r == 0 && !glibc_mode())
+            priv_remove(sem);
+        return r;
+    }
     int r = esemi_destroy(h);
     if (r < 0)
         return fail(r);
@@ -257,7 +343,7 @@ int shim_sem_post(sem_t *sem)
 {
     uint64_t h = handle_of(sem);
     if (!h)
-        return glibc_mode() || private_glibc ? real.post(sem) : fail(-EINVAL);
+        return to_glibc(sem) ? real.post(sem) : fail(-EINVAL);
     int saved = errno;
     int r = esemi_post(h);
     if (r < 0)
@@ -271,7 +357,7 @@ int shim_sem_wait(sem_t *sem)
 {
     uint64_t h = handle_of(sem);
     if (!h)
-        return glibc_mode() || private_glibc ? real.wait(sem) : fail(-EINVAL);
+        return to_glibc(sem) ? real.wait(sem) : fail(-EINVAL);
     int r = esemi_wait(h, CLOCK_REALTIME, NULL, 1);
     return r < 0 ? fail(r) : 0;
 }
@@ -281,7 +367,7 @@ int shim_sem_trywait(sem_t *sem)
 {
     uint64_t h = handle_of(sem);
     if (!h)
-        return glibc_mode() || private_glibc ? real.trywait(sem) : fail(-EINVAL);
+        return to_glibc(sem) ? real.trywait(sem) : fail(-EINVAL);
     int r = esemi_trywait(h);
     return r < 0 ? fail(r) : 0;
 }
@@ -291,7 +377,7 @@ int shim_sem_clockwait(sem_t *sem, clockid_t clock, const struct timespec *abs)
 {
     uint64_t h = handle_of(sem);
     if (!h)
-        return glibc_mode() || private_glibc ? real.clockwait(sem, clock, abs) : fail(-EINVAL);
+        return to_glibc(sem) ? real.clockwait(sem, clock, abs) : fail(-EINVAL);
     if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
         return fail(-EINVAL);
     int r = esemi_wait(h, clock, abs, 0);
@@ -303,7 +389,7 @@ int shim_sem_timedwait(sem_t *sem, const struct timespec *abs)
 {
     uint64_t h = handle_of(sem);
     if (!h)
-        return glibc_mode() || private_glibc ? real.timedwait(sem, abs) : fail(-EINVAL);
+        return to_glibc(sem) ? real.timedwait(sem, abs) : fail(-EINVAL);
     int r = esemi_wait(h, CLOCK_REALTIME, abs, 1);
     return r < 0 ? fail(r) : 0;
 }
@@ -313,7 +399,7 @@ int shim_sem_getvalue(sem_t *sem, int *sval)
 {
     uint64_t h = handle_of(sem);
     if (!h)
-        return glibc_mode() || private_glibc ? real.getvalue(sem, sval) : fail(-EINVAL);
+        return to_glibc(sem) ? real.getvalue(sem, sval) : fail(-EINVAL);
     int r = esemi_getvalue(h, sval);
     return r < 0 ? fail(r) : 0;
 }

@@ -33,6 +33,7 @@ static void usage(FILE *f)
                "  show NAME     one semaphore, with the pids holding it open and waiting\n"
                "                (NAME is /name, or #id from ls for an anonymous one)\n"
                "  rm NAME...    unlink named semaphores (as esem_unlink)\n"
+               "  ping          is esemd there? its socket, pid and uid (any user may ask)\n"
                "  stats         daemon and core counters\n"
                "  audit         the last refused requests (up to 1024), oldest first\n"
                "  stop          ask esemd to shut down\n"
@@ -52,7 +53,16 @@ static void usage(FILE *f)
                "grant and revoke act as this process (and its key, with ESEM_KEY_FILE set).\n");
 }
 
+static int connect_kind(uint32_t kind, char *path_out, size_t path_len);
+
 static int admin_connect(void)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    return connect_kind(ESEM_HELLO_ADMIN, path, sizeof path);
+}
+
+/* Connect and say hello as kind (an admin, or a plain client for ping). */
+static int connect_kind(uint32_t kind, char *path_out, size_t path_len)
 {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     if (sock_opt) {
@@ -76,8 +86,9 @@ static int admin_connect(void)
             close(s);
         return -1;
     }
+    snprintf(path_out, path_len, "%s", path);
     struct esem_hello h = {.magic = ESEM_PROTO_MAGIC, .version = ESEM_PROTO_VERSION,
-                           .kind = ESEM_HELLO_ADMIN};
+                           .kind = kind};
     struct esem_hello_reply rep;
     memset(&rep, 0, sizeof rep);
     if (send(s, &h, sizeof h, 0) != (ssize_t)sizeof h ||
@@ -88,6 +99,34 @@ static int admin_connect(void)
         return -1;
     }
     return s;
+}
+
+/* esemctl ping: is a daemon there, and which?  A plain client hello (any
+ * user may make one, also to esemd --system, where admin requests are for
+ * root and the daemon's user); prints the socket and the daemon's pid and
+ * uid as the kernel reports them (SO_PEERCRED), which is what a client
+ * trusts: a PID session cannot tell a genuine esemd from another program
+ * of that uid on the socket (docs/ATTACKS.md), a key session can. */
+static int cmd_ping(void)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    int s = connect_kind(ESEM_HELLO_CLIENT, path, sizeof path);
+    if (s < 0)
+        return 1;
+    struct ucred cr;
+    socklen_t l = sizeof cr;
+    int r = getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &l);
+    close(s);
+    if (r < 0) {
+        fprintf(stderr, "esemctl: ping: %s\n", strerror(errno));
+        return 1;
+    }
+    if (json)
+        printf("{\"socket\":\"%s\",\"pid\":%d,\"uid\":%u}\n", path, (int)cr.pid,
+               (unsigned)cr.uid);
+    else
+        printf("esemd at %s: pid %d, uid %u\n", path, (int)cr.pid, (unsigned)cr.uid);
+    return 0;
 }
 
 static int request(int s, uint32_t type, const char *name)
@@ -682,6 +721,8 @@ int main(int argc, char **argv)
         return cmd_show(argv[optind]);
     if (strcmp(cmd, "rm") == 0 && optind < argc)
         return cmd_rm(argc - optind, argv + optind);
+    if (strcmp(cmd, "ping") == 0 && optind == argc)
+        return cmd_ping();
     if (strcmp(cmd, "stats") == 0 && optind == argc)
         return cmd_stats();
     if (strcmp(cmd, "stop") == 0 && optind == argc)
