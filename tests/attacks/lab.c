@@ -62,6 +62,35 @@ static const struct attack attacks[] = {
      "SIMULATED privileged attacker (no SGX here): forged grant, replay, reorder, drop, duplicate, "
      "altered request through the channel memory and the host's message path",
      1, 1, sgx_glibc, sgx_esem},
+    /* the security review's findings (issue #15) */
+    {"borrowed-credentials", "TM-host",
+     "another uid connects, hands its channel to a helper and execs a setuid-root program: the "
+     "helper opens and unlinks root's 0600 semaphore as root (review finding 1)",
+     0, 1, creds_glibc, creds_esem},
+    {"late-hello", "TM-host",
+     "another uid connects, hands the socket on and exits; a root process gets the pid; the "
+     "hello then binds the session to it (finding 2)",
+     0, 1, late_glibc, late_esem},
+    {"boundary-double-fetch", "TM-SGX (simulated)",
+     "SIMULATED hostile host: flips a direct post's session field under the core, between a PID "
+     "session and a key session (finding 3)",
+     1, 1, race_glibc, race_esem},
+    {"sequence-wrap", "TM-SGX (simulated)",
+     "SIMULATED hostile host: replays a recorded request after 2^31 requests on its slot; offers "
+     "an old reply's MAC for another request (finding 4)",
+     1, 1, seqwrap_glibc, seqwrap_esem},
+    {"revoke-queued", "TM-host",
+     "the owner revokes another uid's right while that uid's wait is queued, then posts "
+     "(finding 5)",
+     1, 1, revoke_glibc, revoke_esem},
+    {"exec-reclaim", "TM-host",
+     "a child that exec'd claims its parent's session (and strict ownership) by its id or a "
+     "guess (finding 6)",
+     0, 0, reclaim_glibc, reclaim_esem},
+    {"shim-private-fallback", "TM-host",
+     "ESEM_PRIVATE=glibc: a writer of a shared segment puts a glibc sem_t over a process-shared "
+     "esem one (finding 8)",
+     1, 0, privfb_glibc, privfb_esem},
 };
 #define NATTACKS (sizeof attacks / sizeof attacks[0])
 
@@ -74,7 +103,7 @@ static const struct role roles[] = {
     {"kill-part", role_kill_part},
     {"strict-victim", role_strict_victim}, {"strict-attacker", role_strict_attacker},
     {"sgx-victim", role_sgx_victim},       {"sgx-attacker", role_sgx_attacker},
-    {"sgx-sim", role_sgx_sim},
+    {"sgx-sim", role_sgx_sim},         {"review", role_review},
 };
 
 /* ---- small helpers ---- */

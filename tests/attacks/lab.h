@@ -243,6 +243,21 @@ void strict_glibc(struct side *s);
 void strict_esem(struct side *s);
 void sgx_glibc(struct side *s);
 void sgx_esem(struct side *s);
+/* a_review.c: the security review's findings */
+void creds_glibc(struct side *s);
+void creds_esem(struct side *s);
+void late_glibc(struct side *s);
+void late_esem(struct side *s);
+void race_glibc(struct side *s);
+void race_esem(struct side *s);
+void seqwrap_glibc(struct side *s);
+void seqwrap_esem(struct side *s);
+void revoke_glibc(struct side *s);
+void revoke_esem(struct side *s);
+void reclaim_glibc(struct side *s);
+void reclaim_esem(struct side *s);
+void privfb_glibc(struct side *s);
+void privfb_esem(struct side *s);
 
 struct role {
     const char *name;
@@ -264,6 +279,7 @@ int role_strict_attacker(int argc, char **argv);
 int role_sgx_victim(int argc, char **argv);
 int role_sgx_attacker(int argc, char **argv);
 int role_sgx_sim(int argc, char **argv);
+int role_review(int argc, char **argv);
 
 /* A backend for named semaphores: glibc's sem_* or libesem's esem_*. */
 struct nsem_ops {

@@ -58,7 +58,7 @@ int rawc_connect(struct rawc *c, const char *sock, uint64_t inherit)
     memset(&rep, 0, sizeof rep);
     struct iovec iov = {.iov_base = &rep, .iov_len = sizeof rep};
     union {
-        char buf[CMSG_SPACE(2 * sizeof(int))];
+        char buf[CMSG_SPACE(3 * sizeof(int))];
         struct cmsghdr align;
     } u;
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
@@ -67,11 +67,13 @@ int rawc_connect(struct rawc *c, const char *sock, uint64_t inherit)
     do
         n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
-    int fds[2] = {-1, -1};
+    int fds[3] = {-1, -1, -1}; /* channel, doorbell, life page */
     struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
     if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-        cm->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+        cm->cmsg_len == CMSG_LEN(3 * sizeof(int)))
         memcpy(fds, CMSG_DATA(cm), sizeof fds);
+    if (fds[2] >= 0)
+        close(fds[2]);
     if (n != (ssize_t)sizeof rep || rep.err || fds[0] < 0) {
         for (int i = 0; i < 2; i++)
             if (fds[i] >= 0)
