@@ -63,6 +63,9 @@ static void usage(FILE *f)
             "      --keyring FILE   provision the keys in FILE (64 hex digits a line, mode 0600)\n"
             "                       to the core, for key sessions (ESEM_KEY_FILE, esem_set_key)\n"
             "      --policy P       posix (default) or strict: the policy of new semaphores\n"
+            "      --order O        barging (default: a post wakes a waiter, the first to ask\n"
+            "                       takes the permit) or fifo (a post hands it to the first\n"
+            "                       waiter): the order of new semaphores\n"
             "      --binding process|semaphore\n"
             "                       a worker per client process (default) or per semaphore\n"
             "      --no-seccomp     do not install the system-call allow-list\n"
@@ -95,6 +98,7 @@ int main(int argc, char **argv)
         {"binding", required_argument, 0, 'B'}, {"system", no_argument, 0, 'Y'},
         {"user", required_argument, 0, 'U'},  {"group", required_argument, 0, 'G'},
         {"keyring", required_argument, 0, 'K'}, {"policy", required_argument, 0, 'O'},
+        {"order", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
     const char *path = NULL, *logpath = NULL;
@@ -136,6 +140,14 @@ int main(int argc, char **argv)
                 cfg.flags |= CORE_CFG_STRICT;
             else if (strcmp(optarg, "posix") != 0) {
                 fprintf(stderr, "esemd: --policy is posix or strict, not %s\n", optarg);
+                return 2;
+            }
+            break;
+        case 'R':
+            if (strcmp(optarg, "fifo") == 0)
+                cfg.flags |= CORE_CFG_FIFO;
+            else if (strcmp(optarg, "barging") != 0) {
+                fprintf(stderr, "esemd: --order is barging or fifo, not %s\n", optarg);
                 return 2;
             }
             break;
@@ -347,11 +359,11 @@ int main(int argc, char **argv)
 
     struct core_stats_args sa;
     core_ecall(esemd.core, CORE_ECALL_STATS, &sa, sizeof sa);
-    esemd_log("start: socket %s, %d worker(s) bound per %s, %u semaphores max, %u clients max, "
-              "core arena %llu bytes (%s), %u bytes per semaphore object",
+    esemd_log("start: socket %s, %d worker(s) bound per %s, %s order, %u semaphores max, %u "
+              "clients max, core arena %llu bytes (%s), %u bytes per semaphore object",
               sock_path, nworkers, esemd.binding == ESEM_BIND_SEMAPHORE ? "semaphore" : "process",
-              cfg.max_sems, cfg.max_sessions, (unsigned long long)asz,
-              arena_kind, sa.stats.sem_bytes);
+              (cfg.flags & CORE_CFG_FIFO) ? "fifo" : "barging", cfg.max_sems, cfg.max_sessions,
+              (unsigned long long)asz, arena_kind, sa.stats.sem_bytes);
 #ifdef ESEM_SANITIZED
     /* LeakSanitizer stops the world with ptrace at exit: no filter here. */
     use_seccomp = 0;

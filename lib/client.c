@@ -866,7 +866,8 @@ int esemi_open(const char *name, int oflag, mode_t mode, unsigned int value, uin
         if (value > ESEM_VALUE_MAX)
             return -EINVAL;
         c.oflag = CORE_O_CREAT | ((oflag & O_EXCL) ? CORE_O_EXCL : 0) |
-                  ((oflag & ESEM_O_STRICT) ? CORE_O_STRICT : 0);
+                  ((oflag & ESEM_O_STRICT) ? CORE_O_STRICT : 0) |
+                  ((oflag & ESEM_O_FIFO) ? CORE_O_FIFO : 0);
         c.mode = (uint32_t)(mode & 0777); /* esemd applies our umask, as open(2) would */
         c.value = value;
     }

@@ -87,6 +87,17 @@ extern "C" {
 
 /* esem_open oflag: with O_CREAT, the new semaphore gets the strict policy. */
 #define ESEM_O_STRICT 0x40000000
+/* esem_open oflag: with O_CREAT, the new semaphore hands each post's permit
+ * to the first waiter (FIFO order; priority first under SCHED_FIFO/RR)
+ * instead of the default barging order, where a post raises the value and
+ * wakes a waiter, and whoever asks first takes the permit (as glibc does).
+ * FIFO: no waiter is ever passed over, but each contended hand-off waits
+ * for the waiter to be scheduled.  Barging: a running thread may take a
+ * permit ahead of a woken waiter, which then sleeps again in its old place;
+ * a waiter can lose that way again and again while others keep the
+ * semaphore busy (no bound), as on glibc.  esemd --order=fifo makes FIFO
+ * the default of every new semaphore. */
+#define ESEM_O_FIFO 0x20000000
 
 /* Rights for esem_grant / esem_revoke. */
 #define ESEM_R_OPEN 0x1u

@@ -666,14 +666,18 @@ static void cancel_games_keep_permits_exact(void **state)
     seq = raw_submit(&r, 3, &wait);
     assert_true(hx_wait_nwaiters(name, 1, 10000));
     assert_int_equal(esem_post(mine), 0);
-    assert_int_equal(raw_await(&r, 3, seq, 5000), ESEM_ST_RETRY);
-    raw_cancel(&r, 3, seq);
-    assert_int_equal(raw_call(&r, 100, &getv), 0);
-    assert_int_equal(r.chan->slot[100].rvalue, 1);
-    assert_int_equal(hx_show(name, &sh), 0);
-    assert_int_equal(sh.nwaiters, 1); /* still queued, on its way back */
-    seq = raw_submit(&r, 3, &wait);
-    assert_int_equal(raw_await(&r, 3, seq, 5000), 0);
+    int32_t st = raw_await(&r, 3, seq, 5000);
+    if (st == ESEM_ST_RETRY) {
+        raw_cancel(&r, 3, seq);
+        assert_int_equal(raw_call(&r, 100, &getv), 0);
+        assert_int_equal(r.chan->slot[100].rvalue, 1);
+        assert_int_equal(hx_show(name, &sh), 0);
+        assert_int_equal(sh.nwaiters, 1); /* still queued, on its way back */
+        seq = raw_submit(&r, 3, &wait);
+        assert_int_equal(raw_await(&r, 3, seq, 5000), 0);
+    } else {
+        assert_int_equal(st, 0); /* esemd --order=fifo: the post granted it */
+    }
     raw_cancel(&r, 3, seq);
     raw_cancel(&r, 3, seq);
     assert_int_equal(raw_call(&r, 1, &getv), 0);
