@@ -981,7 +981,28 @@ int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs, int
     pthread_testcancel();
     struct call c = {.op = ESEM_OP_WAIT, .handle = handle, .prio = rt_priority(),
                      .interruptible = 1, .cancellable = 1, .clock = clock, .deadline = abs};
-    return rpc(&c);
+    for (long backoff_ns = 100000;; backoff_ns = backoff_ns < 25000000 ? backoff_ns * 2 : 50000000) {
+        int w = rpc(&c);
+        if (w != -ENOSPC)
+            return w;
+        /* The core's waiter table is full (another user may have filled
+         * it).  ENOSPC is no answer a POSIX program expects from a wait:
+         * its `while (sem_wait(m) == -1 && errno == EINTR);` would walk
+         * into the critical section.  Block until a waiter slot is free —
+         * ended only by the deadline, a signal (EINTR, any handler) or
+         * the daemon's death — looking again after a growing pause. */
+        uint32_t life = atomic_load_explicit((_Atomic uint32_t *)&G.life->word,
+                                             memory_order_acquire);
+        if (life & ESEM_LIFE_DEAD)
+            return -EIO;
+        struct timespec rel = {0, backoff_ns};
+        int s = esem_util_futex_wait((uint32_t *)&G.life->word, life, &rel);
+        if (s == -EINTR)
+            return -EINTR;
+        if (abs && deadline_passed(clock, abs))
+            return -ETIMEDOUT;
+        pthread_testcancel();
+    }
 }
 
 /* ---- access lists and keys ---- */
