@@ -24,7 +24,7 @@ void log_to(FILE *f)
     logf_ = f;
 }
 
-static void vlog(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0), nonnull(1))) static void vlog(const char *fmt, va_list ap)
 {
     char ts[32];
     struct timespec now;
