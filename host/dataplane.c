@@ -185,10 +185,41 @@ static const char *op_name(uint32_t op)
  * wrote it (the core checks a key session's MAC over exactly that), with
  * the umask the daemon read.  core_mu held.  Returns the core status;
  * CORE_QUEUED means no reply now. */
+/* Take the queued waits of processes that have died, but whose death the
+ * main thread has not handled yet, off semaphore h.  Before a destroy: a
+ * program that re-creates its semaphores after a child was killed
+ * (PostgreSQL's crash recovery) must not get EBUSY from a dead waiter.
+ * core_mu held. */
+static void reap_dead_waiters(uint64_t h, struct wakeq *q)
+{
+    for (int guard = 0; guard < 4096; guard++) {
+        struct core_sem_member_args m = {.handle = h, .cursor = 0};
+        int reaped = 0;
+        while (core_ecall(esemd.core, CORE_ECALL_SEM_WAITERS, &m, sizeof m) == CORE_OK &&
+               m.found) {
+            uint32_t idx = (uint32_t)m.session - 1;
+            struct client *t = idx < esemd.max_sessions ? esemd.by_session[idx] : NULL;
+            if (t && t->session == m.session && m.count < ESEM_NSLOTS &&
+                !esem_util_pidfd_alive(t->pidfd)) {
+                cancel_queued(t, m.count, q);
+                reaped = 1;
+                break;
+            }
+            if (m.next == 0xffffffffu)
+                break;
+            m.cursor = m.next;
+        }
+        if (!reaped)
+            return;
+    }
+}
+
 static int32_t execute(struct client *c, uint32_t slot, uint64_t seq, const struct req *r,
                        uint32_t umask, uint32_t *value, uint64_t *handle, uint8_t *rmac,
                        struct wakeq *q)
 {
+    if (r->op == ESEM_OP_DESTROY)
+        reap_dead_waiters(r->handle, q);
     struct core_request_args a;
     memset(&a, 0, sizeof a);
     if (esem_req_canon(r->op, r->oflag, r->value, r->mode, r->name_len, r->prio, r->handle,

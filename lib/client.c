@@ -131,6 +131,7 @@ static void thread_exit(void *p)
 }
 
 static void init_once(void);
+static void init_body(void);
 static void use_key(const uint8_t key[CORE_KEY_BYTES]);
 
 /* A slot for this call: the thread's own, or a borrowed one when the own
@@ -439,6 +440,17 @@ uint64_t esemi_tag(uint64_t handle)
 }
 
 static void init_once(void)
+{
+    /* The first call of a process may be one that is no cancellation point
+     * (sem_open, sem_post...): nothing here may act on a pending cancel
+     * (libsodium may open and poll a device on its first use). */
+    int cs;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+    init_body();
+    pthread_setcancelstate(cs, &cs);
+}
+
+static void init_body(void)
 {
     if (sodium_init() < 0)
         abort(); /* libsodium cannot work at all: never run with a weak key */

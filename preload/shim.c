@@ -22,8 +22,9 @@
  *   ESEM_FALLBACK=glibc  if esemd cannot be reached at the first call, run
  *                        this process on glibc's (unprotected) semaphores
  *                        instead of failing;
- *   ESEM_PRIVATE=glibc   sem_init(pshared=0) semaphores (threads of one
- *                        process) stay on glibc; default: on esem.
+ *   ESEM_PRIVATE=esem    sem_init(pshared=0) semaphores (threads of one
+ *                        process) on esem too; default (or =glibc): they
+ *                        stay in the process, on glibc.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -88,8 +89,14 @@ static void load_real(void)
         (int (*)(sem_t *, clockid_t, const struct timespec *))dlsym(RTLD_NEXT, "sem_clockwait");
     real.post = (int (*)(sem_t *))dlsym(RTLD_NEXT, "sem_post");
     real.getvalue = (int (*)(sem_t *, int *))dlsym(RTLD_NEXT, "sem_getvalue");
+    /* Process-private semaphores (sem_init(pshared=0): threads of one
+     * process) stay in the process by default: no other process can reach
+     * them unless it already owns this one (ptrace, /proc/PID/mem), which
+     * neither threat model lets esem stop for the process's own memory —
+     * so the daemon would add a round trip per operation and no
+     * protection.  ESEM_PRIVATE=esem puts them on esem as well. */
     const char *p = secure_getenv("ESEM_PRIVATE");
-    private_glibc = p && strcmp(p, "glibc") == 0;
+    private_glibc = !(p && strcmp(p, "esem") == 0);
 }
 
 static void say(const char *msg)

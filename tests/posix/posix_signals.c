@@ -195,7 +195,7 @@ static void test_wait_restarted_with_sa_restart(void **state)
 static void test_timedwait_eintr_with_sa_restart(void **state)
 {
     (void)state;
-    if (px_under_esem())
+    if (px_private_on_esem()) /* new_sem(0, 0): a process-private one */
         restarted_in_thread(W_TIMED);
     else
         interrupted_in_thread(W_TIMED, SA_RESTART);
@@ -211,7 +211,7 @@ static void test_clockwait_eintr(void **state)
 static void test_clockwait_eintr_with_sa_restart(void **state)
 {
     (void)state;
-    if (px_under_esem())
+    if (px_private_on_esem()) /* new_sem(0, 0): a process-private one */
         restarted_in_thread(W_CLOCK_MONO);
     else
         interrupted_in_thread(W_CLOCK_MONO, SA_RESTART);

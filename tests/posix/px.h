@@ -399,4 +399,12 @@ static inline int px_under_esem(void)
     return p && strstr(p, "libesem-preload") != NULL;
 }
 
+/* ... and process-private semaphores (sem_init pshared=0) are on esem too
+ * (ESEM_PRIVATE=esem; by default the shim keeps them in the process). */
+static inline int px_private_on_esem(void)
+{
+    const char *p = getenv("ESEM_PRIVATE");
+    return px_under_esem() && p && strcmp(p, "esem") == 0;
+}
+
 #endif

@@ -148,7 +148,11 @@ SEEN=$DIR/shm.seen
 : >"$SEEN"
 
 # ---- the program ----
-env -u ESEM_FALLBACK -u ESEM_PRIVATE ESEM_SOCKET="$SOCK" LD_PRELOAD="$PRELOAD" "$BIN" "$@" &
+# ESEM_PRIVATE is passed on as the test asked (meson: esem for posix-esem, so
+# that process-private semaphores go through the daemon too; unset for
+# posix-esem-semaphore, the default: they stay in the process).
+env -u ESEM_FALLBACK ${ESEM_PRIVATE:+ESEM_PRIVATE=$ESEM_PRIVATE} ESEM_SOCKET="$SOCK" \
+    LD_PRELOAD="$PRELOAD" "$BIN" "$@" &
 TPID=$!
 # Watch /dev/shm while it runs, to catch files made and removed in between.
 (
