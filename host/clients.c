@@ -206,6 +206,13 @@ static void handle_hello(struct client *c)
             c->exe_ino = (uint64_t)es.st_ino;
         }
     }
+    /* An admin connection sees every semaphore, every user's included: on
+     * the system-wide daemon, only root and the daemon's user get one —
+     * checked before anything is set up for it. */
+    if (h.kind == ESEM_HELLO_ADMIN && esemd.system_mode && c->uid != 0 && c->uid != geteuid()) {
+        hello_fail(c, EACCES, "admin connection from a user other than root and the daemon's");
+        return;
+    }
     struct core_session_open_args so;
     memset(&so, 0, sizeof so);
     so.pid = (uint32_t)c->pid;
@@ -261,12 +268,6 @@ static void handle_hello(struct client *c)
     rep.session = c->session;
     memcpy(rep.proof, so.proof, sizeof rep.proof);
     rep.core_nonce = so.core_nonce;
-    /* An admin connection sees every semaphore, every user's included: on
-     * the system-wide daemon, only root and the daemon's user get one. */
-    if (h.kind == ESEM_HELLO_ADMIN && esemd.system_mode && c->uid != 0 && c->uid != geteuid()) {
-        hello_fail(c, EACCES, "admin connection from a user other than root and the daemon's");
-        return;
-    }
     if (h.kind == ESEM_HELLO_ADMIN) {
         if (send_reply(c->sock, &rep, NULL, 0) < 0) {
             client_free(c, "hello reply failed");
