@@ -229,7 +229,7 @@ static struct {
     int progress;
     pid_t colkid; /* parent: the child measuring one column */
     int in_child; /* this is such a child */
-} G;
+} run;
 
 static volatile sig_atomic_t g_stop;
 
@@ -241,15 +241,15 @@ static void on_signal(int sig)
 
 static void name_of(char *buf, size_t len, char tag, size_t i)
 {
-    snprintf(buf, len, "/esem-bench-%d-%c%zu", (int)G.pid, tag, i);
+    snprintf(buf, len, "/esem-bench-%d-%c%zu", (int)run.pid, tag, i);
 }
 
 static void stop_daemon(void)
 {
-    if (G.daemon_pid <= 0)
+    if (run.daemon_pid <= 0)
         return;
-    pid_t p = G.daemon_pid;
-    G.daemon_pid = 0;
+    pid_t p = run.daemon_pid;
+    run.daemon_pid = 0;
     kill(p, SIGTERM);
     int st = 0, done = 0;
     for (int i = 0; i < 300; i++) {
@@ -266,69 +266,69 @@ static void stop_daemon(void)
                 (int)p);
         kill(p, SIGKILL);
         waitpid(p, &st, 0);
-        G.daemon_failed = 1;
+        run.daemon_failed = 1;
     } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) &&
                !(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM)) {
-        G.daemon_failed = 1;
+        run.daemon_failed = 1;
     }
-    unlink(G.sock);
-    if (G.daemon_failed) {
+    unlink(run.sock);
+    if (run.daemon_failed) {
         fprintf(stderr, "esem-bench: the spawned esemd did not exit cleanly; its log: %s\n",
-                G.logpath);
+                run.logpath);
         return;
     }
-    unlink(G.logpath);
-    unlink(G.lockpath);
-    rmdir(G.tmpdir);
+    unlink(run.logpath);
+    unlink(run.lockpath);
+    rmdir(run.tmpdir);
 }
 
 static void stop_colkid(void)
 {
-    if (G.colkid <= 0)
+    if (run.colkid <= 0)
         return;
     /* It cleans up after itself (its children, names, daemon) on SIGTERM. */
-    kill(G.colkid, SIGTERM);
+    kill(run.colkid, SIGTERM);
     int st;
     for (int i = 0; i < 500; i++) {
-        pid_t r = waitpid(G.colkid, &st, WNOHANG);
-        if (r == G.colkid || (r < 0 && errno != EINTR)) {
-            G.colkid = 0;
+        pid_t r = waitpid(run.colkid, &st, WNOHANG);
+        if (r == run.colkid || (r < 0 && errno != EINTR)) {
+            run.colkid = 0;
             return;
         }
         struct timespec ts = {0, 10000000L};
         nanosleep(&ts, NULL);
     }
-    kill(G.colkid, SIGKILL); /* its daemon gets SIGTERM as parent-death signal */
-    waitpid(G.colkid, &st, 0);
-    G.colkid = 0;
+    kill(run.colkid, SIGKILL); /* its daemon gets SIGTERM as parent-death signal */
+    waitpid(run.colkid, &st, 0);
+    run.colkid = 0;
 }
 
 static void cleanup(void)
 {
     stop_colkid();
-    if (G.child > 0) {
-        kill(G.child, SIGKILL);
-        waitpid(G.child, NULL, 0);
-        G.child = 0;
+    if (run.child > 0) {
+        kill(run.child, SIGKILL);
+        waitpid(run.child, NULL, 0);
+        run.child = 0;
     }
-    for (size_t i = 0; i < G.nkids; i++)
-        if (G.kids[i] > 0)
-            kill(G.kids[i], SIGKILL);
-    for (size_t i = 0; i < G.nkids; i++)
-        if (G.kids[i] > 0) {
-            while (waitpid(G.kids[i], NULL, 0) < 0 && errno == EINTR)
+    for (size_t i = 0; i < run.nkids; i++)
+        if (run.kids[i] > 0)
+            kill(run.kids[i], SIGKILL);
+    for (size_t i = 0; i < run.nkids; i++)
+        if (run.kids[i] > 0) {
+            while (waitpid(run.kids[i], NULL, 0) < 0 && errno == EINTR)
                 ;
-            G.kids[i] = 0;
+            run.kids[i] = 0;
         }
-    G.nkids = 0;
-    if (G.names_impl) {
+    run.nkids = 0;
+    if (run.names_impl) {
         char nm[64];
-        for (size_t i = 0; i < G.names_live; i++) {
-            name_of(nm, sizeof nm, G.names_impl->tag, i);
-            (void)G.names_impl->unlink(nm);
+        for (size_t i = 0; i < run.names_live; i++) {
+            name_of(nm, sizeof nm, run.names_impl->tag, i);
+            (void)run.names_impl->unlink(nm);
         }
-        G.names_impl = NULL;
-        G.names_live = 0;
+        run.names_impl = NULL;
+        run.names_live = 0;
     }
     stop_daemon();
 }
@@ -337,7 +337,7 @@ __attribute__((format(printf, 1, 2))) static _Noreturn void die(const char *fmt,
 {
     va_list ap;
     va_start(ap, fmt);
-    if (G.progress)
+    if (run.progress)
         fputc('\n', stderr);
     fputs("esem-bench: ", stderr);
     vfprintf(stderr, fmt, ap);
@@ -352,9 +352,9 @@ static void check_stop(void)
     if (!g_stop)
         return;
     /* The parent says it once, after its column child has cleaned up. */
-    if (G.progress && !G.in_child)
+    if (run.progress && !run.in_child)
         fputc('\n', stderr);
-    if (!G.in_child)
+    if (!run.in_child)
         fputs("esem-bench: interrupted; cleaning up\n", stderr);
     cleanup();
     exit(130);
@@ -362,7 +362,7 @@ static void check_stop(void)
 
 static void progress(const char *what)
 {
-    if (!G.progress)
+    if (!run.progress)
         return;
     fprintf(stderr, "\r\033[Kmeasuring %s ...", what);
     fflush(stderr);
@@ -504,8 +504,8 @@ static void bench_names(int col, size_t n, size_t warm)
              *vu = xcalloc(n, sizeof *vu);
     void **h = xcalloc(n, sizeof *h);
     char nm[64];
-    G.names_impl = im;
-    G.names_live = n + warm;
+    run.names_impl = im;
+    run.names_live = n + warm;
     /* warm-up on names [n, n+warm) */
     for (size_t i = n; i < n + warm; i++) {
         name_of(nm, sizeof nm, im->tag, i);
@@ -547,8 +547,8 @@ static void bench_names(int col, size_t n, size_t warm)
             die("%s: unlink %s: %s", im->name, nm, strerror(errno));
         vu[i] = t1 - t0;
     }
-    G.names_impl = NULL;
-    G.names_live = 0;
+    run.names_impl = NULL;
+    run.names_live = 0;
     RES[R_OPEN][col] = summarize(vo, n);
     RES[R_CLOSE][col] = summarize(vc, n);
     RES[R_UNLINK][col] = summarize(vu, n);
@@ -573,8 +573,8 @@ static void wake_wait_ready(const struct impl *im, void *b)
             continue;
         }
         int st;
-        if (e == ETIMEDOUT && G.child > 0 && waitpid(G.child, &st, WNOHANG) == G.child) {
-            G.child = 0;
+        if (e == ETIMEDOUT && run.child > 0 && waitpid(run.child, &st, WNOHANG) == run.child) {
+            run.child = 0;
             die("%s wake-up: the child exited early (status %d%s)", im->name,
                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
                 WIFEXITED(st) ? "" : ", by signal");
@@ -620,7 +620,7 @@ static void bench_wakeup(int col, size_t n, size_t warm)
         }
         _exit(0);
     }
-    G.child = c;
+    run.child = c;
     for (size_t i = 0; i < total; i++) {
         wake_wait_ready(im, b);
         /* Give the child time to block in wait (and esemd's workers time
@@ -636,7 +636,7 @@ static void bench_wakeup(int col, size_t n, size_t warm)
     int st;
     while (waitpid(c, &st, 0) < 0 && errno == EINTR)
         check_stop();
-    G.child = 0;
+    run.child = 0;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         die("%s wake-up: the child failed (status %d)", im->name, st);
     for (size_t i = 0; i < n; i++) {
@@ -806,7 +806,7 @@ static double tp_run(int col, unsigned nproc, unsigned m, unsigned k)
             close(go[1]);
             tp_child(p * m, m);
         }
-        G.kids[G.nkids++] = c;
+        run.kids[run.nkids++] = c;
     }
     close(go[0]);
     uint64_t deadline = now_ns() + TP_READY_S * 1000000000ull;
@@ -826,19 +826,19 @@ static double tp_run(int col, unsigned nproc, unsigned m, unsigned k)
     __atomic_store_n(&shm->stop, 1, __ATOMIC_SEQ_CST);
     deadline = now_ns() + TP_EXIT_S * 1000000000ull;
     int bad = 0;
-    for (size_t i = 0; i < G.nkids; i++) {
+    for (size_t i = 0; i < run.nkids; i++) {
         int st;
         pid_t r;
-        while ((r = waitpid(G.kids[i], &st, WNOHANG)) == 0 && now_ns() < deadline)
+        while ((r = waitpid(run.kids[i], &st, WNOHANG)) == 0 && now_ns() < deadline)
             sleep_ns(1000000);
         if (r == 0)
             die("%s throughput (%u x %u, K=%u): the children did not stop within %d s",
                 im->name, nproc, m, k, TP_EXIT_S);
-        if (r == G.kids[i] && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        if (r == run.kids[i] && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
             bad = st ? st : 1;
-        G.kids[i] = 0;
+        run.kids[i] = 0;
     }
-    G.nkids = 0;
+    run.nkids = 0;
     if (shm->err)
         die("%s throughput (%u x %u, K=%u): %s: %s", im->name, nproc, m, k,
             shm->err_what == 1 ? "wait" : shm->err_what == 2 ? "post" : "pthread_create",
@@ -910,10 +910,10 @@ static struct sc_row SC[MAX_COLS][SC_ROWS]; /* esem columns only */
 
 static long daemon_rss_kb(void)
 {
-    if (G.daemon_pid <= 0)
+    if (run.daemon_pid <= 0)
         return -1;
     char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)G.daemon_pid);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)run.daemon_pid);
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
@@ -1011,7 +1011,7 @@ static void bench_scale(int col)
         fflush(stdout);
         fflush(stderr);
         size_t want_kids = SC_CLIENTS[a] - 1;
-        while (!fork_err && G.nkids < want_kids && G.nkids < MAX_KIDS) {
+        while (!fork_err && run.nkids < want_kids && run.nkids < MAX_KIDS) {
             pid_t c = fork();
             if (c < 0) {
                 fork_err = errno;
@@ -1039,12 +1039,12 @@ static void bench_scale(int col)
                     ;
                 _exit(esem_destroy(mine) ? 1 : 0);
             }
-            G.kids[G.nkids++] = c;
+            run.kids[run.nkids++] = c;
         }
         uint64_t deadline = now_ns() + SC_READY_S * 1000000000ull;
         while (__atomic_load_n(&ks->ok, __ATOMIC_SEQ_CST) +
                        __atomic_load_n(&ks->fail, __ATOMIC_SEQ_CST) <
-                   (int)G.nkids &&
+                   (int)run.nkids &&
                now_ns() < deadline) {
             check_stop();
             sleep_ns(1000000);
@@ -1064,23 +1064,23 @@ static void bench_scale(int col)
     close(rel[0]);
     int bad = 0;
     uint64_t deadline = now_ns() + SC_READY_S * 1000000000ull;
-    for (size_t i = 0; i < G.nkids; i++) {
+    for (size_t i = 0; i < run.nkids; i++) {
         int st;
         pid_t w;
-        while ((w = waitpid(G.kids[i], &st, WNOHANG)) == 0 && now_ns() < deadline)
+        while ((w = waitpid(run.kids[i], &st, WNOHANG)) == 0 && now_ns() < deadline)
             sleep_ns(1000000);
         if (w == 0) {
-            kill(G.kids[i], SIGKILL);
-            waitpid(G.kids[i], &st, 0);
+            kill(run.kids[i], SIGKILL);
+            waitpid(run.kids[i], &st, 0);
             bad = 1;
-        } else if (w == G.kids[i] && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        } else if (w == run.kids[i] && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
             bad = 1;
-        G.kids[i] = 0;
+        run.kids[i] = 0;
     }
-    G.nkids = 0;
+    run.nkids = 0;
     if (bad && !ks->fail)
         fprintf(stderr, "%sesem-bench: some scale client processes did not exit cleanly\n",
-                G.progress ? "\n" : "");
+                run.progress ? "\n" : "");
     munmap(ks, sizeof *ks);
     if (esem_destroy(s))
         die("esem: destroy: %s", strerror(errno));
@@ -1107,11 +1107,11 @@ static void socket_path_for_message(char *buf, size_t len, const char **how)
 
 static void print_daemon_log(void)
 {
-    FILE *f = fopen(G.logpath, "r");
+    FILE *f = fopen(run.logpath, "r");
     if (!f)
         return;
     char line[512];
-    fprintf(stderr, "---- %s ----\n", G.logpath);
+    fprintf(stderr, "---- %s ----\n", run.logpath);
     while (fgets(line, sizeof line, f))
         fputs(line, stderr);
     fclose(f);
@@ -1122,7 +1122,7 @@ static void trim(char *s);
 /* The daemon's "start:" log line (socket, workers, sizes), for the record. */
 static void read_start_line(char *out, size_t len)
 {
-    FILE *f = fopen(G.logpath, "r");
+    FILE *f = fopen(run.logpath, "r");
     out[0] = 0;
     if (!f)
         return;
@@ -1146,21 +1146,21 @@ static void spawn_daemon(const char *path, int col)
         fprintf(stderr, "esem-bench: --spawn-daemon %s: %s\n", path, strerror(errno));
         exit(2);
     }
-    snprintf(G.tmpdir, sizeof G.tmpdir, "/tmp/esem-bench-XXXXXX");
-    if (!mkdtemp(G.tmpdir)) {
-        fprintf(stderr, "esem-bench: mkdtemp %s: %s\n", G.tmpdir, strerror(errno));
+    snprintf(run.tmpdir, sizeof run.tmpdir, "/tmp/esem-bench-XXXXXX");
+    if (!mkdtemp(run.tmpdir)) {
+        fprintf(stderr, "esem-bench: mkdtemp %s: %s\n", run.tmpdir, strerror(errno));
         exit(2);
     }
-    snprintf(G.sock, sizeof G.sock, "%s/esemd.sock", G.tmpdir);
-    snprintf(G.logpath, sizeof G.logpath, "%s/esemd.log", G.tmpdir);
-    snprintf(G.lockpath, sizeof G.lockpath, "%s/esemd.sock.lock", G.tmpdir);
-    int logfd = open(G.logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    snprintf(run.sock, sizeof run.sock, "%s/esemd.sock", run.tmpdir);
+    snprintf(run.logpath, sizeof run.logpath, "%s/esemd.log", run.tmpdir);
+    snprintf(run.lockpath, sizeof run.lockpath, "%s/esemd.sock.lock", run.tmpdir);
+    int logfd = open(run.logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (logfd < 0) {
-        fprintf(stderr, "esem-bench: %s: %s\n", G.logpath, strerror(errno));
-        rmdir(G.tmpdir);
+        fprintf(stderr, "esem-bench: %s: %s\n", run.logpath, strerror(errno));
+        rmdir(run.tmpdir);
         exit(2);
     }
-    G.daemon_path = path;
+    run.daemon_path = path;
     pid_t parent = getpid();
     fflush(stdout);
     fflush(stderr);
@@ -1187,13 +1187,13 @@ static void spawn_daemon(const char *path, int col)
         argv[n++] = path;
         argv[n++] = "-f";
         argv[n++] = "-s";
-        argv[n++] = G.sock;
+        argv[n++] = run.sock;
         if (COLS[col].binding) {
             snprintf(bind, sizeof bind, "--binding=%s", COLS[col].binding);
             argv[n++] = bind;
         }
-        if (G.workers) {
-            snprintf(workers, sizeof workers, "--workers=%u", G.workers);
+        if (run.workers) {
+            snprintf(workers, sizeof workers, "--workers=%u", run.workers);
             argv[n++] = workers;
         }
         argv[n] = NULL;
@@ -1202,21 +1202,21 @@ static void spawn_daemon(const char *path, int col)
         _exit(127);
     }
     close(logfd);
-    G.daemon_pid = p;
-    if (setenv("ESEM_SOCKET", G.sock, 1) < 0)
+    run.daemon_pid = p;
+    if (setenv("ESEM_SOCKET", run.sock, 1) < 0)
         die("setenv: %s", strerror(errno));
 
     uint64_t deadline = now_ns() + DAEMON_START_S * 1000000000ull;
     for (;;) {
         int st;
         if (waitpid(p, &st, WNOHANG) == p) {
-            G.daemon_pid = 0;
+            run.daemon_pid = 0;
             fprintf(stderr, "esem-bench: the spawned esemd (%s) exited at start-up\n", path);
             print_daemon_log();
             exit(2);
         }
         struct stat sb;
-        if (stat(G.sock, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+        if (stat(run.sock, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
             esem_t *probe = esem_create(0);
             if (probe) {
                 if (esem_destroy(probe))
@@ -1229,9 +1229,9 @@ static void spawn_daemon(const char *path, int col)
         }
         if (now_ns() > deadline) {
             fprintf(stderr, "esem-bench: the spawned esemd did not accept connections on %s "
-                            "within %d s\n", G.sock, DAEMON_START_S);
+                            "within %d s\n", run.sock, DAEMON_START_S);
             print_daemon_log();
-            G.daemon_failed = 1;
+            run.daemon_failed = 1;
             cleanup();
             exit(2);
         }
@@ -1329,7 +1329,7 @@ struct colres {
     double batched;
     double rate[TP_ROWS];
     struct sc_row sc[SC_ROWS];
-    char sock[sizeof G.sock];
+    char sock[sizeof run.sock];
     char daemon_start[sizeof COLS[0].daemon_start];
 };
 
@@ -1371,7 +1371,7 @@ static void run_column(int col, const struct plan *p)
     if (k < 0)
         die("fork: %s", strerror(errno));
     if (k == 0) {
-        G.in_child = 1;
+        run.in_child = 1;
         close(fd[0]);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
@@ -1385,7 +1385,7 @@ static void run_column(int col, const struct plan *p)
         measure_column(col, p);
         check_stop();
         cleanup();
-        if (G.daemon_failed)
+        if (run.daemon_failed)
             exit(1);
         static struct colres cr;
         for (int r = 0; r < R_N; r++)
@@ -1394,7 +1394,7 @@ static void run_column(int col, const struct plan *p)
         for (size_t i = 0; i < TP_N; i++)
             cr.rate[i] = TP[i].rate[col];
         memcpy(cr.sc, SC[col], sizeof cr.sc);
-        memcpy(cr.sock, G.sock, sizeof cr.sock);
+        memcpy(cr.sock, run.sock, sizeof cr.sock);
         memcpy(cr.daemon_start, COLS[col].daemon_start, sizeof cr.daemon_start);
         const char *b = (const char *)&cr;
         size_t left = sizeof cr;
@@ -1409,7 +1409,7 @@ static void run_column(int col, const struct plan *p)
         }
         _exit(0);
     }
-    G.colkid = k;
+    run.colkid = k;
     close(fd[1]);
     static struct colres cr;
     char *b = (char *)&cr;
@@ -1428,7 +1428,7 @@ static void run_column(int col, const struct plan *p)
     int st;
     while (waitpid(k, &st, 0) < 0 && errno == EINTR)
         check_stop();
-    G.colkid = 0;
+    run.colkid = 0;
     check_stop();
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || got != sizeof cr) {
         /* the child said why on stderr */
@@ -1443,7 +1443,7 @@ static void run_column(int col, const struct plan *p)
         TP[i].rate[col] = cr.rate[i];
     memcpy(SC[col], cr.sc, sizeof cr.sc);
     if (COLS[col].im == &IMPLS[I_ESEM]) {
-        memcpy(G.sock, cr.sock, sizeof G.sock);
+        memcpy(run.sock, cr.sock, sizeof run.sock);
         memcpy(COLS[col].daemon_start, cr.daemon_start, sizeof cr.daemon_start);
     }
 }
@@ -1466,8 +1466,8 @@ static void print_header(const struct plan *p)
     if (p->spawn) {
         printf("daemon  : one spawned per binding mode, one after the other:\n"
                "          %s -f -s <tmpdir>/esemd.sock --binding=MODE", p->spawn);
-        if (G.workers)
-            printf(" --workers=%u", G.workers);
+        if (run.workers)
+            printf(" --workers=%u", run.workers);
         printf("\n");
         for (int c = 0; c < NCOLS; c++)
             if (is_esem(c))
@@ -1821,7 +1821,7 @@ static void print_json(const struct plan *p, const char *cmdline, const char *st
         fprintf(J, ", \"path\": ");
         json_str(p->spawn);
         fprintf(J, ", \"workers\": ");
-        json_num_or_null(G.workers, G.workers != 0, "%.0f");
+        json_num_or_null(run.workers, run.workers != 0, "%.0f");
     } else {
         char path[256];
         const char *how;
@@ -2021,7 +2021,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "esem-bench: --workers wants a number from 1 to 64\n");
                 return 2;
             }
-            G.workers = v;
+            run.workers = v;
             break;
         }
         case 'L': sel |= SEL_LATENCY; break;
@@ -2040,7 +2040,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!spawn && (binding_set || G.workers)) {
+    if (!spawn && (binding_set || run.workers)) {
         fprintf(stderr, "esem-bench: --binding and --workers choose how the daemon is "
                         "started: they need --spawn-daemon\n");
         return 2;
@@ -2084,8 +2084,8 @@ int main(int argc, char **argv)
     }
     add_column(&IMPLS[I_GLIBC], NULL); /* always the last column */
 
-    G.pid = getpid();
-    G.progress = isatty(STDERR_FILENO);
+    run.pid = getpid();
+    run.progress = isatty(STDERR_FILENO);
     struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -2109,7 +2109,7 @@ int main(int argc, char **argv)
     tp_plan();
     for (int c = 0; c < NCOLS; c++)
         run_column(c, &p);
-    if (G.progress) {
+    if (run.progress) {
         fprintf(stderr, "\r\033[K");
         fflush(stderr);
     }

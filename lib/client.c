@@ -69,7 +69,7 @@ static struct {
         uint64_t handle;
     } vrep[ESEM_NSLOTS];
     _Atomic uint64_t rejected; /* replies refused: bad MAC (forged or altered) */
-} G = {.mu = PTHREAD_MUTEX_INITIALIZER, .sock = -1, .efd = -1};
+} proc_conn = {.mu = PTHREAD_MUTEX_INITIALIZER, .sock = -1, .efd = -1};
 
 static _Thread_local int t_slot = -1; /* this thread's own slot */
 static _Thread_local int t_busy;      /* own slot in use (re-entry from a handler) */
@@ -80,7 +80,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 /* The daemon polls only the slots marked active in the channel header. */
 static void slot_mark(int k, int on)
 {
-    _Atomic uint64_t *m = (_Atomic uint64_t *)&G.chan->hdr.active[k / 64];
+    _Atomic uint64_t *m = (_Atomic uint64_t *)&proc_conn.chan->hdr.active[k / 64];
     if (on)
         atomic_fetch_or(m, 1ull << (k % 64));
     else
@@ -96,11 +96,11 @@ static void slot_mark(int k, int on)
 static int slot_take(uint32_t limit)
 {
     for (uint32_t w = 0; w * 64 < limit; w++) {
-        uint64_t cur = atomic_load(&G.slot_used[w]);
+        uint64_t cur = atomic_load(&proc_conn.slot_used[w]);
         uint64_t usable = limit - w * 64 >= 64 ? ~0ull : (1ull << (limit - w * 64)) - 1;
         while (~cur & usable) {
             int b = __builtin_ctzll(~cur & usable);
-            if (atomic_compare_exchange_weak(&G.slot_used[w], &cur, cur | (1ull << b))) {
+            if (atomic_compare_exchange_weak(&proc_conn.slot_used[w], &cur, cur | (1ull << b))) {
                 int k = (int)(w * 64 + (uint32_t)b);
                 slot_mark(k, 1);
                 return k;
@@ -112,13 +112,13 @@ static int slot_take(uint32_t limit)
 
 static void slot_give(int k)
 {
-    if (G.chan)
+    if (proc_conn.chan)
         slot_mark(k, 0);
-    atomic_fetch_and(&G.slot_used[k / 64], ~(1ull << (k % 64)));
+    atomic_fetch_and(&proc_conn.slot_used[k / 64], ~(1ull << (k % 64)));
     /* wake a blocking wait that found no slot (process-private futex) */
-    atomic_fetch_add(&G.slot_epoch, 1);
-    if (atomic_load(&G.slot_sleepers))
-        syscall(SYS_futex, &G.slot_epoch, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    atomic_fetch_add(&proc_conn.slot_epoch, 1);
+    if (atomic_load(&proc_conn.slot_sleepers))
+        syscall(SYS_futex, &proc_conn.slot_epoch, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 static void thread_exit(void *p)
@@ -144,7 +144,7 @@ static int slot_enter(int blocking, int *borrowed)
         int k = slot_take(OWN_SLOTS);
         if (k >= 0) {
             t_slot = k;
-            pthread_setspecific(G.slot_key, (void *)1); /* so thread_exit runs */
+            pthread_setspecific(proc_conn.slot_key, (void *)1); /* so thread_exit runs */
         }
     }
     if (t_slot >= 0 && !t_busy) {
@@ -154,7 +154,7 @@ static int slot_enter(int blocking, int *borrowed)
     }
     int k;
     for (;;) {
-        uint32_t epoch = atomic_load(&G.slot_epoch);
+        uint32_t epoch = atomic_load(&proc_conn.slot_epoch);
         k = slot_take(blocking ? OWN_SLOTS : ESEM_NSLOTS);
         if (k >= 0)
             break;
@@ -163,10 +163,10 @@ static int slot_enter(int blocking, int *borrowed)
             continue;
         }
         /* Every general slot holds a waiter: sleep until one is given back. */
-        atomic_fetch_add(&G.slot_sleepers, 1);
+        atomic_fetch_add(&proc_conn.slot_sleepers, 1);
         struct timespec rel = {0, 100000000};
-        syscall(SYS_futex, &G.slot_epoch, FUTEX_WAIT_PRIVATE, epoch, &rel, NULL, 0);
-        atomic_fetch_sub(&G.slot_sleepers, 1);
+        syscall(SYS_futex, &proc_conn.slot_epoch, FUTEX_WAIT_PRIVATE, epoch, &rel, NULL, 0);
+        atomic_fetch_sub(&proc_conn.slot_sleepers, 1);
     }
     *borrowed = 1;
     return k;
@@ -184,7 +184,7 @@ static void slot_leave(int k, int borrowed)
 
 /* ---- connection ---- */
 
-/* Called with G.mu held (or in the child after fork, single-threaded). */
+/* Called with proc_conn.mu held (or in the child after fork, single-threaded). */
 static int do_connect_once(void)
 {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -199,14 +199,14 @@ static int do_connect_once(void)
         close(s);
         return -ECONNREFUSED;
     }
-    if (G.key_err)
-        return -G.key_err;
+    if (proc_conn.key_err)
+        return -proc_conn.key_err;
     struct esem_hello h = {.magic = ESEM_PROTO_MAGIC, .version = ESEM_PROTO_VERSION,
-                           .kind = ESEM_HELLO_CLIENT, .inherit_session = G.inherit_from};
-    if (G.inherit_from)
-        memcpy(h.inherit_token, G.fork_token, ESEM_TOKEN_BYTES);
-    if (G.keyed) {
-        h.key_id = G.key_id;
+                           .kind = ESEM_HELLO_CLIENT, .inherit_session = proc_conn.inherit_from};
+    if (proc_conn.inherit_from)
+        memcpy(h.inherit_token, proc_conn.fork_token, ESEM_TOKEN_BYTES);
+    if (proc_conn.keyed) {
+        h.key_id = proc_conn.key_id;
         randombytes_buf(h.nonce, sizeof h.nonce);
     }
     if (send(s, &h, sizeof h, MSG_NOSIGNAL) != (ssize_t)sizeof h) {
@@ -250,12 +250,12 @@ static int do_connect_once(void)
         close(s);
         return -err;
     }
-    if (G.keyed) {
+    if (proc_conn.keyed) {
         /* Only the core holds our key: its proof shows we talk to it and
          * not to an impostor daemon. */
         uint8_t proof[CORE_MAC_BYTES];
-        core_auth_session_key(G.key, rep.session, h.nonce, rep.core_nonce, G.ks);
-        core_auth_proof(G.ks, rep.session, h.nonce, rep.core_nonce, proof);
+        core_auth_session_key(proc_conn.key, rep.session, h.nonce, rep.core_nonce, proc_conn.ks);
+        core_auth_proof(proc_conn.ks, rep.session, h.nonce, rep.core_nonce, proof);
         if (!core_auth_equal(proof, rep.proof)) {
             close(fds[0]);
             close(fds[1]);
@@ -274,30 +274,30 @@ static int do_connect_once(void)
     }
     /* The child of a fork() must never see this process's channel. */
     madvise(m, rep.chan_size, MADV_DONTFORK);
-    if (G.life)
-        munmap(G.life, sizeof *G.life); /* a fork child's copy of its parent's */
-    G.life = life;
-    G.chan = m;
-    G.chan_size = rep.chan_size;
-    G.sock = s;
-    G.efd = fds[1];
-    G.session = rep.session;
-    G.inherit_from = 0;
-    sodium_memzero(G.fork_token, sizeof G.fork_token); /* one use */
-    memset(G.seq, 0, sizeof G.seq);
-    atomic_store(&G.state, ST_UP);
+    if (proc_conn.life)
+        munmap(proc_conn.life, sizeof *proc_conn.life); /* a fork child's copy of its parent's */
+    proc_conn.life = life;
+    proc_conn.chan = m;
+    proc_conn.chan_size = rep.chan_size;
+    proc_conn.sock = s;
+    proc_conn.efd = fds[1];
+    proc_conn.session = rep.session;
+    proc_conn.inherit_from = 0;
+    sodium_memzero(proc_conn.fork_token, sizeof proc_conn.fork_token); /* one use */
+    memset(proc_conn.seq, 0, sizeof proc_conn.seq);
+    atomic_store(&proc_conn.state, ST_UP);
     return 0;
 }
 
 static int do_connect(void)
 {
     int r = do_connect_once();
-    if (r == -EPERM && G.inherit_from) {
+    if (r == -EPERM && proc_conn.inherit_from) {
         /* The daemon could not prove we are our parent's child (the parent
          * died first): we get a session of our own, and the semaphores we
          * were handed are not ours to use (EINVAL), instead of every call
          * failing for the rest of our life. */
-        G.inherit_from = 0;
+        proc_conn.inherit_from = 0;
         r = do_connect_once();
     }
     return r;
@@ -305,7 +305,7 @@ static int do_connect(void)
 
 static int ensure_connected(void)
 {
-    int st = atomic_load_explicit(&G.state, memory_order_acquire);
+    int st = atomic_load_explicit(&proc_conn.state, memory_order_acquire);
     if (st == ST_UP)
         return 0;
     if (st == ST_BROKEN)
@@ -315,13 +315,13 @@ static int ensure_connected(void)
      * calls that may connect first (sem_post, sem_open...) is one. */
     int cs;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
-    pthread_mutex_lock(&G.mu);
+    pthread_mutex_lock(&proc_conn.mu);
     int r = 0;
-    if (atomic_load(&G.state) == ST_DOWN)
+    if (atomic_load(&proc_conn.state) == ST_DOWN)
         r = do_connect();
-    else if (atomic_load(&G.state) == ST_BROKEN)
+    else if (atomic_load(&proc_conn.state) == ST_BROKEN)
         r = -EIO;
-    pthread_mutex_unlock(&G.mu);
+    pthread_mutex_unlock(&proc_conn.mu);
     pthread_setcancelstate(cs, &cs);
     return r;
 }
@@ -329,7 +329,7 @@ static int ensure_connected(void)
 static int daemon_alive(void)
 {
     /* raw system call: poll() would be a cancellation point */
-    struct pollfd p = {.fd = G.sock, .events = POLLIN};
+    struct pollfd p = {.fd = proc_conn.sock, .events = POLLIN};
     struct timespec zero = {0, 0};
     long r = syscall(SYS_ppoll, &p, 1, &zero, NULL, 0);
     /* POLLNVAL: the program closed our descriptor; we cannot talk to the
@@ -339,7 +339,7 @@ static int daemon_alive(void)
 
 static void mark_broken(void)
 {
-    atomic_store(&G.state, ST_BROKEN);
+    atomic_store(&proc_conn.state, ST_BROKEN);
 }
 
 /* ---- fork ---- */
@@ -354,70 +354,70 @@ static void atfork_prepare(void)
 {
     /* A fresh one-time token for the child, registered before the fork
      * (one round trip): only a child that has it can act as our child. */
-    if (atomic_load(&G.state) == ST_UP && fork_register() < 0)
-        sodium_memzero(G.fork_token, sizeof G.fork_token);
-    pthread_mutex_lock(&G.mu);
-    G.fork_pipe[0] = G.fork_pipe[1] = -1;
-    if (atomic_load(&G.state) == ST_UP && atomic_load(&G.nheld) > 0 &&
-        pipe2(G.fork_pipe, O_CLOEXEC) < 0)
-        G.fork_pipe[0] = G.fork_pipe[1] = -1;
+    if (atomic_load(&proc_conn.state) == ST_UP && fork_register() < 0)
+        sodium_memzero(proc_conn.fork_token, sizeof proc_conn.fork_token);
+    pthread_mutex_lock(&proc_conn.mu);
+    proc_conn.fork_pipe[0] = proc_conn.fork_pipe[1] = -1;
+    if (atomic_load(&proc_conn.state) == ST_UP && atomic_load(&proc_conn.nheld) > 0 &&
+        pipe2(proc_conn.fork_pipe, O_CLOEXEC) < 0)
+        proc_conn.fork_pipe[0] = proc_conn.fork_pipe[1] = -1;
 }
 
 static void atfork_parent(void)
 {
-    if (G.fork_pipe[0] >= 0) {
+    if (proc_conn.fork_pipe[0] >= 0) {
         int cs;
         char b;
         pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs); /* fork is no cancellation point */
-        close(G.fork_pipe[1]);
+        close(proc_conn.fork_pipe[1]);
         /* EOF (the child died, or fork failed) ends the wait as well */
-        while (read(G.fork_pipe[0], &b, 1) < 0 && errno == EINTR)
+        while (read(proc_conn.fork_pipe[0], &b, 1) < 0 && errno == EINTR)
             ;
-        close(G.fork_pipe[0]);
+        close(proc_conn.fork_pipe[0]);
         pthread_setcancelstate(cs, &cs);
     }
-    pthread_mutex_unlock(&G.mu);
+    pthread_mutex_unlock(&proc_conn.mu);
 }
 
 static void atfork_child(void)
 {
-    pthread_mutex_init(&G.mu, NULL);
-    int was_up = atomic_load(&G.state) == ST_UP;
-    uint64_t parent = G.session;
+    pthread_mutex_init(&proc_conn.mu, NULL);
+    int was_up = atomic_load(&proc_conn.state) == ST_UP;
+    uint64_t parent = proc_conn.session;
     /* The parent's channel is not mapped here (MADV_DONTFORK); its socket
      * and doorbell are, and must go so the parent's death is seen. */
-    if (G.sock >= 0)
-        close(G.sock);
-    if (G.efd >= 0)
-        close(G.efd);
-    G.chan = NULL;
-    G.sock = G.efd = -1;
-    G.session = 0;
+    if (proc_conn.sock >= 0)
+        close(proc_conn.sock);
+    if (proc_conn.efd >= 0)
+        close(proc_conn.efd);
+    proc_conn.chan = NULL;
+    proc_conn.sock = proc_conn.efd = -1;
+    proc_conn.session = 0;
     for (uint32_t w = 0; w < ESEM_NSLOTS / 64; w++)
-        atomic_store(&G.slot_used[w], 0);
+        atomic_store(&proc_conn.slot_used[w], 0);
     t_slot = -1;
     t_busy = 0;
-    atomic_store(&G.state, ST_DOWN);
-    if (was_up && atomic_load(&G.nheld) > 0) {
+    atomic_store(&proc_conn.state, ST_DOWN);
+    if (was_up && atomic_load(&proc_conn.nheld) > 0) {
         /* Connect now, while the parent is certainly alive and before the
          * child can change its uid (Apache's children setuid first thing):
          * the daemon checks we are the parent's child and copies its opens. */
-        G.inherit_from = parent;
+        proc_conn.inherit_from = parent;
         if (do_connect() < 0)
-            atomic_store(&G.state, ST_DOWN); /* retried lazily, inheritance kept */
+            atomic_store(&proc_conn.state, ST_DOWN); /* retried lazily, inheritance kept */
     } else {
         /* Nothing to inherit now, but the child still acts as its parent
          * (strict ownership, process grants): its first call connects as
          * the parent's child, or — the parent gone, or the child's uid
          * changed — gets a session of its own. */
-        G.inherit_from = was_up ? parent : 0;
+        proc_conn.inherit_from = was_up ? parent : 0;
     }
-    if (G.fork_pipe[1] >= 0) {
+    if (proc_conn.fork_pipe[1] >= 0) {
         char b = 1;
-        ssize_t r = write(G.fork_pipe[1], &b, 1);
+        ssize_t r = write(proc_conn.fork_pipe[1], &b, 1);
         (void)r; /* if it fails the parent sees EOF when we close */
-        close(G.fork_pipe[0]);
-        close(G.fork_pipe[1]);
+        close(proc_conn.fork_pipe[0]);
+        close(proc_conn.fork_pipe[1]);
     }
 }
 
@@ -456,17 +456,17 @@ static void init_body(void)
         abort(); /* libsodium cannot work at all: never run with a weak key */
     randombytes_buf(tag_key, sizeof tag_key);
     const char *kf = secure_getenv("ESEM_KEY_FILE");
-    if (kf && *kf && !G.keyed) {
+    if (kf && *kf && !proc_conn.keyed) {
         uint8_t key[CORE_KEY_BYTES];
         if (esemi_read_key_file(kf, key) == 0)
             use_key(key);
         else
-            G.key_err = ENOKEY; /* fail closed: every call fails */
+            proc_conn.key_err = ENOKEY; /* fail closed: every call fails */
         sodium_memzero(key, sizeof key);
     }
     const char *spin = secure_getenv("ESEM_SPIN_US");
-    G.spin_ns = (spin ? strtoull(spin, NULL, 10) : 20) * 1000ull;
-    pthread_key_create(&G.slot_key, thread_exit);
+    proc_conn.spin_ns = (spin ? strtoull(spin, NULL, 10) : 20) * 1000ull;
+    pthread_key_create(&proc_conn.slot_key, thread_exit);
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
@@ -506,12 +506,12 @@ struct call {
  * side always sees the other's store, so no request sleeps unnoticed. */
 static void ring(void)
 {
-    struct esem_chan *ch = G.chan;
+    struct esem_chan *ch = proc_conn.chan;
     if (atomic_load_explicit((_Atomic uint32_t *)&ch->hdr.daemon_sleeping, memory_order_seq_cst)) {
         uint64_t one = 1;
         /* raw system call: write() is a cancellation point, sem_post is not;
          * EAGAIN means the counter is saturated and the worker wakes anyway */
-        long r = syscall(SYS_write, G.efd, &one, sizeof one);
+        long r = syscall(SYS_write, proc_conn.efd, &one, sizeof one);
         (void)r;
     }
 }
@@ -524,30 +524,30 @@ static int deadline_passed(clockid_t clock, const struct timespec *d)
 }
 
 /* Key sessions: does the reply in s carry the core's MAC for request seq?
- * Reads each field once; what passed is kept privately (G.vrep), so a
+ * Reads each field once; what passed is kept privately (proc_conn.vrep), so a
  * writer of the channel cannot change it after the check. */
 static int reply_authentic(struct esem_slot *s)
 {
-    uint32_t k = (uint32_t)(s - G.chan->slot);
+    uint32_t k = (uint32_t)(s - proc_conn.chan->slot);
     struct core_reply rep;
     uint8_t mac[CORE_MAC_BYTES], want[CORE_MAC_BYTES];
     memset(&rep, 0, sizeof rep);
-    rep.session = G.session;
+    rep.session = proc_conn.session;
     rep.slot = k;
-    rep.seq = G.seq[k];
-    rep.call = G.pend[k].call;
-    rep.req_handle = G.pend[k].handle;
+    rep.seq = proc_conn.seq[k];
+    rep.call = proc_conn.pend[k].call;
+    rep.req_handle = proc_conn.pend[k].handle;
     rep.status = ((volatile struct esem_slot *)s)->cstatus;
     rep.value = ((volatile struct esem_slot *)s)->rvalue;
     rep.handle = ((volatile struct esem_slot *)s)->rhandle;
     for (unsigned i = 0; i < sizeof mac; i++)
         mac[i] = ((volatile struct esem_slot *)s)->rmac[i];
-    core_auth_rep_mac(G.ks, &rep, want);
+    core_auth_rep_mac(proc_conn.ks, &rep, want);
     if (!core_auth_equal(mac, want))
         return 0;
-    G.vrep[k].cstatus = rep.status;
-    G.vrep[k].value = rep.value;
-    G.vrep[k].handle = rep.handle;
+    proc_conn.vrep[k].cstatus = rep.status;
+    proc_conn.vrep[k].value = rep.value;
+    proc_conn.vrep[k].handle = rep.handle;
     return 1;
 }
 
@@ -557,12 +557,12 @@ static int reply_ready(struct esem_slot *s, uint32_t seq)
     if (atomic_load_explicit(rs, memory_order_acquire) != seq)
         return 0;
     /* a request the daemon answers itself (ESEM_OP_FORK) has no core MAC */
-    if (!G.keyed || G.pend[s - G.chan->slot].call == 0 || reply_authentic(s))
+    if (!proc_conn.keyed || proc_conn.pend[s - proc_conn.chan->slot].call == 0 || reply_authentic(s))
         return 1;
     /* Not the core's reply (a forged grant, say): refuse it and keep
      * waiting.  Put the sequence back so the futex can sleep again; if the
      * real reply landed meanwhile its fields check out now. */
-    atomic_fetch_add(&G.rejected, 1);
+    atomic_fetch_add(&proc_conn.rejected, 1);
     uint32_t exp = seq;
     atomic_compare_exchange_strong(rs, &exp, seq - 1);
     if (reply_authentic(s)) {
@@ -577,14 +577,14 @@ static int reply_ready(struct esem_slot *s, uint32_t seq)
  * passed its MAC check. */
 static int32_t reply_status(struct esem_slot *s, uint32_t *value, uint64_t *handle)
 {
-    if (!G.keyed) {
+    if (!proc_conn.keyed) {
         if (value)
             *value = s->rvalue;
         if (handle)
             *handle = s->rhandle;
         return s->status;
     }
-    const struct vrep *v = &G.vrep[s - G.chan->slot];
+    const struct vrep *v = &proc_conn.vrep[s - proc_conn.chan->slot];
     if (value)
         *value = v->value;
     if (handle)
@@ -608,7 +608,7 @@ ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct ca
      * was asleep, or shares our CPU, or the machine is oversubscribed)
      * halves it, down to PURE_MIN_NS (1 us, a busy round trip), so that on a busy 2-vCPU machine we
      * hand the CPU over at once instead of burning it.  Yielding stops
-     * after G.spin_ns (20 us) in all: a bounded number of sched_yield
+     * after proc_conn.spin_ns (20 us) in all: a bounded number of sched_yield
      * calls, then the futex. */
     enum { PURE_MIN_NS = 1000 };
     static _Thread_local uint32_t t_pure_ns = ESEM_PURE_SPIN_NS;
@@ -627,7 +627,7 @@ ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct ca
             continue;
         }
         uint64_t spent = esem_util_now_ns(CLOCK_MONOTONIC) - t0;
-        if (spent > G.spin_ns)
+        if (spent > proc_conn.spin_ns)
             break;
         if (spent > pure) {
             yielded = 1;
@@ -647,7 +647,7 @@ ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct ca
      * sleeps where nothing would report it. */
     const struct timespec *abs = may_abandon && c->deadline ? c->deadline : NULL;
     int interruptible = may_abandon && c->interruptible;
-    uint32_t *lifew = (uint32_t *)&G.life->word;
+    uint32_t *lifew = (uint32_t *)&proc_conn.life->word;
     while (!reply_ready(s, seq)) {
         if (abs && deadline_passed(c->clock, abs))
             return -ETIMEDOUT;
@@ -707,12 +707,12 @@ struct inflight {
 static void send_req(struct inflight *f, const struct call *c)
 {
     struct esem_slot *s = f->s;
-    uint64_t seq = ++G.seq[f->k];
+    uint64_t seq = ++proc_conn.seq[f->k];
     if ((uint32_t)seq == 0) /* 0 is no request in the 32-bit words */
-        seq = ++G.seq[f->k];
+        seq = ++proc_conn.seq[f->k];
     f->seq = (uint32_t)seq;
-    G.pend[f->k].call = esem_op_call(c->op);
-    G.pend[f->k].handle = c->handle;
+    proc_conn.pend[f->k].call = esem_op_call(c->op);
+    proc_conn.pend[f->k].handle = c->handle;
     s->op = c->op;
     s->oflag = c->oflag;
     s->value = c->value;
@@ -722,11 +722,11 @@ static void send_req(struct inflight *f, const struct call *c)
     s->name_len = c->name_len;
     if (c->name_len)
         memcpy(s->name, c->name, c->name_len);
-    if (G.keyed) {
+    if (proc_conn.keyed) {
         struct core_req q;
         esem_req_canon(c->op, c->oflag, c->value, c->mode, c->name_len, c->prio, c->handle,
                        c->name, (uint32_t)f->k, seq, &q);
-        core_auth_req_mac(G.ks, &q, s->mac);
+        core_auth_req_mac(proc_conn.ks, &q, s->mac);
     }
     atomic_store_explicit((_Atomic uint32_t *)&s->req_seq_hi, (uint32_t)(seq >> 32),
                           memory_order_relaxed);
@@ -798,7 +798,7 @@ static int rpc(struct call *c)
         return r;
     struct inflight f;
     f.k = slot_enter(c->op == ESEM_OP_WAIT, &f.borrowed);
-    f.s = &G.chan->slot[f.k];
+    f.s = &proc_conn.chan->slot[f.k];
     f.handle = c->handle;
     struct esem_slot *s = f.s;
     int blocking = c->op == ESEM_OP_WAIT;
@@ -885,7 +885,7 @@ int esemi_open(const char *name, int oflag, mode_t mode, unsigned int value, uin
     }
     r = rpc(&c);
     if (r == 0) {
-        atomic_fetch_add(&G.nheld, 1);
+        atomic_fetch_add(&proc_conn.nheld, 1);
         *handle = c.rhandle;
     }
     return r;
@@ -898,7 +898,7 @@ int esemi_create(unsigned int value, uint64_t *handle)
     struct call c = {.op = ESEM_OP_CREATE, .value = value};
     int r = rpc(&c);
     if (r == 0) {
-        atomic_fetch_add(&G.nheld, 1);
+        atomic_fetch_add(&proc_conn.nheld, 1);
         *handle = c.rhandle;
     }
     return r;
@@ -917,7 +917,7 @@ int esemi_close(uint64_t handle)
 {
     int r = handle_op(ESEM_OP_CLOSE, handle, NULL);
     if (r == 0)
-        atomic_fetch_sub(&G.nheld, 1);
+        atomic_fetch_sub(&proc_conn.nheld, 1);
     return r;
 }
 
@@ -925,7 +925,7 @@ int esemi_destroy(uint64_t handle)
 {
     int r = handle_op(ESEM_OP_DESTROY, handle, NULL);
     if (r == 0)
-        atomic_fetch_sub(&G.nheld, 1);
+        atomic_fetch_sub(&proc_conn.nheld, 1);
     return r;
 }
 
@@ -1003,12 +1003,12 @@ int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs, int
          * into the critical section.  Block until a waiter slot is free —
          * ended only by the deadline, a signal (EINTR, any handler) or
          * the daemon's death — looking again after a growing pause. */
-        uint32_t life = atomic_load_explicit((_Atomic uint32_t *)&G.life->word,
+        uint32_t life = atomic_load_explicit((_Atomic uint32_t *)&proc_conn.life->word,
                                              memory_order_acquire);
         if (life & ESEM_LIFE_DEAD)
             return -EIO;
         struct timespec rel = {0, backoff_ns};
-        int s = esem_util_futex_wait((uint32_t *)&G.life->word, life, &rel);
+        int s = esem_util_futex_wait((uint32_t *)&proc_conn.life->word, life, &rel);
         if (s == -EINTR)
             return -EINTR;
         if (abs && deadline_passed(clock, abs))
@@ -1055,31 +1055,31 @@ static int fork_register(void)
     struct call c = {.op = ESEM_OP_FORK, .name = (const char *)t, .name_len = sizeof t};
     int r = rpc(&c);
     if (r == 0)
-        memcpy(G.fork_token, t, sizeof t);
+        memcpy(proc_conn.fork_token, t, sizeof t);
     sodium_memzero(t, sizeof t);
     return r;
 }
 
-/* Make this process's session a key session.  G.mu held, or from
+/* Make this process's session a key session.  proc_conn.mu held, or from
  * init_once (nothing connected yet). */
 static void use_key(const uint8_t key[CORE_KEY_BYTES])
 {
-    memcpy(G.key, key, CORE_KEY_BYTES);
-    G.key_id = core_auth_key_id(key);
-    G.keyed = 1;
-    G.key_err = 0;
+    memcpy(proc_conn.key, key, CORE_KEY_BYTES);
+    proc_conn.key_id = core_auth_key_id(key);
+    proc_conn.keyed = 1;
+    proc_conn.key_err = 0;
 }
 
 int esemi_set_key(const uint8_t key[CORE_KEY_BYTES])
 {
     pthread_once(&once, init_once);
-    pthread_mutex_lock(&G.mu);
+    pthread_mutex_lock(&proc_conn.mu);
     int r = 0;
-    if (atomic_load(&G.state) != ST_DOWN)
+    if (atomic_load(&proc_conn.state) != ST_DOWN)
         r = -EISCONN; /* a session's kind is fixed when it starts */
     else
         use_key(key);
-    pthread_mutex_unlock(&G.mu);
+    pthread_mutex_unlock(&proc_conn.mu);
     return r;
 }
 
@@ -1115,7 +1115,7 @@ uint64_t esemi_key_id(const uint8_t key[CORE_KEY_BYTES])
 
 uint64_t esemi_rejected_replies(void)
 {
-    return atomic_load(&G.rejected);
+    return atomic_load(&proc_conn.rejected);
 }
 
 _Static_assert(ESEM_R_OPEN == CORE_R_OPEN && ESEM_R_WAIT == CORE_R_WAIT &&

@@ -96,7 +96,7 @@ static int nwaiters(int esem, const char *name, uint32_t *n)
 {
     if (esem) {
         struct sem_info_lite i;
-        if (admin_find_name(L.sock, name, &i) < 0)
+        if (admin_find_name(lab.sock, name, &i) < 0)
             return -1;
         *n = i.nwaiters;
         return 0;
@@ -198,7 +198,7 @@ static void run(struct side *s, int esem)
     }
     if (esem) {
         struct sem_info_lite i;
-        int f = admin_find_name(L.sock, name, &i) == 0;
+        int f = admin_find_name(lab.sock, name, &i) == 0;
         s_check(s, f && i.value == 0 && i.posts == 2 && i.waits == 2 && i.nwaiters == 0,
                 "esemd's books: value %u, %llu posts, %llu waits granted, %u waiters", f ? i.value : 0,
                 f ? (unsigned long long)i.posts : 0ull, f ? (unsigned long long)i.waits : 0ull,

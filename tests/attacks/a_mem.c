@@ -225,10 +225,10 @@ void mem_esem(struct side *s)
     /* The daemon must run as the attacker's uid.  As root the lab's main
      * esemd runs as root (shared by every uid), so a per-user esemd of
      * WHO_LAB is started for this attack — the default deployment. */
-    struct daemon own, *d = &L.d;
-    if (L.root) {
+    struct daemon own, *d = &lab.d;
+    if (lab.root) {
         if (daemon_start(&own, 1) < 0) {
-            s_error(s, "cannot start a per-user esemd as uid %u", (unsigned)L.lab_uid);
+            s_error(s, "cannot start a per-user esemd as uid %u", (unsigned)lab.lab_uid);
             return;
         }
         d = &own;
@@ -237,7 +237,7 @@ void mem_esem(struct side *s)
     char ps[16];
     snprintf(ps, sizeof ps, "%d", (int)d->pid);
     s_note(s, "esemd pid %d (%s) runs as uid %u, like the attacker", (int)d->pid,
-           d == &L.d ? "the lab's" : "a per-user daemon", (unsigned)L.lab_uid);
+           d == &lab.d ? "the lab's" : "a per-user daemon", (unsigned)lab.lab_uid);
     if (proc_start(&a, WHO_LAB, 0, "mem-attacker", ps, "0x10000", "esemd", d->sock, NULL) == 0) {
         relay(&a, s, log_mark(), 20000);
         proc_end(&a);

@@ -288,14 +288,14 @@ static void run(struct side *s, int esem)
                   vn, vs);
     } else {
         struct sem_info_lite i;
-        int f = admin_find_name(L.sock, name, &i) == 0;
+        int f = admin_find_name(lab.sock, name, &i) == 0;
         s_check(s, f && i.value == 0 && i.posts == 0 && i.opens == 0,
                 "%s after the attack: value %u, %llu posts, %u opens (nobody inherited it)", name,
                 f ? i.value : 0, f ? (unsigned long long)i.posts : 0ull, f ? i.opens : 0);
         struct sem_info_lite j;
         uint64_t hanon = strtoull(ha, NULL, 0);
         s_note(s, "the dead client's anonymous semaphore %#llx: %s", (unsigned long long)hanon,
-               admin_find_handle(L.sock, hanon, &j) == 0 ? "still exists" : "gone with its last open");
+               admin_find_handle(lab.sock, hanon, &j) == 0 ? "still exists" : "gone with its last open");
         /* remove the name (the victim is dead): a helper of the owner's uid */
         struct proc u;
         if (proc_start(&u, WHO_LAB, 0, "kill-part", "esem", "unlink", name, NULL) == 0) {

@@ -658,21 +658,21 @@ void creds_esem(struct side *s)
     /* root's semaphore, made through a raw connection (the orchestrator
      * keeps no libesem state that its fork()s would carry) */
     struct rawc rc;
-    int made = rawc_connect(&rc, L.sock, 0);
+    int made = rawc_connect(&rc, lab.sock, 0);
     if (made == 0)
         made = rawc_op(&rc, ESEM_OP_OPEN, 0, name + 1, CORE_O_CREAT | CORE_O_EXCL, 0600, 0, NULL,
                        NULL, 3000);
     if (made != 0) {
         s_error(s, "root's semaphore: %s", errname(made < 0 ? -made : made));
     } else {
-        char *const args[] = {"creds", (char *)L.sock, name + 1, prog, NULL};
+        char *const args[] = {"creds", (char *)lab.sock, name + 1, prog, NULL};
         relay_role(s, WHO_OTHER, 0, args, 20000);
         s_summary(s, "the helper's open and unlink of root's 0600 semaphore through nobody's "
                      "channel, after nobody exec'd a setuid-root program: refused (EINVAL: the "
                      "exec ended the session; credentials may only drop below those of the "
                      "connect), audited; the semaphore untouched");
         struct sem_info_lite i;
-        int there = admin_find_name(L.sock, name, &i) == 0;
+        int there = admin_find_name(lab.sock, name, &i) == 0;
         s_check(s, there && i.value == 0 && i.posts == 0,
                 "root's semaphore is still there, untouched (value %u, %llu posts)",
                 there ? i.value : 0, there ? (unsigned long long)i.posts : 0ull);
@@ -700,7 +700,7 @@ void late_esem(struct side *s)
     struct proc a, v;
     char line[LAB_LINE];
     size_t mark = log_mark();
-    if (proc_start(&a, WHO_OTHER, 0, "review", "late-hello", (char *)L.sock, NULL) < 0 ||
+    if (proc_start(&a, WHO_OTHER, 0, "review", "late-hello", (char *)lab.sock, NULL) < 0 ||
         proc_expect(&a, "connected pid=", line, sizeof line, 5000) < 0) {
         s_error(s, "the attacker did not connect");
         proc_end(&a);
@@ -780,7 +780,7 @@ static void revoke_run(struct side *s, const char *backend)
         return;
     }
     if (strcmp(backend, "esem") == 0)
-        admin_wait_waiters(L.sock, name, 0, 1, 5000);
+        admin_wait_waiters(lab.sock, name, 0, 1, 5000);
     else
         sleep_ms(200);
     proc_cmd(&o, "revoke");
@@ -831,7 +831,7 @@ void reclaim_glibc(struct side *s)
 
 void reclaim_esem(struct side *s)
 {
-    char *const args[] = {"reclaim", (char *)L.sock, L.self, NULL};
+    char *const args[] = {"reclaim", (char *)lab.sock, lab.self, NULL};
     s_summary(s, "an exec'd child (same uid, its parent alive) claiming its parent's session by "
                  "its exact id and 63 guesses: EPERM every time — inheritance needs the one-time "
                  "token the parent registered before fork(), which exec wipes");

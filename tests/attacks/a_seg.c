@@ -533,7 +533,7 @@ void swap_esem(struct side *s)
     int consistent = 1, found = 0;
     for (int i = 0; i < NSEM; i++) {
         struct sem_info_lite inf;
-        if (admin_find_handle(L.sock, P.h[i].handle, &inf) == 0) {
+        if (admin_find_handle(lab.sock, P.h[i].handle, &inf) == 0) {
             found++;
             posts += inf.posts;
             waits += inf.waits;

@@ -512,7 +512,7 @@ static int make_keys(struct keyfiles *kf)
     }
     /* the daemon's keyring: its euid's (the lab's), 0600; the client's copy:
      * the victim's uid, 0600 */
-    if (L.root && chown(kf->client, L.lab_uid, L.lab_gid) < 0)
+    if (lab.root && chown(kf->client, lab.lab_uid, lab.lab_gid) < 0)
         return -1;
     return 0;
 }
@@ -1098,7 +1098,7 @@ int role_sgx_sim(int argc, char **argv)
 
 void sgx_glibc(struct side *s)
 {
-    if (!L.root) {
+    if (!lab.root) {
         s_skip(s, "the simulated privileged attacker needs root");
         return;
     }
@@ -1158,7 +1158,7 @@ static void run_sim(struct side *s, const char *mode)
 
 void sgx_esem(struct side *s)
 {
-    if (!L.root) {
+    if (!lab.root) {
         s_skip(s, "the simulated privileged attacker needs root");
         return;
     }
@@ -1177,13 +1177,13 @@ void sgx_esem(struct side *s)
         if (kd.pid > 0)
             daemon_stop(&kd);
     } else {
-        const char *osock = L.sock, *olog = L.log;
-        L.sock = kd.sock;
-        L.log = kd.log;
+        const char *osock = lab.sock, *olog = lab.log;
+        lab.sock = kd.sock;
+        lab.log = kd.log;
         chan_attack(s, &kd, 1, kf.client, &key);
         chan_attack(s, &kd, 0, NULL, &pid);
-        L.sock = osock;
-        L.log = olog;
+        lab.sock = osock;
+        lab.log = olog;
         if (daemon_stop(&kd) < 0)
             s_error(s, "esemd --keyring did not stop cleanly (kept %s)", kd.dir);
         else if (s->nfailed)

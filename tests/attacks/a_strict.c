@@ -270,7 +270,7 @@ static int strict_variant(struct side *s, const char *tag, int flag_strict, int 
         return 0;
     }
     struct sem_info_lite inf;
-    if (admin_find_name(L.sock, name, &inf) < 0) {
+    if (admin_find_name(lab.sock, name, &inf) < 0) {
         s_error(s, "%s: esemctl show did not find %s", tag, name);
         proc_cmd(&v, "end");
         proc_end(&v);
@@ -291,7 +291,7 @@ static int strict_variant(struct side *s, const char *tag, int flag_strict, int 
         return 0;
     }
     s_note(s, "%s: attacker pid %d, uid %u (the victim's uid), not forked from the victim", tag,
-           (int)a.pid, (unsigned)L.lab_uid);
+           (int)a.pid, (unsigned)lab.lab_uid);
     relay(&a, s, mark, 20000);
     if (proc_start(&root, WHO_ROOT, 0, "strict-attacker", "esem", name, hs, "deny", NULL) == 0) {
         s_note(s, "%s: a second attacker runs as root (pid %d)", tag, (int)root.pid);
@@ -331,7 +331,7 @@ static int strict_variant(struct side *s, const char *tag, int flag_strict, int 
     if (proc_expect(&v, "value", line, sizeof line, 5000) == 0)
         sscanf(line, "value %d", &val);
     struct sem_info_lite j;
-    int f = admin_find_name(L.sock, name, &j) == 0;
+    int f = admin_find_name(lab.sock, name, &j) == 0;
     s_check(s, f && val == 2 && j.value == 2 && j.posts == 1 && j.waits == 0 && j.opens == 1,
             "%s: %s still linked, value %d (core %u) == 1 + %llu granted post, %llu waits, %u "
             "open(s) (the victim's)",
@@ -356,12 +356,12 @@ void strict_esem(struct side *s)
         if (sd.pid > 0)
             daemon_stop(&sd);
     } else {
-        const char *osock = L.sock, *olog = L.log;
-        L.sock = sd.sock;
-        L.log = sd.log;
+        const char *osock = lab.sock, *olog = lab.log;
+        lab.sock = sd.sock;
+        lab.log = sd.log;
         strict_variant(s, "--policy=strict", 0, &v2);
-        L.sock = osock;
-        L.log = olog;
+        lab.sock = osock;
+        lab.log = olog;
         if (daemon_stop(&sd) == 0)
             daemon_remove_files(&sd);
         else

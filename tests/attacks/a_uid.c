@@ -220,14 +220,14 @@ void uid_esem(struct side *s)
         return;
     }
     struct sem_info_lite i600, i666;
-    if (admin_find_name(L.sock, n600, &i600) < 0 || admin_find_name(L.sock, n666, &i666) < 0) {
+    if (admin_find_name(lab.sock, n600, &i600) < 0 || admin_find_name(lab.sock, n666, &i666) < 0) {
         s_error(s, "esemctl show did not find the victim's semaphores");
         proc_cmd(&v, "end");
         proc_end(&v);
         return;
     }
     s_note(s, "victim uid %u holds %s (mode %04o, handle %#llx) and %s (mode %04o)",
-           (unsigned)L.lab_uid, n600, i600.mode, (unsigned long long)i600.handle, n666, i666.mode);
+           (unsigned)lab.lab_uid, n600, i600.mode, (unsigned long long)i600.handle, n666, i666.mode);
     char hs[32];
     snprintf(hs, sizeof hs, "%#llx", (unsigned long long)i600.handle);
     audit_window();
@@ -250,8 +250,8 @@ void uid_esem(struct side *s)
     if (proc_expect(&v, "values", line, sizeof line, 5000) == 0)
         sscanf(line, "values %d %d", &v600, &v666);
     struct sem_info_lite j600, j666;
-    int f600 = admin_find_name(L.sock, n600, &j600) == 0;
-    int f666 = admin_find_name(L.sock, n666, &j666) == 0;
+    int f600 = admin_find_name(lab.sock, n600, &j600) == 0;
+    int f666 = admin_find_name(lab.sock, n666, &j666) == 0;
     s_check(s, v600 == 0 && f600 && j600.posts == 0 && j600.opens == 1,
             "%s is untouched: value %d, still linked, %llu posts, %u open(s) (the victim's)", n600,
             v600, f600 ? (unsigned long long)j600.posts : 0ull, f600 ? j600.opens : 0);

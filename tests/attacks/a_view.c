@@ -473,11 +473,11 @@ static void scenario(struct side *s, int esem, int pshared, int *released, int *
         struct handle_bytes hb;
         int fd = open(seg, O_RDONLY | O_CLOEXEC);
         blocked = fd >= 0 && pread(fd, &hb, sizeof hb, 0) == (ssize_t)sizeof hb &&
-                  admin_wait_waiters(L.sock, NULL, hb.handle, 1, 5000) == 0;
+                  admin_wait_waiters(lab.sock, NULL, hb.handle, 1, 5000) == 0;
         if (fd >= 0)
             close(fd);
     } else {
-        blocked = admin_wait_waiters(L.sock, name, 0, 1, 5000) == 0;
+        blocked = admin_wait_waiters(lab.sock, name, 0, 1, 5000) == 0;
     }
     if (!blocked)
         s_error(s, "%s: the consumer did not block in its wait", mode);

@@ -27,7 +27,7 @@
 
 extern char **environ;
 
-struct lab L;
+struct lab lab;
 
 static const struct attack attacks[] = {
     {"view-consistency", "TM-host",
@@ -145,23 +145,23 @@ const char *errname(int e)
 
 int lab_can_other_uid(void)
 {
-    return L.root;
+    return lab.root;
 }
 
 const char *lab_name(char *buf, size_t len, const char *what)
 {
-    snprintf(buf, len, "/esemlab-%lu-%s", L.tag, what);
+    snprintf(buf, len, "/esemlab-%lu-%s", lab.tag, what);
     return buf;
 }
 
 int become(enum who who)
 {
     if (who == WHO_ROOT)
-        return L.root ? 0 : -1;
-    if (!L.root)
+        return lab.root ? 0 : -1;
+    if (!lab.root)
         return who == WHO_LAB ? 0 : -1;
-    uid_t uid = who == WHO_LAB ? L.lab_uid : LAB_OTHER_UID;
-    gid_t gid = who == WHO_LAB ? L.lab_gid : LAB_OTHER_UID;
+    uid_t uid = who == WHO_LAB ? lab.lab_uid : LAB_OTHER_UID;
+    gid_t gid = who == WHO_LAB ? lab.lab_gid : LAB_OTHER_UID;
     if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
         return -1;
     if (getuid() != uid || geteuid() != uid || setuid(0) == 0)
@@ -218,7 +218,7 @@ static void add_step(struct side *s, const char *kind, const char *fmt, va_list 
 {
     char msg[LAB_LINE];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    if (L.verbose)
+    if (lab.verbose)
         fprintf(stderr, "  [%s] %s: %s\n", s->backend, kind, msg);
     if (s->nsteps >= LAB_MAXSTEPS)
         return;
@@ -316,10 +316,10 @@ static char **child_env(int shim)
         env[k++] = environ[i];
     }
     static char sockvar[400], prevar[4200];
-    snprintf(sockvar, sizeof sockvar, "ESEM_SOCKET=%s", L.sock);
+    snprintf(sockvar, sizeof sockvar, "ESEM_SOCKET=%s", lab.sock);
     env[k++] = sockvar;
     if (shim) {
-        snprintf(prevar, sizeof prevar, "LD_PRELOAD=%s", L.preload);
+        snprintf(prevar, sizeof prevar, "LD_PRELOAD=%s", lab.preload);
         env[k++] = prevar;
     }
     env[k] = NULL;
@@ -341,7 +341,7 @@ static pid_t spawn(enum who who, int shim, const char *role, char *const *args, 
         free(env);
         return -1;
     }
-    argv[0] = L.self;
+    argv[0] = lab.self;
     argv[1] = (char *)"--role";
     argv[2] = (char *)role;
     for (size_t i = 0; i < na; i++)
@@ -358,7 +358,7 @@ static pid_t spawn(enum who who, int shim, const char *role, char *const *args, 
             _exit(126);
         if (become(who) < 0) {
             fprintf(stderr, "attacklab: cannot become uid %u\n",
-                    who == WHO_LAB ? (unsigned)L.lab_uid : LAB_OTHER_UID);
+                    who == WHO_LAB ? (unsigned)lab.lab_uid : LAB_OTHER_UID);
             _exit(126);
         }
         /* after the uid change, which clears it */
@@ -368,8 +368,8 @@ static pid_t spawn(enum who who, int shim, const char *role, char *const *args, 
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        execve(L.self, argv, env);
-        fprintf(stderr, "attacklab: exec %s: %s\n", L.self, strerror(errno));
+        execve(lab.self, argv, env);
+        fprintf(stderr, "attacklab: exec %s: %s\n", lab.self, strerror(errno));
         _exit(127);
     }
     free(argv);
@@ -445,7 +445,7 @@ int proc_start_at_pid(struct proc *p, pid_t want, enum who who, const char *role
         return -1;
     }
     const char *force_cycle = getenv("ESEM_LAB_PID_CYCLE");
-    if (L.root && !(force_cycle && *force_cycle == '1')) {
+    if (lab.root && !(force_cycle && *force_cycle == '1')) {
         for (int attempt = 0; attempt < 200; attempt++) {
             int fd = open("/proc/sys/kernel/ns_last_pid", O_RDWR | O_CLOEXEC);
             if (fd < 0)
@@ -522,7 +522,7 @@ int proc_line(struct proc *p, char *line, size_t len, int timeout_ms)
             snprintf(line, len, "%.*s", (int)n, p->buf);
             memmove(p->buf, nl + 1, p->blen - n - 1);
             p->blen -= n + 1;
-            if (L.verbose > 1)
+            if (lab.verbose > 1)
                 fprintf(stderr, "    <%d> %s\n", (int)p->pid, line);
             return 0;
         }
@@ -693,9 +693,9 @@ int daemon_start_args(struct daemon *d, int as_lab, const char *const *extra)
     snprintf(d->dir, sizeof d->dir, "%s", tmpl);
     snprintf(d->sock, sizeof d->sock, "%s/esemd.sock", d->dir);
     snprintf(d->log, sizeof d->log, "%s/esemd.log", d->dir);
-    int drop = as_lab && L.root;
+    int drop = as_lab && lab.root;
     /* 0711: other uids reach the socket by its full path, list nothing */
-    if ((drop && chown(d->dir, L.lab_uid, L.lab_gid) < 0) || chmod(d->dir, 0711) < 0) {
+    if ((drop && chown(d->dir, lab.lab_uid, lab.lab_gid) < 0) || chmod(d->dir, 0711) < 0) {
         perror("attacklab: chown/chmod of the daemon directory");
         return -1;
     }
@@ -725,14 +725,14 @@ int daemon_start_args(struct daemon *d, int as_lab, const char *const *extra)
         for (int i = 0; extra && extra[i] && na < 31; i++)
             av[na++] = extra[i];
         av[na] = NULL;
-        execv(L.esemd, (char *const *)av);
+        execv(lab.esemd, (char *const *)av);
         _exit(127);
     }
     d->pid = pid;
     long t0 = now_ms();
     while (now_ms() - t0 < 20000) {
         if (!daemon_alive(d)) {
-            fprintf(stderr, "attacklab: esemd (%s) exited at start-up (status %#x)\n", L.esemd,
+            fprintf(stderr, "attacklab: esemd (%s) exited at start-up (status %#x)\n", lab.esemd,
                     d->status);
             return -1;
         }
@@ -744,7 +744,7 @@ int daemon_start_args(struct daemon *d, int as_lab, const char *const *extra)
             /* A daemon shared by several uids (the other-uid attacks need
              * one): the socket is open to all, as in the integration tests;
              * the core's own checks are what is under test. */
-            if (L.root && !drop)
+            if (lab.root && !drop)
                 chmod(d->sock, 0666);
             return 0;
         }
@@ -837,12 +837,12 @@ void daemon_remove_files(const struct daemon *d)
 size_t log_mark(void)
 {
     struct stat st;
-    return stat(L.log, &st) == 0 ? (size_t)st.st_size : 0;
+    return stat(lab.log, &st) == 0 ? (size_t)st.st_size : 0;
 }
 
 int log_count(size_t mark, const char *needle)
 {
-    char *s = slurp(L.log, mark);
+    char *s = slurp(lab.log, mark);
     int n = 0;
     for (char *q = s; q && (q = strstr(q, needle)) != NULL; q += strlen(needle))
         n++;
@@ -1002,7 +1002,7 @@ static void print_json(FILE *f, struct rowres *r, int n, int status)
     snprintf(k, sizeof k, "%s %s %s", u.sysname, u.release, u.machine);
     json_str(f, k);
     fprintf(f, ",\"run_as_uid\":%u,\"lab_uid\":%u,\"other_uid\":%u,\"rows\":[", (unsigned)getuid(),
-            (unsigned)L.lab_uid, LAB_OTHER_UID);
+            (unsigned)lab.lab_uid, LAB_OTHER_UID);
     for (int i = 0; i < n; i++) {
         fprintf(f, "%s{\"attack\":", i ? "," : "");
         json_str(f, r[i].a->name);
@@ -1037,7 +1037,7 @@ static void print_json(FILE *f, struct rowres *r, int n, int status)
  * this program carries one, it goes first in LD_PRELOAD, ahead of the shim. */
 static void build_preload(const char *shim)
 {
-    L.preload[0] = 0;
+    lab.preload[0] = 0;
     FILE *m = fopen("/proc/self/maps", "re");
     char line[4600];
     while (m && fgets(line, sizeof line, m)) {
@@ -1047,15 +1047,15 @@ static void build_preload(const char *shim)
         p[strcspn(p, "\n")] = 0;
         const char *base = strrchr(p, '/') + 1;
         if ((strncmp(base, "libasan.so", 10) == 0 || strncmp(base, "libtsan.so", 10) == 0) &&
-            !strstr(L.preload, p)) {
-            size_t n = strlen(L.preload);
-            snprintf(L.preload + n, sizeof L.preload - n, "%s ", p);
+            !strstr(lab.preload, p)) {
+            size_t n = strlen(lab.preload);
+            snprintf(lab.preload + n, sizeof lab.preload - n, "%s ", p);
         }
     }
     if (m)
         fclose(m);
-    size_t n = strlen(L.preload);
-    snprintf(L.preload + n, sizeof L.preload - n, "%s", shim);
+    size_t n = strlen(lab.preload);
+    snprintf(lab.preload + n, sizeof lab.preload - n, "%s", shim);
 }
 
 /* The parts run as other uids: they must be able to run this program, the
@@ -1064,22 +1064,22 @@ static void build_preload(const char *shim)
 static int preflight(const char *shim)
 {
     for (int w = WHO_LAB; w <= WHO_OTHER; w++) {
-        if (w == WHO_OTHER && !L.root)
+        if (w == WHO_OTHER && !lab.root)
             break;
         fflush(stderr);
         pid_t p = fork();
         if (p == 0) {
             if (become((enum who)w) < 0)
                 _exit(3);
-            const char *bad = access(L.self, X_OK) < 0 ? L.self
-                              : access(L.esemd, X_OK) < 0 ? L.esemd
+            const char *bad = access(lab.self, X_OK) < 0 ? lab.self
+                              : access(lab.esemd, X_OK) < 0 ? lab.esemd
                               : access(shim, R_OK) < 0   ? shim
                                                          : NULL;
             if (bad) {
                 fprintf(stderr, "esem-attacklab: uid %u cannot use %s (%s): the lab runs its "
                                 "parts as uid %u and %u: the build tree must be readable and "
                                 "searchable by them\n",
-                        (unsigned)getuid(), bad, strerror(errno), (unsigned)L.lab_uid,
+                        (unsigned)getuid(), bad, strerror(errno), (unsigned)lab.lab_uid,
                         LAB_OTHER_UID);
                 _exit(1);
             }
@@ -1089,7 +1089,7 @@ static int preflight(const char *shim)
         if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
             if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
                 fprintf(stderr, "esem-attacklab: cannot switch to uid %u\n",
-                        w == WHO_LAB ? (unsigned)L.lab_uid : LAB_OTHER_UID);
+                        w == WHO_LAB ? (unsigned)lab.lab_uid : LAB_OTHER_UID);
             return -1;
         }
     }
@@ -1124,7 +1124,7 @@ static int run_role(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc >= 3 && strcmp(argv[1], "--role") == 0) {
-        L.root = 0;
+        lab.root = 0;
         return run_role(argc - 2, argv + 2);
     }
     int json = 0, keep = 0;
@@ -1135,7 +1135,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--keep") == 0)
             keep = 1;
         else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
-            L.verbose++;
+            lab.verbose++;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
         else if (strcmp(argv[i], "--list") == 0) {
@@ -1158,47 +1158,47 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
-    L.root = geteuid() == 0;
-    L.tag = (unsigned long)getpid();
-    if (L.root) {
+    lab.root = geteuid() == 0;
+    lab.tag = (unsigned long)getpid();
+    if (lab.root) {
         const char *u = getenv("ESEM_LAB_UID");
-        L.lab_uid = u && *u ? (uid_t)strtoul(u, NULL, 10) : 64000;
-        L.lab_gid = L.lab_uid;
-        if (L.lab_uid == 0 || L.lab_uid == LAB_OTHER_UID) {
+        lab.lab_uid = u && *u ? (uid_t)strtoul(u, NULL, 10) : 64000;
+        lab.lab_gid = lab.lab_uid;
+        if (lab.lab_uid == 0 || lab.lab_uid == LAB_OTHER_UID) {
             fprintf(stderr, "esem-attacklab: ESEM_LAB_UID must be neither 0 nor %u\n",
                     LAB_OTHER_UID);
             return 2;
         }
     } else {
-        L.lab_uid = getuid();
-        L.lab_gid = getgid();
+        lab.lab_uid = getuid();
+        lab.lab_gid = getgid();
     }
-    L.esemd = getenv("ESEMD");
+    lab.esemd = getenv("ESEMD");
     const char *shim = getenv("ESEM_PRELOAD");
-    if (!L.esemd || !*L.esemd || !shim || !*shim) {
+    if (!lab.esemd || !*lab.esemd || !shim || !*shim) {
         fprintf(stderr, "esem-attacklab: set ESEMD and ESEM_PRELOAD (meson test sets them)\n");
         return 2;
     }
-    ssize_t n = readlink("/proc/self/exe", L.self, sizeof L.self - 1);
+    ssize_t n = readlink("/proc/self/exe", lab.self, sizeof lab.self - 1);
     if (n <= 0) {
         perror("esem-attacklab: /proc/self/exe");
         return 2;
     }
-    L.self[n] = 0;
+    lab.self[n] = 0;
     build_preload(shim);
-    if (access(shim, R_OK) < 0 || access(L.esemd, X_OK) < 0) {
-        fprintf(stderr, "esem-attacklab: ESEMD=%s or ESEM_PRELOAD=%s not usable\n", L.esemd, shim);
+    if (access(shim, R_OK) < 0 || access(lab.esemd, X_OK) < 0) {
+        fprintf(stderr, "esem-attacklab: ESEMD=%s or ESEM_PRELOAD=%s not usable\n", lab.esemd, shim);
         return 2;
     }
     if (preflight(shim) < 0)
         return 1;
-    if (daemon_start(&L.d, 0) < 0) {
-        if (L.d.pid > 0)
-            daemon_stop(&L.d);
+    if (daemon_start(&lab.d, 0) < 0) {
+        if (lab.d.pid > 0)
+            daemon_stop(&lab.d);
         return 1;
     }
-    L.sock = L.d.sock;
-    L.log = L.d.log;
+    lab.sock = lab.d.sock;
+    lab.log = lab.d.log;
 
     struct rowres *res = calloc(NATTACKS, sizeof *res);
     int nres = 0;
@@ -1213,7 +1213,7 @@ int main(int argc, char **argv)
         r->e.is_esem = 1;
         if (!json)
             fprintf(stderr, "attacklab: %s ...\n", a->name);
-        if (a->needs_root && !L.root) {
+        if (a->needs_root && !lab.root) {
             s_skip(&r->g, "needs root (the other-uid attacker is uid %u)", LAB_OTHER_UID);
             s_skip(&r->e, "needs root (the other-uid attacker is uid %u)", LAB_OTHER_UID);
             s_summary(&r->g, "skipped: needs root");
@@ -1222,9 +1222,9 @@ int main(int argc, char **argv)
         }
         a->run_glibc(&r->g);
         a->run_esem(&r->e);
-        if (!daemon_alive(&L.d))
+        if (!daemon_alive(&lab.d))
             s_error(&r->e, "esemd is no longer running after this attack");
-        else if (admin_ping(L.sock) < 0)
+        else if (admin_ping(lab.sock) < 0)
             s_error(&r->e, "esemd no longer answers after this attack");
     }
     int any_fail = 0, any_skip = 0;
@@ -1233,9 +1233,9 @@ int main(int argc, char **argv)
         any_fail |= strcmp(v, "FAIL") == 0;
         any_skip |= strcmp(v, "SKIP") == 0;
     }
-    int dstop = daemon_stop(&L.d);
+    int dstop = daemon_stop(&lab.d);
     if (dstop < 0) {
-        fprintf(stderr, "attacklab: esemd did not stop cleanly; kept %s\n", L.d.dir);
+        fprintf(stderr, "attacklab: esemd did not stop cleanly; kept %s\n", lab.d.dir);
         any_fail = 1;
     }
     int status = any_fail ? 1 : any_skip ? 77 : 0;
@@ -1250,8 +1250,8 @@ int main(int argc, char **argv)
                               : "FAILED");
     }
     if (dstop == 0 && !keep && !any_fail)
-        daemon_remove_files(&L.d);
+        daemon_remove_files(&lab.d);
     else
-        fprintf(stderr, "attacklab: daemon directory kept: %s\n", L.d.dir);
+        fprintf(stderr, "attacklab: daemon directory kept: %s\n", lab.d.dir);
     return status;
 }

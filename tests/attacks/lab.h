@@ -91,7 +91,7 @@ struct lab {
     int verbose;
     unsigned long tag;     /* unique per run: names of semaphores and files */
 };
-extern struct lab L;
+extern struct lab lab;
 
 /* Is the other-uid attacker available (we are root)? */
 int lab_can_other_uid(void);
