@@ -260,6 +260,23 @@ static int32_t sim_req(struct core *c, const struct keysess *k, struct core_requ
     return core_ecall(c, CORE_ECALL_REQUEST, a, sizeof *a);
 }
 
+/* The key session opens (creates) a 2-letter name through a MACed request
+ * on `slot`; the handle, or 0 if the core refused. */
+static core_id_t sim_open(struct core *c, const struct keysess *k, const char *name,
+                          uint32_t flags, uint32_t slot)
+{
+    struct core_request_args a;
+    memset(&a, 0, sizeof a);
+    a.req.call = CORE_ECALL_SEM_OPEN;
+    a.req.flags = CORE_O_CREAT | flags;
+    a.req.mode = 0600;
+    a.req.slot = slot;
+    a.req.seq = 1;
+    a.req.name_len = 2;
+    memcpy(a.req.name, name, 2);
+    return sim_req(c, k, &a) == CORE_OK ? a.handle : 0;
+}
+
 struct flip {
     volatile core_id_t *field;
     core_id_t a, b;
@@ -287,20 +304,12 @@ static int race_role(void)
         say("DONE");
         return 1;
     }
-    struct core_request_args a;
-    memset(&a, 0, sizeof a);
-    a.req.call = CORE_ECALL_SEM_OPEN;
-    a.req.flags = CORE_O_CREAT | CORE_O_STRICT;
-    a.req.mode = 0600;
-    a.req.seq = 1;
-    a.req.name_len = 2;
-    memcpy(a.req.name, "kk", 2);
-    if (sim_req(c, &k, &a) != CORE_OK) {
+    core_id_t h = sim_open(c, &k, "kk", CORE_O_STRICT, 0);
+    if (!h) {
         say("ERR strict open");
         say("DONE");
         return 1;
     }
-    core_id_t h = a.handle;
     struct core_session_open_args so;
     memset(&so, 0, sizeof so);
     so.pid = 9;
@@ -345,17 +354,12 @@ static int seqwrap_role(void)
         say("DONE");
         return 1;
     }
-    struct core_request_args a;
-    memset(&a, 0, sizeof a);
-    a.req.call = CORE_ECALL_SEM_OPEN;
-    a.req.flags = CORE_O_CREAT;
-    a.req.mode = 0600;
-    a.req.slot = 1;
-    a.req.seq = 1;
-    a.req.name_len = 2;
-    memcpy(a.req.name, "sw", 2);
-    sim_req(c, &k, &a);
-    core_id_t h = a.handle;
+    core_id_t h = sim_open(c, &k, "sw", 0, 1);
+    if (!h) {
+        say("ERR open");
+        say("DONE");
+        return 1;
+    }
     /* a genuine post, recorded by the host */
     struct core_request_args post;
     memset(&post, 0, sizeof post);
