@@ -256,6 +256,10 @@ static inline int esem_status_errno(int32_t st)
     case CORE_E_PERM: return EPERM;
     case CORE_E_AUTH: return EBADMSG;
     case CORE_E_NORAND: return EKEYREJECTED;
+    case CORE_E_RANGE: return ERANGE;
+    case CORE_E_2BIG: return E2BIG;
+    case CORE_E_FBIG: return EFBIG;
+    case CORE_E_IDRM: return EIDRM;
     /* A bad, stale or not-opened handle is an invalid sem_t to POSIX. */
     default: return EINVAL;
     }

@@ -7,34 +7,10 @@
  * checked for range before use, so a corrupted or hostile id can only ever
  * select a slot the core then validates (generation + in-use flag).
  */
-#include "esem_core.h"
 #include "core_auth.h"
 
-#define NIL 0xffffffffu
+#include "core_int.h"
 
-/* ---- tiny freestanding helpers ---- */
-
-/* memset/memcpy are on the core's allow-list (an enclave's trusted libc
- * has them); as builtins the compiler inlines the fixed-size ones, and a
- * byte loop here cost the request path ~75 ns (measured). */
-static void zero(void *p, uint64_t n)
-{
-    __builtin_memset(p, 0, n);
-}
-
-static void copy(void *d, const void *s, uint64_t n)
-{
-    __builtin_memcpy(d, s, n);
-}
-
-static int same(const void *a, const void *b, uint64_t n)
-{
-    const unsigned char *x = a, *y = b;
-    for (uint64_t i = 0; i < n; i++)
-        if (x[i] != y[i])
-            return 0;
-    return 1;
-}
 
 static uint32_t hash_bytes(const char *s, uint32_t n)
 {
@@ -53,121 +29,6 @@ static uint32_t hash_pair(uint32_t a, uint32_t b)
 }
 
 static uint64_t align64(uint64_t n) { return (n + 63u) & ~(uint64_t)63u; }
-
-/* ---- objects ---- */
-
-enum { SEM_FREE = 0, SEM_LIVE = 1 };
-
-struct sem {
-    uint32_t gen;
-    uint8_t state;  /* SEM_FREE / SEM_LIVE */
-    uint8_t flags;  /* CORE_SEMF_* */
-    uint16_t pad_;
-    uint32_t value;
-    uint32_t mode, uid, gid;
-    uint32_t open_count; /* sum of open record counts */
-    uint32_t nwaiters;
-    uint32_t wait_head, wait_tail; /* waiter indices, queue order */
-    uint32_t open_head;            /* open records of this sem */
-    uint32_t hash_next;            /* name hash chain / free list */
-    uint32_t name_len;
-    uint32_t long_name;            /* index into long-name pool or NIL */
-    uint64_t posts, waits, blocks, cancels;
-    uint32_t acl_head;             /* access-list entries or NIL */
-    uint32_t nacl;                 /* entries on it (at most CORE_ACL_PER_SEM) */
-    uint32_t nwoken;               /* queued waiters woken, not yet back */
-    uint64_t retries;
-    uint32_t owner_pid;            /* strict: the owner process (tree) ... */
-    uint64_t owner_start;          /* ... and its start time */
-    uint64_t owner_key;            /* strict: the owner key id (0: none) */
-    char name[CORE_INLINE_NAME];
-};
-
-struct session {
-    uint32_t gen;
-    uint32_t live;
-    uint32_t pid, uid, gid, ngroups;
-    uint32_t groups[CORE_NGROUPS_MAX];
-    uint64_t start_time;
-    /* The process this one acts as: itself, or for a child that inherited
-     * its parent's opens after fork, the process that first connected. */
-    uint32_t as_pid, kidx; /* kidx: key-session state or NIL */
-    uint64_t as_start;
-    uint64_t key_id;    /* 0: a PID session */
-    uint32_t open_head; /* open records of this session */
-    uint32_t nopens;
-    uint32_t waiter_head; /* waiters of this session */
-    uint32_t nwaiters;
-    uint32_t next_free;
-    uint32_t closing; /* being closed: its waiters are not woken any more */
-};
-
-struct openrec {
-    uint32_t sess, sem, count;
-    uint32_t base;   /* CORE_R_* the policy gave at open (kept, like an fd's mode) */
-    uint32_t rights; /* base with the access list applied; again on grant/revoke */
-    uint32_t sess_next, sess_prev;
-    uint32_t sem_next, sem_prev;
-    uint32_t hash_next; /* hash chain / free list */
-};
-
-struct waiter {
-    uint32_t sess, sem, slot;
-    int32_t prio;
-    uint32_t q_next, q_prev;       /* semaphore queue / free list */
-    uint32_t s_next, s_prev;       /* session list */
-    uint32_t live, woken; /* woken: a post told it to ask again (barging) */
-    uint64_t seq;         /* the request this wait answers */
-};
-
-struct acl {
-    struct core_principal who;
-    uint32_t allow, deny;
-    uint32_t next; /* semaphore's list / free list */
-    uint32_t pad_;
-};
-
-struct keyrec {
-    uint8_t key[CORE_KEY_BYTES];
-    uint64_t id; /* 0: free */
-};
-
-struct keyed { /* one key session's secrets and per-slot sequence numbers */
-    uint8_t ks[CORE_KEY_BYTES];
-    uint32_t next_free, pad_;
-    uint64_t last_seq[CORE_MAX_SLOTS];
-};
-
-struct longname {
-    uint32_t next_free;
-    char s[CORE_NAME_MAX + 1];
-};
-
-struct core {
-    uint32_t magic;
-    struct core_config cfg;
-    uint32_t name_buckets, open_buckets; /* powers of two */
-    struct sem *sems;
-    struct session *sessions;
-    struct openrec *opens;
-    struct waiter *waiters;
-    struct longname *longnames;
-    struct acl *acls;
-    struct keyrec *keys;
-    struct keyed *keyed;
-    struct core_wake *notes; /* replies owed to waiters, taken by CORE_ECALL_NOTES */
-    uint32_t nnotes, notes_dropped;
-    uint32_t rng_ok;         /* the core had randomness of its own at init */
-    uint32_t *name_hash;
-    uint32_t *open_hash;
-    uint32_t sem_free, session_free, open_free, waiter_free, longname_free;
-    uint32_t sems_in_use, sessions_in_use, opens_in_use, waiters_in_use;
-    uint32_t acl_free, keyed_free, acls_in_use, keys_in_use, keyed_in_use;
-    uint64_t ops_ok;
-    uint64_t refused[-CORE_E_MIN + 1];
-    uint64_t arena_bytes;
-    uint64_t next_nonce; /* core nonce of the next key session */
-};
 
 /* ---- randomness ---- */
 
@@ -213,13 +74,15 @@ static int cfg_ok(const struct core_config *cfg)
            cfg->max_waiters && cfg->max_sems <= lim && cfg->max_sessions <= lim &&
            cfg->max_opens <= lim && cfg->max_waiters <= lim &&
            cfg->max_long_names <= lim && cfg->max_acls <= lim && cfg->max_keys <= 4096 &&
-           cfg->max_keyed <= (1u << 20) && !(cfg->flags & ~(CORE_CFG_STRICT | CORE_CFG_FIFO));
+           cfg->max_keyed <= (1u << 20) && !(cfg->flags & ~(CORE_CFG_STRICT | CORE_CFG_FIFO)) &&
+           cfg->max_sets <= CORE_SEMMNI && cfg->max_sets <= cfg->max_sems &&
+           cfg->max_set_sems <= lim && cfg->max_undos <= lim && cfg->max_sysv_ops <= lim;
 }
 
 struct layout {
     uint64_t sems, sessions, opens, waiters, longnames, acls, keys, keyed, notes, name_hash,
-        open_hash, end;
-    uint32_t name_buckets, open_buckets;
+        open_hash, sysv[5], end;
+    uint32_t name_buckets, open_buckets, key_buckets;
 };
 
 static void plan(const struct core_config *cfg, struct layout *l)
@@ -249,7 +112,7 @@ static void plan(const struct core_config *cfg, struct layout *l)
     off = align64(off + (uint64_t)l->name_buckets * sizeof(uint32_t));
     l->open_hash = off;
     off = align64(off + (uint64_t)l->open_buckets * sizeof(uint32_t));
-    l->end = off;
+    l->end = sysv_plan(cfg, off, l->sysv, &l->key_buckets);
 }
 
 uint64_t core_arena_size(const struct core_config *cfg)
@@ -324,20 +187,13 @@ struct core *core_init(void *arena, uint64_t size, const struct core_config *cfg
     c->open_free = 0;
     c->waiter_free = 0;
     c->longname_free = cfg->max_long_names ? 0 : NIL;
+    sysv_init(c, base, l.sysv, l.key_buckets);
     return c;
 }
 
 /* ---- ids ---- */
 
-static core_id_t mkid(uint32_t idx, uint32_t gen)
-{
-    return (uint64_t)gen << 32 | (uint64_t)(idx + 1);
-}
-
-static uint32_t id_index(core_id_t id) { return (uint32_t)id - 1; }
-static uint32_t id_gen(core_id_t id) { return (uint32_t)(id >> 32); }
-
-static struct session *session_get(struct core *c, core_id_t id, uint32_t *idx)
+struct session *session_get(struct core *c, core_id_t id, uint32_t *idx)
 {
     uint32_t i = id_index(id);
     *idx = 0;
@@ -350,7 +206,7 @@ static struct session *session_get(struct core *c, core_id_t id, uint32_t *idx)
     return s;
 }
 
-static struct sem *sem_get(struct core *c, core_id_t h, uint32_t *idx)
+struct sem *sem_get(struct core *c, core_id_t h, uint32_t *idx)
 {
     uint32_t i = id_index(h);
     *idx = 0;
@@ -375,7 +231,7 @@ static uint32_t open_bucket(const struct core *c, uint32_t sess, uint32_t sem)
     return hash_pair(sess, sem) & (c->open_buckets - 1);
 }
 
-static uint32_t open_find(const struct core *c, uint32_t sess, uint32_t sem)
+uint32_t open_find(const struct core *c, uint32_t sess, uint32_t sem)
 {
     for (uint32_t o = c->open_hash[open_bucket(c, sess, sem)]; o != NIL;
          o = c->opens[o].hash_next)
@@ -384,13 +240,9 @@ static uint32_t open_find(const struct core *c, uint32_t sess, uint32_t sem)
     return NIL;
 }
 
-/* Add n references of sem to session; CORE_E_NOSPC if the table is full. */
-static uint32_t apply_acl(const struct core *c, const struct session *ss, const struct sem *s,
-                          uint32_t r);
-
 /* Add n references of sem to session, holding the policy rights base (a
  * second open adds to what the first one gave). */
-static int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n,
+int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n,
                         uint32_t base)
 {
     /* The per-semaphore total must not wrap, or an unlink would free an
@@ -438,7 +290,7 @@ static int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n,
     return CORE_OK;
 }
 
-static void open_remove(struct core *c, uint32_t o)
+void open_remove(struct core *c, uint32_t o)
 {
     struct openrec *r = &c->opens[o];
     uint32_t b = open_bucket(c, r->sess, r->sem);
@@ -482,7 +334,7 @@ static void name_unhash(struct core *c, uint32_t si)
     s->hash_next = NIL;
 }
 
-static void sem_free(struct core *c, uint32_t si)
+void sem_free(struct core *c, uint32_t si)
 {
     struct sem *s = &c->sems[si];
     if ((s->flags & CORE_SEMF_NAMED) && !(s->flags & CORE_SEMF_UNLINKED))
@@ -519,7 +371,7 @@ static void sem_maybe_free(struct core *c, uint32_t si)
         sem_free(c, si);
 }
 
-static int32_t sem_alloc(struct core *c, uint32_t *out)
+int32_t sem_alloc(struct core *c, uint32_t *out)
 {
     if (c->sem_free == NIL)
         return CORE_E_NOSPC;
@@ -534,6 +386,7 @@ static int32_t sem_alloc(struct core *c, uint32_t *out)
     s->hash_next = NIL;
     s->long_name = NIL;
     s->acl_head = NIL;
+    s->set = NIL;
     c->sems_in_use++;
     *out = si;
     return CORE_OK;
@@ -566,7 +419,7 @@ static uint32_t name_lookup(const struct core *c, const char *n, uint32_t len)
     return NIL;
 }
 
-static int in_group(const struct session *ss, uint32_t gid)
+int in_group(const struct session *ss, uint32_t gid)
 {
     if (ss->gid == gid)
         return 1;
@@ -611,7 +464,7 @@ static int principal_level(const struct session *ss, const struct core_principal
  * root, as for files).  Strict policy: the creating key, or without a key
  * the creating process and the children it forked (they act as it) —
  * never merely the same uid, never root. */
-static int is_owner(const struct session *ss, const struct sem *s)
+int is_owner(const struct session *ss, const struct sem *s)
 {
     if (!(s->flags & CORE_SEMF_STRICT))
         return ss->uid == 0 || ss->uid == s->uid;
@@ -637,8 +490,8 @@ static uint32_t base_rights(const struct session *ss, const struct sem *s)
  * principal (gid < uid < key < process): at each level allow adds and deny
  * removes (deny wins within a level).  A strict owner cannot lock itself
  * out. */
-static uint32_t apply_acl(const struct core *c, const struct session *ss, const struct sem *s,
-                          uint32_t r)
+uint32_t apply_acl(const struct core *c, const struct session *ss, const struct sem *s,
+                   uint32_t r)
 {
     if ((s->flags & CORE_SEMF_STRICT) && is_owner(ss, s))
         return CORE_R_ALL;
@@ -673,14 +526,14 @@ static void refresh_rights(struct core *c, uint32_t si)
         c->opens[o].rights = apply_acl(c, &c->sessions[c->opens[o].sess], s, c->opens[o].base);
 }
 
-static struct keyed *keyed_of(struct core *c, const struct session *ss)
+struct keyed *keyed_of(struct core *c, const struct session *ss)
 {
     return ss->kidx == NIL ? 0 : &c->keyed[ss->kidx];
 }
 
 /* The MAC of a reply to request (session, slot, seq), a `call` on
  * req_handle; zero for a PID session. */
-static void reply_mac(struct core *c, core_id_t session, uint32_t slot, uint64_t seq,
+void reply_mac(struct core *c, core_id_t session, uint32_t slot, uint64_t seq,
                       uint32_t call, core_id_t req_handle, int32_t status, uint32_t value,
                       core_id_t handle, uint8_t mac[CORE_MAC_BYTES])
 {
@@ -706,10 +559,12 @@ static void reply_mac(struct core *c, core_id_t session, uint32_t slot, uint64_t
 
 /* ---- waiters ---- */
 
-static void waiter_unlink(struct core *c, uint32_t w)
+void waiter_unlink(struct core *c, uint32_t w)
 {
     struct waiter *wt = &c->waiters[w];
     struct sem *s = &c->sems[wt->sem];
+    if (wt->ops != NIL)
+        sysv_waiter_free(c, w);
     if (wt->woken)
         s->nwoken--;
     wt->woken = 0;
@@ -736,7 +591,53 @@ static void waiter_unlink(struct core *c, uint32_t w)
     c->waiters_in_use--;
 }
 
-static uint32_t waiter_of_slot(const struct core *c, uint32_t sess, uint32_t slot)
+int32_t waiter_add(struct core *c, uint32_t ssi, uint32_t si, uint32_t slot, uint64_t seq,
+                   int32_t prio, uint32_t *out)
+{
+    if (c->waiter_free == NIL)
+        return CORE_E_NOSPC;
+    struct sem *s = &c->sems[si];
+    uint32_t w = c->waiter_free;
+    struct waiter *wt = &c->waiters[w];
+    c->waiter_free = wt->q_next;
+    c->waiters_in_use++;
+    zero(wt, sizeof *wt);
+    wt->live = 1;
+    wt->sess = ssi;
+    wt->sem = si;
+    wt->slot = slot;
+    wt->seq = seq;
+    wt->prio = prio;
+    wt->call = CORE_ECALL_SEM_WAIT;
+    wt->req_handle = mkid(si, s->gen);
+    wt->ops = NIL;
+    /* Insert after the last waiter of equal or higher priority. */
+    uint32_t after = s->wait_tail;
+    while (after != NIL && c->waiters[after].prio < prio)
+        after = c->waiters[after].q_prev;
+    wt->q_prev = after;
+    wt->q_next = after == NIL ? s->wait_head : c->waiters[after].q_next;
+    if (after == NIL)
+        s->wait_head = w;
+    else
+        c->waiters[after].q_next = w;
+    if (wt->q_next == NIL)
+        s->wait_tail = w;
+    else
+        c->waiters[wt->q_next].q_prev = w;
+    s->nwaiters++;
+    struct session *ss = &c->sessions[ssi];
+    wt->s_prev = NIL;
+    wt->s_next = ss->waiter_head;
+    if (ss->waiter_head != NIL)
+        c->waiters[ss->waiter_head].s_prev = w;
+    ss->waiter_head = w;
+    ss->nwaiters++;
+    *out = w;
+    return CORE_OK;
+}
+
+uint32_t waiter_of_slot(const struct core *c, uint32_t sess, uint32_t slot)
 {
     for (uint32_t w = c->sessions[sess].waiter_head; w != NIL; w = c->waiters[w].s_next)
         if (c->waiters[w].slot == slot)
@@ -755,8 +656,8 @@ static void wake_fill(struct core *c, uint32_t w, int32_t status, struct core_wa
     out->seq = wt->seq;
     out->status = status;
     out->valid = 1;
-    reply_mac(c, out->session, out->slot, out->seq, CORE_ECALL_SEM_WAIT, out->handle, status, 0,
-              0, out->mac);
+    reply_mac(c, out->session, out->slot, out->seq, wt->call, wt->req_handle, status, 0, 0,
+              out->mac);
 }
 
 /* Queue a reply for CORE_ECALL_NOTES.  Each call adds at most one per
@@ -764,7 +665,7 @@ static void wake_fill(struct core *c, uint32_t w, int32_t status, struct core_wa
  * list (one entry per waiter) cannot overflow; if a hostile host never
  * takes them, the oldest stay and the rest are counted as dropped — a
  * wake-up lost, never a permit. */
-static void note_push(struct core *c, uint32_t w, int32_t status)
+void note_push(struct core *c, uint32_t w, int32_t status)
 {
     if (c->nnotes >= c->cfg.max_waiters) {
         c->notes_dropped++;
@@ -840,6 +741,7 @@ static int32_t do_session_open(struct core *c, struct core_session_open_args *a)
     s->as_pid = in.pid;
     s->as_start = in.start_time;
     s->open_head = s->waiter_head = NIL;
+    s->undo_head = NIL;
     s->next_free = NIL;
     s->kidx = NIL;
     c->sessions_in_use++;
@@ -935,6 +837,8 @@ static int32_t do_session_close(struct core *c, struct core_session_close_args *
         rebalance(c, sem, 0);
         nw++;
     }
+    /* SEM_UNDO: what the process did is undone (and waiters it frees go) */
+    sysv_session_end(c, si);
     while (s->open_head != NIL) {
         uint32_t o = s->open_head;
         uint32_t sem = c->opens[o].sem;
@@ -963,7 +867,7 @@ static int32_t do_session_close(struct core *c, struct core_session_close_args *
 }
 
 /* A new semaphore's policy and owner. */
-static void set_owner(const struct core *c, const struct session *ss, struct sem *s,
+void set_owner(const struct core *c, const struct session *ss, struct sem *s,
                       uint32_t oflag)
 {
     if ((oflag & CORE_O_FIFO) || (c->cfg.flags & CORE_CFG_FIFO))
@@ -1082,8 +986,8 @@ static int32_t do_sem_create(struct core *c, struct core_sem_create_args *a)
 
 /* Resolve (session, handle) and check the session holds the semaphore open:
  * every operation is checked against the caller, not just the handle. */
-static int32_t resolve(struct core *c, core_id_t session, core_id_t handle,
-                       uint32_t *ssi, uint32_t *si, uint32_t *oi)
+static int32_t resolve_any(struct core *c, core_id_t session, core_id_t handle,
+                           uint32_t *ssi, uint32_t *si, uint32_t *oi)
 {
     if (!session_get(c, session, ssi))
         return CORE_E_SESSION;
@@ -1095,6 +999,16 @@ static int32_t resolve(struct core *c, core_id_t session, core_id_t handle,
     if (oi)
         *oi = o;
     return CORE_OK;
+}
+
+/* The same for a POSIX operation: a System V set is no sem_t. */
+static int32_t resolve(struct core *c, core_id_t session, core_id_t handle, uint32_t *ssi,
+                       uint32_t *si, uint32_t *oi)
+{
+    int32_t r = resolve_any(c, session, handle, ssi, si, oi);
+    if (!r && (c->sems[*si].flags & CORE_SEMF_SYSV))
+        return CORE_E_HANDLE;
+    return r;
 }
 
 static int32_t session_waits_on(const struct core *c, uint32_t ssi, uint32_t si)
@@ -1287,41 +1201,9 @@ static int32_t do_sem_wait(struct core *c, struct core_sem_wait_args *a)
     }
     if (in.flags & CORE_WAIT_TRY)
         return CORE_E_AGAIN;
-    if (c->waiter_free == NIL)
-        return CORE_E_NOSPC;
-    w = c->waiter_free;
-    struct waiter *wt = &c->waiters[w];
-    c->waiter_free = wt->q_next;
-    c->waiters_in_use++;
-    wt->live = 1;
-    wt->woken = 0;
-    wt->sess = ssi;
-    wt->sem = si;
-    wt->slot = in.slot;
-    wt->seq = in.seq;
-    wt->prio = in.prio;
-    /* Insert after the last waiter of equal or higher priority. */
-    uint32_t after = s->wait_tail;
-    while (after != NIL && c->waiters[after].prio < in.prio)
-        after = c->waiters[after].q_prev;
-    wt->q_prev = after;
-    wt->q_next = after == NIL ? s->wait_head : c->waiters[after].q_next;
-    if (after == NIL)
-        s->wait_head = w;
-    else
-        c->waiters[after].q_next = w;
-    if (wt->q_next == NIL)
-        s->wait_tail = w;
-    else
-        c->waiters[wt->q_next].q_prev = w;
-    s->nwaiters++;
-    struct session *ss = &c->sessions[ssi];
-    wt->s_prev = NIL;
-    wt->s_next = ss->waiter_head;
-    if (ss->waiter_head != NIL)
-        c->waiters[ss->waiter_head].s_prev = w;
-    ss->waiter_head = w;
-    ss->nwaiters++;
+    r = waiter_add(c, ssi, si, in.slot, in.seq, in.prio, &w);
+    if (r)
+        return r;
     s->blocks++;
     return CORE_QUEUED;
 }
@@ -1343,7 +1225,7 @@ static int32_t do_sem_cancel(struct core *c, struct core_sem_cancel_args *a)
         return CORE_E_NOWAITER;
     uint32_t si = c->waiters[w].sem;
     a->seq = c->waiters[w].seq;
-    reply_mac(c, session, slot, a->seq, CORE_ECALL_SEM_WAIT, mkid(si, c->sems[si].gen),
+    reply_mac(c, session, slot, a->seq, c->waiters[w].call, c->waiters[w].req_handle,
               CORE_CANCELLED, 0, 0, a->mac);
     c->sems[si].cancels++;
     waiter_unlink(c, w);
@@ -1381,7 +1263,7 @@ static int32_t do_sem_grant(struct core *c, struct core_sem_grant_args *a, int r
     copy(&in, a, sizeof in);
     a->notes = 0;
     uint32_t ssi, si;
-    int32_t r = resolve(c, in.session, in.handle, &ssi, &si, 0);
+    int32_t r = resolve_any(c, in.session, in.handle, &ssi, &si, 0);
     if (r)
         return r;
     if (!principal_ok(&in.who) || !in.rights || (in.rights & ~CORE_R_ALL))
@@ -1413,7 +1295,9 @@ static int32_t do_sem_grant(struct core *c, struct core_sem_grant_args *a, int r
         c->acls[e].deny &= ~in.rights;
     }
     refresh_rights(c, si);
-    if (revoke) {
+    if (revoke && s->set != NIL) {
+        sysv_revoked(c, si);
+    } else if (revoke) {
         /* "A revoke stops handles already open at once": that includes
          * their waits already queued, which leave with EACCES. */
         for (uint32_t w = s->wait_head, next; w != NIL; w = next) {
@@ -1504,7 +1388,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
      * bytes of the name, the MAC and the umask): read freely. */
     const core_id_t session = a->session;
     const uint32_t umask = a->umask;
-    a->created = a->value = a->notes = 0;
+    a->created = a->value = a->notes = a->out_len = 0;
     a->handle = 0;
     zero(&a->wake, sizeof a->wake);
     zero(a->rmac, sizeof a->rmac);
@@ -1601,12 +1485,21 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
         a->notes = o.notes;
         break;
     }
+    case CORE_ECALL_SYSV_GET:
+    case CORE_ECALL_SYSV_OP:
+    case CORE_ECALL_SYSV_CTL: r = sysv_request(c, ssi, a, &value, &handle); break;
     default: r = CORE_E_BADCALL; break;
     }
     a->value = value;
     a->handle = handle;
-    if (k && r != CORE_QUEUED)
-        reply_mac(c, session, q->slot, q->seq, q->call, q->handle, r, value, handle, a->rmac);
+    if (k && r != CORE_QUEUED) {
+        if (a->out_len)
+            core_auth_rep_mac_data(k->ks, session, q->slot, q->seq, q->call, q->handle, r,
+                                   value, handle, a->out, a->out_len, a->rmac);
+        else
+            reply_mac(c, session, q->slot, q->seq, q->call, q->handle, r, value, handle,
+                      a->rmac);
+    }
     return r;
 }
 
@@ -1633,6 +1526,8 @@ static void fill_info(const struct core *c, uint32_t si, struct core_sem_info *o
     o->nacl = s->nacl;
     o->nwoken = s->nwoken;
     o->retries = s->retries;
+    if (s->set != NIL)
+        sysv_fill_info(c, si, o);
 }
 
 static int32_t do_sem_info(struct core *c, struct core_sem_info_args *a)
@@ -1734,6 +1629,13 @@ static int32_t do_stats(struct core *c, struct core_stats_args *a)
     copy(st->refused, c->refused, sizeof st->refused);
     st->arena_bytes = c->arena_bytes;
     st->sem_bytes = (uint32_t)sizeof(struct sem);
+    st->sets_in_use = c->sets_in_use;
+    st->max_sets = c->cfg.max_sets;
+    st->set_sems_in_use = c->cells_in_use;
+    st->max_set_sems = c->cfg.max_set_sems;
+    st->undos_in_use = c->undos_in_use;
+    st->max_undos = c->cfg.max_undos;
+    st->opblks_in_use = c->opblks_in_use;
     return CORE_OK;
 }
 
@@ -1869,7 +1771,7 @@ static int32_t dispatch(struct core *c, uint32_t call, void *args)
 
 /* The largest argument struct; every call's arguments are copied into a
  * buffer of this size in core memory before anything looks at them. */
-#define ARG_MAX 512u
+#define ARG_MAX 1024u
 _Static_assert(sizeof(struct core_request_args) <= ARG_MAX &&
                    sizeof(struct core_sem_info_args) <= ARG_MAX &&
                    sizeof(struct core_notes_args) <= ARG_MAX &&
@@ -1889,13 +1791,15 @@ static void request_copy_in(struct core_request_args *in, const struct core_requ
     copy(in->req.name, a->req.name, n);
     copy(in->mac, a->mac, sizeof in->mac);
     in->umask = a->umask;
+    in->now = a->now;
 }
 
 int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size)
 {
     if (!c || c->magic != CORE_MAGIC)
         return CORE_E_BADCALL;
-    if (call == 0 || call >= CORE_ECALL_MAX_ || !args || args_size != arg_size[call]) {
+    if (call == 0 || call >= CORE_ECALL_MAX_ || !args || !arg_size[call] ||
+        args_size != arg_size[call]) {
         c->refused[-CORE_E_BADCALL]++;
         return CORE_E_BADCALL;
     }
@@ -1929,6 +1833,8 @@ int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size
         else
             zero(&out->wake, sizeof out->wake);
         copy(out->rmac, in->rmac, sizeof out->rmac);
+        out->out_len = in->out_len <= CORE_SYSV_DATA ? in->out_len : 0;
+        copy(out->out, in->out, out->out_len);
     } else {
         copy(args, buf.b, args_size);
     }
@@ -1962,6 +1868,10 @@ const char *core_strerror(int32_t status)
         "inheritance refused, or not the owner",
         "key session: bad MAC, replay, or call not made through a MAC-checked request",
         "key session refused: the core has no randomness of its own (RDRAND)",
+        "value out of range (System V: past SEMVMX, or its undo past SEMAEM)",
+        "too many operations in one semop",
+        "semaphore number past the set's size",
+        "the set was removed",
     };
     _Static_assert(sizeof msg / sizeof msg[0] == -CORE_E_MIN + 1, "one message per status");
     if (status == CORE_QUEUED)

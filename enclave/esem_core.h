@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CORE_ABI_VERSION 3u
+#define CORE_ABI_VERSION 4u
 
 /* POSIX limits the core enforces (match glibc on Linux). */
 #define CORE_SEM_VALUE_MAX 2147483647u /* SEM_VALUE_MAX */
@@ -99,8 +99,13 @@ enum core_status {
                               * may only make through CORE_ECALL_REQUEST */
     CORE_E_NORAND = -17,     /* key session refused: the core has no randomness
                               * of its own (no working RDRAND) for its nonces */
+    /* System V (semop/semctl), as Linux names them: */
+    CORE_E_RANGE = -18,      /* a value past CORE_SEMVMX, or an undo past CORE_SEMAEM */
+    CORE_E_2BIG = -19,       /* more than CORE_SEMOPM operations */
+    CORE_E_FBIG = -20,       /* sem_num past the set's size */
+    CORE_E_IDRM = -21,       /* the set was removed while the caller waited */
 };
-#define CORE_E_MIN (-17)
+#define CORE_E_MIN (-21)
 #define CORE_CANCELLED 2 /* status of a wait its client withdrew (reply MACs) */
 /* Status of a queued wait that a post woke (barging order): a permit was
  * there when it was woken; the waiter must ask again (CORE_ECALL_SEM_WAIT
@@ -135,7 +140,12 @@ enum core_ecall {
     CORE_ECALL_SEM_ACL = 23,    /* iterate access-list entries (admin) */
     CORE_ECALL_NOTES = 24,      /* take the replies queued waiters are owed */
     CORE_ECALL_KEY_REMOVE = 25, /* forget a provisioned key */
-    CORE_ECALL_MAX_ = 26
+    /* System V sets: request calls only (inside CORE_ECALL_REQUEST); called
+     * directly they are refused (CORE_E_BADCALL).  See "System V" below. */
+    CORE_ECALL_SYSV_GET = 26,
+    CORE_ECALL_SYSV_OP = 27,
+    CORE_ECALL_SYSV_CTL = 28,
+    CORE_ECALL_MAX_ = 29
 };
 
 /* Sizing, chosen by the host at init and fixed for the core's lifetime. */
@@ -149,6 +159,11 @@ struct core_config {
     uint32_t max_keys;      /* provisioned keys */
     uint32_t max_keyed;     /* key sessions at once (CORE_MAX_SLOTS * 4 bytes each) */
     uint32_t flags;         /* CORE_CFG_* */
+    /* System V (0 everywhere: no System V sets) */
+    uint32_t max_sets;      /* sets, at most CORE_SEMMNI */
+    uint32_t max_set_sems;  /* semaphores in all sets together */
+    uint32_t max_undos;     /* SEM_UNDO records: (process, set, semaphore) */
+    uint32_t max_sysv_ops;  /* blocks of 8 operations held by queued semops */
     uint32_t pad_;
     uint64_t entropy;       /* host randomness, mixed with the core's own
                              * (RDRAND where the CPU has it) into its boot nonce */
@@ -310,6 +325,72 @@ struct core_sem_acl_args {
 };
 
 /*
+ * System V semaphore sets (semget/semop/semctl), kept like POSIX semaphores:
+ * a set is a semaphore object (CORE_SEMF_SYSV) with its ipc_perm in the
+ * object's uid/gid/mode, the same policy (POSIX bits or strict), access
+ * list and audit, plus the set's own part (key, id, creator, times, its
+ * semaphores).  Rights: read = CORE_R_OPEN (GETVAL, IPC_STAT, semop of
+ * zero-waits only), alter = CORE_R_WAIT for a semop that decrements,
+ * CORE_R_POST for one that increments, both for SETVAL/SETALL; remove
+ * and IPC_SET = CORE_R_UNLINK (the owner, the creator or root).
+ * Numbers and flags are Linux's, so the host passes them through.
+ *
+ * Requests (struct core_req fields):
+ *   SYSV_GET  value = key, flags = semflg (CORE_IPC_CREAT|_EXCL|mode bits),
+ *             mode = nsems, prio = CORE_O_STRICT|CORE_O_FIFO (esem's own)
+ *             -> value = semid
+ *   SYSV_OP   handle = semid, value = nsops, name = nsops struct core_sembuf
+ *             -> CORE_OK, or CORE_QUEUED (the completion comes as a wake
+ *             record with the final status: CORE_OK, CORE_E_IDRM,
+ *             CORE_E_RANGE, CORE_E_ACCES)
+ *   SYSV_CTL  handle = semid (SEM_STAT*: the index), flags = cmd,
+ *             value = semnum (GETALL/SETALL: the first semaphore of the
+ *             chunk), mode = SETVAL's value, name = SETALL's values
+ *             (uint16_t each) or IPC_SET's struct core_sysv_set
+ *             -> value = the command's result, out = its data
+ * Every reply's handle is the set's object handle (for grant/revoke).
+ */
+#define CORE_SEMMNI 32768u /* sets: the id holds a 15-bit index */
+#define CORE_SEMMSL 32000u /* semaphores per set */
+#define CORE_SEMOPM 32u    /* operations per semop (Linux before 3.19; see DEVIATIONS) */
+#define CORE_SEMVMX 32767
+#define CORE_SEMAEM 32767
+#define CORE_SYSV_DATA 240u /* bytes of reply data */
+#define CORE_SYSV_CHUNK (CORE_SYSV_DATA / 2u) /* GETALL/SETALL values per call */
+
+#define CORE_IPC_CREAT 01000u
+#define CORE_IPC_EXCL 02000u
+#define CORE_IPC_NOWAIT 04000u
+#define CORE_SEM_UNDO 010000u
+
+enum core_sysv_cmd {
+    CORE_IPC_RMID = 0, CORE_IPC_SET = 1, CORE_IPC_STAT = 2, CORE_IPC_INFO = 3,
+    CORE_GETPID = 11, CORE_GETVAL = 12, CORE_GETALL = 13, CORE_GETNCNT = 14,
+    CORE_GETZCNT = 15, CORE_SETVAL = 16, CORE_SETALL = 17, CORE_SEM_STAT = 18,
+    CORE_SEM_INFO = 19, CORE_SEM_STAT_ANY = 20,
+};
+
+struct core_sembuf { /* struct sembuf's layout */
+    uint16_t num;
+    int16_t op;
+    int16_t flg;
+};
+
+struct core_sysv_set { /* IPC_SET in */
+    uint32_t uid, gid, mode;
+};
+
+struct core_sysv_ds { /* IPC_STAT, SEM_STAT out */
+    int32_t key;
+    uint32_t uid, gid, cuid, cgid, mode, seq, nsems;
+    uint64_t otime, ctime;
+};
+
+struct core_sysv_limits { /* IPC_INFO, SEM_INFO out: struct seminfo's order */
+    int32_t semmap, semmni, semmns, semmnu, semmsl, semopm, semume, semusz, semvmx, semaem;
+};
+
+/*
  * One client request as the client sent it and (for key sessions) MACed it:
  * the host copies the channel slot into this and passes it unchanged; the
  * core checks the MAC over the first CORE_REQ_HDR bytes and name_len bytes
@@ -351,12 +432,18 @@ struct core_request_args {
     struct core_req req;
     uint8_t mac[CORE_MAC_BYTES]; /* in: the client's MAC (key sessions) */
     uint32_t umask;              /* in: OPEN with O_CREAT: applied to mode */
+    uint32_t pad_;
+    uint64_t now;                /* in: the host's clock (s since the epoch), for
+                                  * System V's otime/ctime (the host's word) */
     uint32_t created;            /* out: OPEN created the semaphore */
     uint32_t value;              /* out: GETVALUE */
     uint32_t notes;              /* out: replies owed to other waiters */
     core_id_t handle;            /* out: OPEN, CREATE */
     struct core_wake wake;       /* out: the waiter a POST woke or granted */
     uint8_t rmac[CORE_MAC_BYTES];/* out, key sessions: reply MAC (not for CORE_QUEUED) */
+    uint32_t out_len, pad2_;     /* out: bytes of out (System V replies with data) */
+    uint8_t out[CORE_SYSV_DATA]; /* out: GETALL values, IPC_STAT, IPC_INFO...;
+                                  * a key session's reply MAC covers them */
 };
 
 /* Admin view of one semaphore. */
@@ -373,12 +460,17 @@ struct core_sem_info {
     uint32_t nacl;       /* access-list entries */
     uint32_t nwoken, pad2_; /* waiters woken and not yet back (barging) */
     uint64_t retries;    /* woken waiters that asked again */
+    int32_t key;         /* System V: the set's key (0: IPC_PRIVATE) */
+    uint32_t semid;      /* System V: the set's id */
+    uint32_t nsems;      /* System V: semaphores in the set */
+    uint32_t pad3_;
 };
 #define CORE_SEMF_NAMED 0x1u
 #define CORE_SEMF_UNLINKED 0x2u
 #define CORE_SEMF_ANON 0x4u
 #define CORE_SEMF_STRICT 0x8u /* only the owner and whom it grants */
 #define CORE_SEMF_FIFO 0x10u  /* a post hands its permit to the first waiter */
+#define CORE_SEMF_SYSV 0x20u  /* a System V set (see below), not a POSIX semaphore */
 
 struct core_sem_info_args {
     uint32_t cursor; /* in: first semaphore index to consider */
@@ -415,7 +507,10 @@ struct core_stats {
     uint64_t refused[-CORE_E_MIN + 1]; /* indexed by -status */
     uint64_t arena_bytes;
     uint32_t sem_bytes; /* bytes of core metadata per semaphore object */
-    uint32_t pad_;
+    uint32_t sets_in_use, max_sets;         /* System V */
+    uint32_t set_sems_in_use, max_set_sems;
+    uint32_t undos_in_use, max_undos;
+    uint32_t opblks_in_use;                 /* operations held by queued semops */
 };
 
 struct core_stats_args {
