@@ -20,7 +20,7 @@
 /* Bump with every change of a wire format or of the channel layout: a
  * library and a daemon from different builds then refuse each other with
  * EPROTO instead of misreading each other. */
-#define ESEM_PROTO_VERSION 4u
+#define ESEM_PROTO_VERSION 5u
 
 #define ESEM_NSLOTS 1024u
 #define ESEM_NAME_BUF 256u
@@ -91,6 +91,12 @@ enum esem_op {
     ESEM_OP_REVOKE, /* same */
     ESEM_OP_FORK,   /* name = ESEM_TOKEN_BYTES of a fresh inheritance token (the
                      * daemon's own business: no core call, no core MAC) */
+    /* System V (esem_core.h, "System V semaphore sets", gives the fields):
+     * the reply's data (GETALL values, IPC_STAT...) comes back in name,
+     * rdata_len bytes of it, covered by a key session's reply MAC. */
+    ESEM_OP_SEMGET, /* value = key, oflag = semflg, mode = nsems, prio = esem flags */
+    ESEM_OP_SEMOP,  /* may block; handle = semid, value = nsops, name = sembufs */
+    ESEM_OP_SEMCTL, /* handle = semid, oflag = cmd, value = semnum, mode = arg, name = data */
     ESEM_OP_MAX_
 };
 
@@ -152,7 +158,7 @@ struct esem_slot {
     uint32_t rvalue;
     uint64_t rhandle;
     int32_t cstatus; /* the core's status, which the reply MAC covers */
-    uint32_t pad1_;
+    uint32_t rdata_len; /* System V: bytes of reply data in name */
     uint8_t rmac[CORE_MAC_BYTES]; /* key sessions: the core's MAC of the reply */
     uint8_t pad2_[16];
     char name[ESEM_NAME_BUF];
@@ -189,6 +195,9 @@ static inline uint32_t esem_op_call(uint32_t op)
     case ESEM_OP_GETVALUE: return CORE_ECALL_SEM_GETVALUE;
     case ESEM_OP_GRANT: return CORE_ECALL_SEM_GRANT;
     case ESEM_OP_REVOKE: return CORE_ECALL_SEM_REVOKE;
+    case ESEM_OP_SEMGET: return CORE_ECALL_SYSV_GET;
+    case ESEM_OP_SEMOP: return CORE_ECALL_SYSV_OP;
+    case ESEM_OP_SEMCTL: return CORE_ECALL_SYSV_CTL;
     default: return 0;
     }
 }
@@ -233,6 +242,22 @@ static inline int esem_req_canon(uint32_t op, uint32_t oflag, uint32_t value, ui
         q->flags = oflag;
         if (name_len == sizeof q->who)
             __builtin_memcpy(&q->who, name, sizeof q->who);
+        break;
+    case ESEM_OP_SEMGET:
+        q->value = value;
+        q->flags = oflag;
+        q->mode = mode;
+        q->prio = prio;
+        break;
+    case ESEM_OP_SEMCTL:
+        q->flags = oflag;
+        q->mode = mode;
+        /* fall through */
+    case ESEM_OP_SEMOP:
+        q->value = value;
+        q->name_len = name_len <= CORE_NAME_MAX ? name_len : CORE_NAME_MAX + 1;
+        if (name_len <= CORE_NAME_MAX)
+            __builtin_memcpy(q->name, name, name_len);
         break;
     default: break;
     }

@@ -26,6 +26,9 @@ struct slot_state {
     uint32_t granted;     /* a grant was delivered, the client may not have taken it */
     uint32_t inflight;    /* requests claimed by a worker, not served yet */
     uint64_t granted_seq; /* ... for this request number */
+    uint32_t sysv;        /* the queued wait is a System V semop: its completion
+                           * is final (done by the core), never re-posted */
+    uint32_t pad_;
 };
 
 struct worker;

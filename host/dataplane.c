@@ -20,6 +20,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dataplane.h"
@@ -62,13 +63,22 @@ static void set_queued(struct slot_state *ss, uint32_t v)
     ss->queued = v;
 }
 
+static void reply(struct client *c, uint32_t slot, uint64_t seq, int32_t cstatus,
+                  uint32_t value, uint64_t handle, const uint8_t *mac, struct wakeq *q);
+
 /* Publish a reply: the core's status (and its errno, or ESEM_ST_CANCELLED),
  * and for a key session the core's MAC over it.  Called with core_mu held. */
-static void reply(struct client *c, uint32_t slot, uint64_t seq, int32_t cstatus,
-                  uint32_t value, uint64_t handle, const uint8_t *mac, struct wakeq *q)
+static void reply_data(struct client *c, uint32_t slot, uint64_t seq, int32_t cstatus,
+                       uint32_t value, uint64_t handle, const uint8_t *mac, const uint8_t *data,
+                       uint32_t len, struct wakeq *q)
 {
     static const uint8_t nomac[CORE_MAC_BYTES];
     struct esem_slot *s = &c->chan->slot[slot];
+    if (len > ESEM_NAME_BUF)
+        len = 0;
+    if (len)
+        memcpy(s->name, data, len);
+    s->rdata_len = len;
     s->status = cstatus == CORE_CANCELLED ? ESEM_ST_CANCELLED
                 : cstatus == CORE_RETRY   ? ESEM_ST_RETRY
                                           : esem_status_errno(cstatus);
@@ -84,6 +94,12 @@ static void reply(struct client *c, uint32_t slot, uint64_t seq, int32_t cstatus
             wake_flush(q);
         q->addr[q->n++] = &s->rep_seq;
     }
+}
+
+static void reply(struct client *c, uint32_t slot, uint64_t seq, int32_t cstatus,
+                  uint32_t value, uint64_t handle, const uint8_t *mac, struct wakeq *q)
+{
+    reply_data(c, slot, seq, cstatus, value, handle, mac, NULL, 0, q);
 }
 
 static void drain_notes(struct wakeq *q);
@@ -119,8 +135,10 @@ static void deliver(const struct core_wake *first, struct wakeq *q)
             return;
         }
         set_queued(st, 0);
-        if (wk.status != CORE_OK || esem_util_pidfd_alive(t->pidfd)) {
-            if (wk.status == CORE_OK) {
+        /* a semop's completion is final whether or not its process lives
+         * (it is the kernel's "done before the signal came") */
+        if (wk.status != CORE_OK || st->sysv || esem_util_pidfd_alive(t->pidfd)) {
+            if (wk.status == CORE_OK && !st->sysv) {
                 st->granted = 1;
                 st->granted_seq = wk.seq;
             }
@@ -175,8 +193,10 @@ struct req {
 
 static const char *op_name(uint32_t op)
 {
-    static const char *const n[] = {"?", "open", "create", "close", "destroy", "unlink",
-                                    "post", "wait", "trywait", "getvalue", "grant", "revoke", "fork"};
+    static const char *const n[] = {"?",       "open",    "create",  "close",   "destroy",
+                                    "unlink",  "post",    "wait",    "trywait", "getvalue",
+                                    "grant",   "revoke",  "fork",    "semget",  "semop",
+                                    "semctl"};
     _Static_assert(sizeof n / sizeof n[0] == ESEM_OP_MAX_, "one name per op");
     return op < ESEM_OP_MAX_ ? n[op] : "bad-op";
 }
@@ -214,9 +234,16 @@ static void reap_dead_waiters(uint64_t h, struct wakeq *q)
     }
 }
 
+struct result {
+    uint32_t value;
+    uint64_t handle;
+    uint8_t rmac[CORE_MAC_BYTES];
+    uint32_t len; /* System V: reply data */
+    uint8_t data[CORE_SYSV_DATA];
+};
+
 static int32_t execute(struct client *c, uint32_t slot, uint64_t seq, const struct req *r,
-                       uint32_t umask, uint32_t *value, uint64_t *handle, uint8_t *rmac,
-                       struct wakeq *q)
+                       uint32_t umask, struct result *out, struct wakeq *q)
 {
     if (r->op == ESEM_OP_DESTROY)
         reap_dead_waiters(r->handle, q);
@@ -228,10 +255,17 @@ static int32_t execute(struct client *c, uint32_t slot, uint64_t seq, const stru
     a.session = c->session;
     memcpy(a.mac, r->mac, sizeof a.mac);
     a.umask = umask;
+    if (r->op >= ESEM_OP_SEMGET) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+        a.now = (uint64_t)ts.tv_sec;
+    }
     int32_t st = core_ecall(esemd.core, CORE_ECALL_REQUEST, &a, sizeof a);
-    *value = a.value;
-    *handle = a.handle;
-    memcpy(rmac, a.rmac, CORE_MAC_BYTES);
+    out->value = a.value;
+    out->handle = a.handle;
+    memcpy(out->rmac, a.rmac, CORE_MAC_BYTES);
+    out->len = a.out_len <= sizeof out->data ? a.out_len : 0;
+    memcpy(out->data, a.out, out->len);
     if (st == CORE_OK && r->op == ESEM_OP_POST)
         deliver(&a.wake, q);
     if (a.notes)
@@ -249,6 +283,7 @@ struct taken {
     uint32_t seq, cseq;
     uint64_t seq64; /* seq with the client's high bits */
     int fresh;      /* a new request (else: maybe a cancel) */
+    int setcred;    /* the caller's identity was read again: tell the core */
     int32_t cred_st; /* OPEN/UNLINK: 0, or why the caller's identity is refused */
     const char *cred_why; /* ... in words, for the audit line */
     struct req r;
@@ -299,6 +334,15 @@ static int exec_happened(struct client *c)
     return (uint64_t)st.st_dev != c->exe_dev || (uint64_t)st.st_ino != c->exe_ino;
 }
 
+/* Calls checked against who the caller is now (its uid, groups, umask
+ * read from /proc): opening, creating, removing, and System V's semget and
+ * the semctl commands that change a set's owner or remove it. */
+static int needs_creds(const struct req *r)
+{
+    return r->op == ESEM_OP_OPEN || r->op == ESEM_OP_UNLINK || r->op == ESEM_OP_SEMGET ||
+           (r->op == ESEM_OP_SEMCTL && (r->oflag == CORE_IPC_RMID || r->oflag == CORE_IPC_SET));
+}
+
 /* Phase one, without the core lock: copy the request once (the client can
  * rewrite the slot at any time, so nothing is read from it twice), and for
  * the calls checked against the caller's identity read that identity now —
@@ -318,6 +362,7 @@ static int take(struct client *c, uint32_t k, struct taken *t)
     uint32_t last = atomic_load_explicit((_Atomic uint32_t *)&ss->last_seq, memory_order_acquire);
     t->fresh = t->seq != last;
     t->cred_st = 0;
+    t->setcred = 0;
     t->cred_why = NULL;
     if (!t->fresh) {
         /* Only now is the cancel looked at: one that came with a fresh
@@ -343,15 +388,29 @@ static int take(struct client *c, uint32_t k, struct taken *t)
     r->prio = s->prio;
     r->handle = s->handle;
     memcpy(r->mac, s->mac, sizeof r->mac);
-    if (r->op == ESEM_OP_GRANT || r->op == ESEM_OP_REVOKE || r->op == ESEM_OP_FORK) {
+    if (r->op == ESEM_OP_GRANT || r->op == ESEM_OP_REVOKE || r->op == ESEM_OP_FORK ||
+        r->op == ESEM_OP_SEMOP || r->op == ESEM_OP_SEMCTL) {
         if (r->name_len > ESEM_NAME_BUF)
             r->name_len = ESEM_NAME_BUF;
         memcpy(r->name, s->name, r->name_len);
     }
-    if (r->op == ESEM_OP_OPEN || r->op == ESEM_OP_UNLINK) {
-        if (r->name_len > ESEM_NAME_BUF)
-            r->name_len = ESEM_NAME_BUF;
-        memcpy(r->name, s->name, r->name_len);
+    int full = needs_creds(r);
+    if (!full && (r->op == ESEM_OP_SEMOP || r->op == ESEM_OP_SEMCTL)) {
+        /* System V checks the caller as it is now at every call (a worker
+         * that dropped root must not keep root's access): one ioctl tells
+         * whether the uid or gid changed; only then is /proc read again.
+         * (Kernels without PIDFD_GET_INFO: checked as of the last semget.) */
+        uint32_t u, g;
+        full = esem_util_pidfd_fscreds(c->pidfd, &u, &g) == 0 &&
+               (u != c->creds.uid || g != c->creds.gid);
+    }
+    t->setcred = full;
+    if (full) {
+        if (r->op == ESEM_OP_OPEN || r->op == ESEM_OP_UNLINK) {
+            if (r->name_len > ESEM_NAME_BUF)
+                r->name_len = ESEM_NAME_BUF;
+            memcpy(r->name, s->name, r->name_len);
+        }
         /* Unlink is checked against the uid alone (sticky /dev/shm), which
          * the pidfd gives without rendering /proc/PID/status (tens of µs);
          * an open needs the groups and umask too.  Groups last read stay
@@ -396,9 +455,11 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
         if (ss->queued && !retry)
             cancel_queued(c, k, q);
         ss->granted = 0; /* a client that sends again took its last reply */
-        uint32_t value = 0;
-        uint64_t handle = 0;
-        uint8_t rmac[CORE_MAC_BYTES] = {0};
+        struct result res;
+        res.value = 0;
+        res.handle = 0;
+        res.len = 0;
+        memset(res.rmac, 0, sizeof res.rmac);
         int32_t st = t->cred_st;
         if (st && t->cred_why)
             esemd_refusal_errno(c, op_name(t->r.op), t->cred_why, esem_status_errno(st));
@@ -414,7 +475,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
                   0, NULL, q);
             return;
         }
-        if (!st && (t->r.op == ESEM_OP_OPEN || t->r.op == ESEM_OP_UNLINK)) {
+        if (!st && t->setcred) {
             struct core_session_setcred_args sc = {.session = c->session, .uid = t->pc.uid,
                                                    .gid = t->pc.gid, .ngroups = t->pc.ngroups};
             memcpy(sc.groups, t->pc.groups, sizeof sc.groups);
@@ -422,7 +483,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
         }
         if (!st)
             st = execute(c, k, t->seq64, &t->r, t->r.op == ESEM_OP_OPEN ? t->pc.umask : 0,
-                         &value, &handle, rmac, q);
+                         &res, q);
         if (retry) {
             /* the core took the woken waiter out, or queued it again */
             set_queued(ss, 0);
@@ -431,6 +492,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
         if (st == CORE_QUEUED) {
             set_queued(ss, 1);
             ss->woken = 0;
+            ss->sysv = t->r.op == ESEM_OP_SEMOP;
             ss->queued_seq = t->seq64;
             /* read without the lock by slot_owner(), as a hint */
             atomic_store_explicit((_Atomic uint64_t *)&ss->wait_handle, t->r.handle,
@@ -441,7 +503,7 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
             ref->st = st;
             ref->op = t->r.op;
         }
-        reply(c, k, t->seq64, st, value, handle, rmac, q);
+        reply_data(c, k, t->seq64, st, res.value, res.handle, res.rmac, res.data, res.len, q);
         return;
     }
     /* A cancel.  Not while a request of this slot is claimed by another

@@ -184,6 +184,14 @@ int main(int argc, char **argv)
     cfg.max_acls = cfg.max_sems;
     cfg.max_keys = 256;
     cfg.max_keyed = cfg.max_sessions < 1024 ? cfg.max_sessions : 1024;
+    /* System V: a quarter of the objects may be sets (the kernel's SEMMNI
+     * is 32000), eight semaphores each on average, two undo records each */
+    cfg.max_sets = cfg.max_sems / 4 < CORE_SEMMNI ? cfg.max_sems / 4 : CORE_SEMMNI;
+    if (!cfg.max_sets)
+        cfg.max_sets = 1;
+    cfg.max_set_sems = cfg.max_sets * 8;
+    cfg.max_undos = cfg.max_sets * 2;
+    cfg.max_sysv_ops = cfg.max_waiters / 4 > 256 ? cfg.max_waiters / 4 : 256;
 
     char defpath[sizeof sock_path];
     if (!path && sys_on) {

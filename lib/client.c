@@ -50,6 +50,8 @@ static struct {
     int fork_pipe[2]; /* parent waits for the child's hello (inheritance) */
     uint64_t seq[ESEM_NSLOTS]; /* last request number per slot (never wraps) */
     struct pend {               /* what the slot's last request was, for its reply MAC */
+        void *rdata;            /* where its reply data go (System V), and room */
+        uint32_t rdata_max;
         uint32_t call;
         uint64_t handle;
     } pend[ESEM_NSLOTS];
@@ -67,6 +69,7 @@ static struct {
         int32_t cstatus;
         uint32_t value;
         uint64_t handle;
+        uint32_t len;           /* bytes of data it brought (in pend's rdata) */
     } vrep[ESEM_NSLOTS];
     _Atomic uint64_t rejected; /* replies refused: bad MAC (forged or altered) */
 } proc_conn = {.mu = PTHREAD_MUTEX_INITIALIZER, .sock = -1, .efd = -1};
@@ -485,21 +488,6 @@ static void init_body(void)
 #define ESEM_NO_ASAN
 #endif
 
-struct call {
-    uint32_t op, oflag, value, mode, name_len;
-    int32_t prio;
-    uint64_t handle;
-    const char *name;
-    /* blocking waits */
-    int interruptible;
-    int cancellable; /* a pthread cancellation point while asleep */
-    int retrying;    /* a woken waiter asking again: the answer comes at once */
-    clockid_t clock;
-    const struct timespec *deadline; /* absolute, on clock; NULL = none */
-    /* out */
-    uint32_t rvalue;
-    uint64_t rhandle;
-};
 
 /* Call after publishing req_seq or cancel_seq (seq_cst).  Dekker pair with
  * the worker, which sets daemon_sleeping and then re-scans the slots: one
@@ -542,9 +530,23 @@ static int reply_authentic(struct esem_slot *s)
     rep.handle = ((volatile struct esem_slot *)s)->rhandle;
     for (unsigned i = 0; i < sizeof mac; i++)
         mac[i] = ((volatile struct esem_slot *)s)->rmac[i];
-    core_auth_rep_mac(proc_conn.ks, &rep, want);
+    /* System V data: copied once to where the caller wants it, and the MAC
+     * checked over that copy */
+    uint32_t len = ((volatile struct esem_slot *)s)->rdata_len;
+    const struct pend *pd = &proc_conn.pend[k];
+    if (len > CORE_SYSV_DATA || len > pd->rdata_max)
+        return 0;
+    if (len) {
+        memcpy(pd->rdata, s->name, len);
+        core_auth_rep_mac_data(proc_conn.ks, rep.session, rep.slot, rep.seq, rep.call,
+                               rep.req_handle, rep.status, rep.value, rep.handle, pd->rdata,
+                               len, want);
+    } else {
+        core_auth_rep_mac(proc_conn.ks, &rep, want);
+    }
     if (!core_auth_equal(mac, want))
         return 0;
+    proc_conn.vrep[k].len = len;
     proc_conn.vrep[k].cstatus = rep.status;
     proc_conn.vrep[k].value = rep.value;
     proc_conn.vrep[k].handle = rep.handle;
@@ -594,10 +596,23 @@ static int32_t reply_status(struct esem_slot *s, uint32_t *value, uint64_t *hand
                                         : esem_status_errno(v->cstatus);
 }
 
+/* Bytes of System V reply data now in c->rdata: a key session's were
+ * copied there when their MAC was checked; else copied now, once. */
+static uint32_t reply_data(struct esem_slot *s, struct esemi_call *c)
+{
+    if (proc_conn.keyed)
+        return proc_conn.vrep[s - proc_conn.chan->slot].len;
+    uint32_t len = ((volatile struct esem_slot *)s)->rdata_len;
+    if (len > c->rdata_max || len > ESEM_NAME_BUF)
+        return 0;
+    memcpy(c->rdata, s->name, len);
+    return len;
+}
+
 /* Wait for the reply to request seq.  Returns 0 when it arrived, -EINTR or
  * -ETIMEDOUT if the call may be abandoned (interruptible + deadline), -EIO
  * if the daemon is gone. */
-ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct call *c,
+ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct esemi_call *c,
                               int may_abandon)
 {
     /* Spin while the answer is likely to come soon: a pure spin first, then
@@ -704,7 +719,7 @@ struct inflight {
 };
 
 /* Publish request c in f's slot under the slot's next number. */
-static void send_req(struct inflight *f, const struct call *c)
+static void send_req(struct inflight *f, const struct esemi_call *c)
 {
     struct esem_slot *s = f->s;
     uint64_t seq = ++proc_conn.seq[f->k];
@@ -713,6 +728,8 @@ static void send_req(struct inflight *f, const struct call *c)
     f->seq = (uint32_t)seq;
     proc_conn.pend[f->k].call = esem_op_call(c->op);
     proc_conn.pend[f->k].handle = c->handle;
+    proc_conn.pend[f->k].rdata = c->rdata;
+    proc_conn.pend[f->k].rdata_max = c->rdata_max;
     s->op = c->op;
     s->oflag = c->oflag;
     s->value = c->value;
@@ -739,7 +756,7 @@ static void send_req(struct inflight *f, const struct call *c)
  * race (a FIFO grant, or a barging wake: see settle()), or -EIO. */
 ESEM_NO_ASAN static int withdraw(struct inflight *f)
 {
-    struct call none = {.op = 0};
+    struct esemi_call none = {.op = 0};
     atomic_store_explicit((_Atomic uint32_t *)&f->s->cancel_seq, f->seq, memory_order_seq_cst);
     ring();
     int r = await(f->s, f->seq, &none, 0);
@@ -754,7 +771,7 @@ ESEM_NO_ASAN static int withdraw(struct inflight *f)
  * left; another -errno. */
 ESEM_NO_ASAN static int settle(struct inflight *f)
 {
-    struct call t = {.op = ESEM_OP_TRYWAIT, .handle = f->handle, .retrying = 1};
+    struct esemi_call t = {.op = ESEM_OP_TRYWAIT, .handle = f->handle, .retrying = 1};
     send_req(f, &t);
     int r = await(f->s, f->seq, &t, 0);
     if (r < 0)
@@ -782,7 +799,7 @@ ESEM_NO_ASAN static void on_cancel(void *arg)
 }
 
 /* pthread_cleanup_push is setjmp-based in C: keep it in a frame of its own. */
-ESEM_NO_ASAN static int await_cancellable(struct inflight *f, const struct call *c)
+ESEM_NO_ASAN static int await_cancellable(struct inflight *f, const struct esemi_call *c)
 {
     volatile int r;
     pthread_cleanup_push(on_cancel, f);
@@ -791,17 +808,18 @@ ESEM_NO_ASAN static int await_cancellable(struct inflight *f, const struct call 
     return r;
 }
 
-static int rpc(struct call *c)
+static int rpc(struct esemi_call *c)
 {
     int r = ensure_connected();
     if (r < 0)
         return r;
     struct inflight f;
-    f.k = slot_enter(c->op == ESEM_OP_WAIT, &f.borrowed);
+    int blocking = c->op == ESEM_OP_WAIT || c->op == ESEM_OP_SEMOP;
+    f.k = slot_enter(blocking, &f.borrowed);
     f.s = &proc_conn.chan->slot[f.k];
     f.handle = c->handle;
     struct esem_slot *s = f.s;
-    int blocking = c->op == ESEM_OP_WAIT;
+    c->rdata_len = 0;
     send_req(&f, c);
     for (;;) {
         r = c->cancellable ? await_cancellable(&f, c) : await(s, f.seq, c, blocking);
@@ -825,6 +843,8 @@ static int rpc(struct call *c)
         if (r < 0)
             break;
         st = reply_status(s, &c->rvalue, &c->rhandle);
+        if (c->rdata_max)
+            c->rdata_len = reply_data(s, c);
         if (st == ESEM_ST_RETRY && blocking) {
             /* Woken (barging order): ask again; the core keeps our place
              * in the queue if a running thread took the permit first. */
@@ -844,6 +864,11 @@ static int rpc(struct call *c)
         ack(s, f.seq);
     slot_leave(f.k, f.borrowed);
     return r;
+}
+
+int esemi_rpc(struct esemi_call *c)
+{
+    return rpc(c);
 }
 
 /* ---- handle-level operations (0 or -errno) ---- */
@@ -873,7 +898,7 @@ int esemi_open(const char *name, int oflag, mode_t mode, unsigned int value, uin
     int r = esemi_norm_name(name, &n, &len);
     if (r < 0)
         return r;
-    struct call c = {.op = ESEM_OP_OPEN, .name = n, .name_len = len};
+    struct esemi_call c = {.op = ESEM_OP_OPEN, .name = n, .name_len = len};
     if (oflag & O_CREAT) {
         if (value > ESEM_VALUE_MAX)
             return -EINVAL;
@@ -895,7 +920,7 @@ int esemi_create(unsigned int value, uint64_t *handle)
 {
     if (value > ESEM_VALUE_MAX)
         return -EINVAL;
-    struct call c = {.op = ESEM_OP_CREATE, .value = value};
+    struct esemi_call c = {.op = ESEM_OP_CREATE, .value = value};
     int r = rpc(&c);
     if (r == 0) {
         atomic_fetch_add(&proc_conn.nheld, 1);
@@ -906,7 +931,7 @@ int esemi_create(unsigned int value, uint64_t *handle)
 
 static int handle_op(uint32_t op, uint64_t handle, uint32_t *value)
 {
-    struct call c = {.op = op, .handle = handle};
+    struct esemi_call c = {.op = op, .handle = handle};
     int r = rpc(&c);
     if (r == 0 && value)
         *value = c.rvalue;
@@ -936,7 +961,7 @@ int esemi_unlink(const char *name)
     int r = esemi_norm_name(name, &n, &len);
     if (r < 0)
         return r;
-    struct call c = {.op = ESEM_OP_UNLINK, .name = n, .name_len = len};
+    struct esemi_call c = {.op = ESEM_OP_UNLINK, .name = n, .name_len = len};
     return rpc(&c);
 }
 
@@ -991,10 +1016,15 @@ int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs, int
             return -ETIMEDOUT;
     }
     pthread_testcancel();
-    struct call c = {.op = ESEM_OP_WAIT, .handle = handle, .prio = rt_priority(),
-                     .interruptible = 1, .cancellable = 1, .clock = clock, .deadline = abs};
+    struct esemi_call c = {.op = ESEM_OP_WAIT, .handle = handle, .prio = rt_priority(),
+                           .interruptible = 1, .cancellable = 1, .clock = clock, .deadline = abs};
+    return esemi_rpc_blocking(&c);
+}
+
+int esemi_rpc_blocking(struct esemi_call *c)
+{
     for (long backoff_ns = 100000;; backoff_ns = backoff_ns < 25000000 ? backoff_ns * 2 : 50000000) {
-        int w = rpc(&c);
+        int w = rpc(c);
         if (w != -ENOSPC)
             return w;
         /* The core's waiter table is full (another user may have filled
@@ -1011,9 +1041,10 @@ int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs, int
         int s = esem_util_futex_wait((uint32_t *)&proc_conn.life->word, life, &rel);
         if (s == -EINTR)
             return -EINTR;
-        if (abs && deadline_passed(clock, abs))
+        if (c->deadline && deadline_passed(c->clock, c->deadline))
             return -ETIMEDOUT;
-        pthread_testcancel();
+        if (c->cancellable)
+            pthread_testcancel();
     }
 }
 
@@ -1032,7 +1063,7 @@ static int acl_op(uint32_t op, uint64_t handle, uint32_t kind, uint32_t id, uint
         if (id == 0 || esem_util_proc_stat((pid_t)id, &p.ext, &ppid) < 0)
             return -ESRCH;
     }
-    struct call c = {.op = op, .handle = handle, .oflag = rights, .name = (const char *)&p,
+    struct esemi_call c = {.op = op, .handle = handle, .oflag = rights, .name = (const char *)&p,
                      .name_len = sizeof p};
     return rpc(&c);
 }
@@ -1052,7 +1083,7 @@ static int fork_register(void)
 {
     uint8_t t[ESEM_TOKEN_BYTES];
     randombytes_buf(t, sizeof t);
-    struct call c = {.op = ESEM_OP_FORK, .name = (const char *)t, .name_len = sizeof t};
+    struct esemi_call c = {.op = ESEM_OP_FORK, .name = (const char *)t, .name_len = sizeof t};
     int r = rpc(&c);
     if (r == 0)
         memcpy(proc_conn.fork_token, t, sizeof t);

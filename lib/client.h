@@ -39,6 +39,47 @@ ESEMI int esemi_read_key_file(const char *path, uint8_t key[32]);
 ESEMI uint64_t esemi_key_id(const uint8_t key[32]);
 ESEMI uint64_t esemi_rejected_replies(void);
 
+/* One request on this thread's slot (the channel protocol in proto.h).
+ * For the calls that do not fit the handle-level ones (System V). */
+struct esemi_call {
+    uint32_t op, oflag, value, mode, name_len;
+    int32_t prio;
+    uint64_t handle;
+    const char *name;
+    /* blocking waits */
+    int interruptible;
+    int cancellable; /* a pthread cancellation point while asleep */
+    int retrying;    /* a woken waiter asking again: the answer comes at once */
+    clockid_t clock;
+    const struct timespec *deadline; /* absolute, on clock; NULL = none */
+    /* out */
+    uint32_t rvalue;
+    uint64_t rhandle;
+    void *rdata;         /* reply data (System V) go here ... */
+    uint32_t rdata_max;  /* ... up to this many bytes */
+    uint32_t rdata_len;  /* out: how many came */
+};
+/* 0 or -errno (the reply's status). */
+ESEMI int esemi_rpc(struct esemi_call *c);
+/* The same for a call that may block: a full waiter table (ENOSPC) makes
+ * it block until there is room, as a wait must not fail for that. */
+ESEMI int esemi_rpc_blocking(struct esemi_call *c);
+
+/* System V (sysv.c): a result >= 0 or -errno.  semop's rel: semtimedop's
+ * relative timeout (NULL: none). */
+union esemi_semun {
+    int val;
+    void *buf; /* struct semid_ds *, struct seminfo * */
+    unsigned short *array;
+};
+struct sembuf;
+ESEMI int esemi_sysv_semget(key_t key, int nsems, int semflg);
+ESEMI int esemi_sysv_semop(int semid, struct sembuf *sops, size_t nsops,
+                           const struct timespec *rel);
+ESEMI int esemi_sysv_semctl(int semid, int semnum, int cmd, union esemi_semun arg);
+/* The set's object handle (for grant/revoke). */
+ESEMI int esemi_sysv_handle(int semid, uint64_t *handle);
+
 /* A keyed check value (SipHash-2-4, 128-bit key random per process tree)
  * for a handle stored in memory others may write (an esem_t, or a sem_t in
  * a shared segment under the shim): a value that was not written by this

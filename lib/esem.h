@@ -229,6 +229,28 @@ uint64_t esem_key_id(const unsigned char key[32]);
  * anything else. */
 int esem_read_key(const char *path, unsigned char key[32]);
 
+/*
+ * System V semaphores on esem (the same calls as semget(2), semop(2),
+ * semtimedop(2) and semctl(2), with their arguments, results and errors):
+ * the sets live in esemd's core, never in the kernel's tables, and every
+ * call is checked against the caller's identity there: the ipc_perm mode
+ * bits (read; alter), owner/creator for IPC_SET and IPC_RMID, then the
+ * set's access list.  semflg may add ESEM_O_STRICT (only the creating
+ * process, its children, or its key may use the set, and whom it grants).
+ * esem_semgrant/esem_semrevoke: as esem_grant, for a set (rights: OPEN =
+ * read, WAIT = decrement, POST = increment, UNLINK = IPC_RMID/IPC_SET).
+ * Differences from the kernel: at most 32 operations a semop (E2BIG), and
+ * a handler installed with SA_RESTART does not end a blocked semop
+ * (esem(3), "System V").
+ */
+struct sembuf;
+int esem_semget(key_t key, int nsems, int semflg);
+int esem_semop(int semid, struct sembuf *sops, size_t nsops);
+int esem_semtimedop(int semid, struct sembuf *sops, size_t nsops, const struct timespec *timeout);
+int esem_semctl(int semid, int semnum, int cmd, ...);
+int esem_semgrant(int semid, const struct esem_principal *who, unsigned rights);
+int esem_semrevoke(int semid, const struct esem_principal *who, unsigned rights);
+
 #ifdef __cplusplus
 }
 #endif

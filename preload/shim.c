@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "shim.h"
 
 #define SHIM_MAGIC 0x53454d31u /* "SEM1": a sem_init'ed sem_t on esem */
 
@@ -108,7 +109,7 @@ static void say(const char *msg)
 
 /* The process's mode is settled at its first call that needs the daemon:
  * esem if it answers; if not, glibc only when the user asked for that. */
-static int settle(int r)
+int shim_settle(int r)
 {
     if (r == -EPROTO) {
         static _Atomic int told_proto;
@@ -141,7 +142,7 @@ static int fail(int neg)
     return -1;
 }
 
-static int glibc_mode(void)
+int shim_glibc_mode(void)
 {
     pthread_once(&real_once, load_real);
     return atomic_load_explicit(&mode, memory_order_relaxed) == MODE_GLIBC;
@@ -218,7 +219,7 @@ static void priv_remove(const sem_t *sem)
 /* Does a sem_t the shim does not recognise go to glibc? */
 static int to_glibc(const sem_t *sem)
 {
-    return glibc_mode() || (private_glibc && priv_has(sem));
+    return shim_glibc_mode() || (private_glibc && priv_has(sem));
 }
 
 /* The handle behind a sem_t, or 0 if the sem_t is not (or no longer) ours. */
@@ -240,7 +241,7 @@ static uint64_t handle_of(const sem_t *s)
 int shim_sem_init(sem_t *sem, int pshared, unsigned int value) __attribute__((visibility("default")));
 int shim_sem_init(sem_t *sem, int pshared, unsigned int value)
 {
-    if (glibc_mode())
+    if (shim_glibc_mode())
         return real.init(sem, pshared, value);
     if (pshared == 0 && private_glibc && sem && priv_add(sem) == 0) {
         int r = real.init(sem, pshared, value);
@@ -257,9 +258,9 @@ int shim_sem_init(sem_t *sem, int pshared, unsigned int value)
      * reference to the old object first; it is undefined in POSIX anyway. */
     uint64_t old = handle_of(sem);
     uint64_t h;
-    int r = settle(esemi_create(value, &h));
+    int r = shim_settle(esemi_create(value, &h));
     if (r < 0) {
-        if (glibc_mode())
+        if (shim_glibc_mode())
             return real.init(sem, pshared, value);
         return fail(r);
     }
@@ -280,7 +281,7 @@ int shim_sem_destroy(sem_t *sem)
         if (!to_glibc(sem))
             return fail(-EINVAL);
         int r = real.destroy(sem);
-        if (r == 0 && !glibc_mode())
+        if (r == 0 && !shim_glibc_mode())
             priv_remove(sem);
         return r;
     }
@@ -303,7 +304,7 @@ sem_t *shim_sem_open(const char *name, int oflag, ...)
         value = va_arg(ap, unsigned int);
         va_end(ap);
     }
-    if (glibc_mode())
+    if (shim_glibc_mode())
         return real.open(name, oflag, m, value);
     /* glibc's answer for a name longer than NAME_MAX (POSIX: ENAMETOOLONG);
      * programs written against glibc see the same (tests/posix/DEVIATIONS.md) */
@@ -313,8 +314,8 @@ sem_t *shim_sem_open(const char *name, int oflag, ...)
     }
     esem_t *e = esem_open(name, oflag, m, value);
     if (!e) {
-        int r = settle(-errno);
-        if (glibc_mode())
+        int r = shim_settle(-errno);
+        if (shim_glibc_mode())
             return real.open(name, oflag, m, value);
         errno = -r;
         return SEM_FAILED;
@@ -325,7 +326,7 @@ sem_t *shim_sem_open(const char *name, int oflag, ...)
 int shim_sem_close(sem_t *sem) __attribute__((visibility("default")));
 int shim_sem_close(sem_t *sem)
 {
-    if (glibc_mode())
+    if (shim_glibc_mode())
         return real.close(sem);
     return esem_close((esem_t *)sem);
 }
@@ -333,10 +334,10 @@ int shim_sem_close(sem_t *sem)
 int shim_sem_unlink(const char *name) __attribute__((visibility("default")));
 int shim_sem_unlink(const char *name)
 {
-    if (glibc_mode())
+    if (shim_glibc_mode())
         return real.unlink(name);
-    int r = settle(esemi_unlink(name));
-    if (r < 0 && glibc_mode())
+    int r = shim_settle(esemi_unlink(name));
+    if (r < 0 && shim_glibc_mode())
         return real.unlink(name);
     /* glibc reports every name it cannot use as ENOENT, except one of
      * 252..255 bytes, which is ENAMETOOLONG as in sem_open */
