@@ -23,7 +23,8 @@
 
 #define SET_BITS 15u
 #define SET_MASK ((1u << SET_BITS) - 1u)
-#define SEQ_WRAP 0x10000u /* id = seq << 15 | index stays below 2^31 */
+#define SEQ_WRAP 0x8000u /* id = 1 << 30 | seq << 15 | index: positive, and
+                          * bit 30 tells a program's esem ids from most kernel ids */
 
 static uint64_t al64(uint64_t n) { return (n + 63u) & ~(uint64_t)63u; }
 
@@ -132,15 +133,16 @@ static void cells_free(struct core *c, uint32_t start, uint32_t n)
 
 static uint32_t semid_of(const struct core *c, uint32_t xi)
 {
-    return c->sets[xi].seq << SET_BITS | xi;
+    return CORE_SEMID_BIT | c->sets[xi].seq << SET_BITS | xi;
 }
 
 static struct semset *set_by_id(struct core *c, uint64_t id, uint32_t *xi)
 {
-    if (id > 0x7fffffffu)
+    if (id > 0x7fffffffu || !(id & CORE_SEMID_BIT))
         return 0;
     uint32_t i = (uint32_t)id & SET_MASK;
-    if (i >= c->cfg.max_sets || c->sets[i].sem == NIL || c->sets[i].seq != (uint32_t)id >> SET_BITS)
+    if (i >= c->cfg.max_sets || c->sets[i].sem == NIL ||
+        c->sets[i].seq != (((uint32_t)id & ~CORE_SEMID_BIT) >> SET_BITS))
         return 0;
     *xi = i;
     return &c->sets[i];
@@ -760,7 +762,11 @@ static int32_t do_ctl(struct core *c, uint32_t ssi, struct core_request_args *a,
         if ((rights & alter) != alter)
             return CORE_E_ACCES;
         uint32_t n = q->name_len / 2;
-        if (n == 0 || (q->name_len & 1) || num >= x->nsems || n > x->nsems - num)
+        if (q->name_len == 0) { /* a SETALL of nothing: how many to send */
+            *value = x->nsems;
+            return CORE_OK;
+        }
+        if ((q->name_len & 1) || num >= x->nsems || n > x->nsems - num)
             return CORE_E_INVAL;
         for (uint32_t i = 0; i < n; i++) {
             uint16_t v;

@@ -351,6 +351,7 @@ struct core_sem_acl_args {
  * Every reply's handle is the set's object handle (for grant/revoke).
  */
 #define CORE_SEMMNI 32768u /* sets: the id holds a 15-bit index */
+#define CORE_SEMID_BIT 0x40000000u /* set in every id (see core_sysv.c) */
 #define CORE_SEMMSL 32000u /* semaphores per set */
 #define CORE_SEMOPM 32u    /* operations per semop (Linux before 3.19; see DEVIATIONS) */
 #define CORE_SEMVMX 32767

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/sem.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -33,6 +34,11 @@ static void usage(FILE *f)
                "  show NAME     one semaphore, with the pids holding it open and waiting\n"
                "                (NAME is /name, or #id from ls for an anonymous one)\n"
                "  rm NAME...    unlink named semaphores (as esem_unlink)\n"
+               "  ipcs          System V sets (like ipcs -s): key, semid, owner, perms, nsems\n"
+               "  ipcs SEMID    one set's semaphores (like ipcs -s -i): value, ncount,\n"
+               "                zcount, pid (read as this process: it needs read permission)\n"
+               "  ipcrm SEMID...\n"
+               "                remove System V sets (as semctl IPC_RMID, as this process)\n"
                "  ping          is esemd there? its socket, pid and uid (any user may ask)\n"
                "  stats         daemon and core counters\n"
                "  audit         the last refused requests (up to 1024), oldest first\n"
@@ -185,7 +191,9 @@ static const char *owner(uint32_t uid, char *buf, size_t len)
 
 static void label(const struct core_sem_info *i, char *buf, size_t len)
 {
-    if (i->flags & CORE_SEMF_NAMED)
+    if (i->flags & CORE_SEMF_SYSV)
+        snprintf(buf, len, "sysv:%u[%u]", i->semid, i->nsems);
+    else if (i->flags & CORE_SEMF_NAMED)
         snprintf(buf, len, "/%.*s%s", (int)i->name_len, i->name,
                  (i->flags & CORE_SEMF_UNLINKED) ? " (unlinked)" : "");
     else
@@ -206,7 +214,9 @@ static void print_sem_json(const struct core_sem_info *i)
     printf(",\"kind\":\"%s\",\"unlinked\":%s,\"value\":%u,\"waiters\":%u,\"opens\":%u,"
            "\"uid\":%u,\"gid\":%u,\"mode\":\"%04o\",\"posts\":%llu,\"waits\":%llu,"
            "\"blocks\":%llu,\"cancels\":%llu",
-           (i->flags & CORE_SEMF_NAMED) ? "named" : "anonymous",
+           (i->flags & CORE_SEMF_SYSV)    ? "sysv"
+           : (i->flags & CORE_SEMF_NAMED) ? "named"
+                                          : "anonymous",
            (i->flags & CORE_SEMF_UNLINKED) ? "true" : "false", i->value, i->nwaiters,
            i->open_count, i->uid, i->gid, i->mode, (unsigned long long)i->posts,
            (unsigned long long)i->waits, (unsigned long long)i->blocks,
@@ -217,6 +227,9 @@ static void print_sem_json(const struct core_sem_info *i)
     else
         printf("null");
     printf(",\"owner_pid\":%u,\"acl_entries\":%u", i->owner_pid, i->nacl);
+    if (i->flags & CORE_SEMF_SYSV)
+        printf(",\"semid\":%u,\"key\":\"0x%08x\",\"nsems\":%u", i->semid, (unsigned)i->key,
+               i->nsems);
 }
 
 /* "policy" line of show: who owns a strict semaphore. */
@@ -231,37 +244,49 @@ static void print_policy(const struct core_sem_info *i)
     printf("acl        %u entr%s\n", i->nacl, i->nacl == 1 ? "y" : "ies");
 }
 
-static int cmd_ls(void)
+/* Every object esemd holds, one row() call each (n: rows printed so far,
+ * which row() raises when it prints); 0, or 1 if the listing broke off. */
+static int list_objects(int (*row)(const struct core_sem_info *i, int n), int *n)
 {
     int s = admin_connect();
     if (s < 0 || request(s, ESEM_ADM_LIST, NULL) < 0)
         return 1;
     struct esem_admin_msg m;
+    while (next_msg(s, &m) == 0 && m.type == ESEM_ADM_SEM)
+        *n += row(&m.sem, *n);
+    close(s);
+    return m.type == ESEM_ADM_END ? 0 : 1;
+}
+
+static int ls_row(const struct core_sem_info *i, int n)
+{
+    if (json) {
+        printf(n ? "," : "");
+        print_sem_json(i);
+        printf("}");
+    } else {
+        char lb[ESEM_NAME_BUF + 16], ob[64];
+        label(i, lb, sizeof lb);
+        printf("%-32s %10u %8u %6u %-10s %04o\n", lb, i->value, i->nwaiters, i->open_count,
+               owner(i->uid, ob, sizeof ob), i->mode);
+    }
+    return 1;
+}
+
+static int cmd_ls(void)
+{
     int n = 0;
     if (json)
         printf("[");
     else
         printf("%-32s %10s %8s %6s %-10s %5s\n", "NAME/ID", "VALUE", "WAITERS", "OPENS", "OWNER",
                "MODE");
-    while (next_msg(s, &m) == 0 && m.type == ESEM_ADM_SEM) {
-        if (json) {
-            printf(n ? "," : "");
-            print_sem_json(&m.sem);
-            printf("}");
-        } else {
-            char lb[ESEM_NAME_BUF + 16], ob[64];
-            label(&m.sem, lb, sizeof lb);
-            printf("%-32s %10u %8u %6u %-10s %04o\n", lb, m.sem.value, m.sem.nwaiters,
-                   m.sem.open_count, owner(m.sem.uid, ob, sizeof ob), m.sem.mode);
-        }
-        n++;
-    }
+    int rc = list_objects(ls_row, &n);
     if (json)
         printf("]\n");
     else if (!n)
         printf("(no semaphores)\n");
-    close(s);
-    return m.type == ESEM_ADM_END ? 0 : 1;
+    return rc;
 }
 
 static int cmd_show(const char *name)
@@ -433,6 +458,114 @@ static int cmd_rm(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (esem_unlink(argv[i]) < 0) {
             fprintf(stderr, "esemctl: rm %s: %s\n", argv[i], strerror(errno));
+            rc = 1;
+        }
+    }
+    return rc;
+}
+
+/* ---- System V ---- */
+
+static int ipcs_row(const struct core_sem_info *i, int n)
+{
+    if (!(i->flags & CORE_SEMF_SYSV))
+        return 0;
+    char ob[64];
+    if (json)
+        printf("%s{\"key\":\"0x%08x\",\"semid\":%u,\"uid\":%u,\"mode\":\"%03o\","
+               "\"nsems\":%u,\"policy\":\"%s\",\"waiters\":%u}",
+               n ? "," : "", (unsigned)i->key, i->semid, i->uid, i->mode, i->nsems,
+               (i->flags & CORE_SEMF_STRICT) ? "strict" : "posix", i->nwaiters);
+    else
+        printf("0x%08x %-10u %-10s %-10o %-10u\n", (unsigned)i->key, i->semid,
+               owner(i->uid, ob, sizeof ob), i->mode, i->nsems);
+    return 1;
+}
+
+static int cmd_ipcs(void)
+{
+    int n = 0;
+    if (json)
+        printf("[");
+    else
+        printf("------ esem semaphore arrays ------\n%-10s %-10s %-10s %-10s %-10s\n", "key",
+               "semid", "owner", "perms", "nsems");
+    int rc = list_objects(ipcs_row, &n);
+    if (json)
+        printf("]\n");
+    return rc;
+}
+
+static int parse_semid(const char *a, int *id)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(a, &end, 0);
+    if (errno || *end || v < 0 || v > 0x7fffffffL) {
+        fprintf(stderr, "esemctl: %s: not a semid\n", a);
+        return -1;
+    }
+    *id = (int)v;
+    return 0;
+}
+
+static int cmd_ipcs_one(const char *arg)
+{
+    int id;
+    if (parse_semid(arg, &id) < 0)
+        return 2;
+    if (sock_opt)
+        setenv("ESEM_SOCKET", sock_opt, 1);
+    struct semid_ds ds;
+    if (esem_semctl(id, 0, IPC_STAT, &ds) < 0) {
+        fprintf(stderr, "esemctl: ipcs %s: %s\n", arg, strerror(errno));
+        return 1;
+    }
+    unsigned short *v = calloc(ds.sem_nsems ? ds.sem_nsems : 1, sizeof *v);
+    if (!v || esem_semctl(id, 0, GETALL, v) < 0) {
+        fprintf(stderr, "esemctl: ipcs %s: %s\n", arg, strerror(v ? errno : ENOMEM));
+        free(v);
+        return 1;
+    }
+    char ob[64];
+    if (json)
+        printf("{\"semid\":%d,\"key\":\"0x%08x\",\"uid\":%u,\"cuid\":%u,\"mode\":\"%03o\","
+               "\"otime\":%lld,\"ctime\":%lld,\"sems\":[",
+               id, (unsigned)ds.sem_perm.__key, ds.sem_perm.uid, ds.sem_perm.cuid,
+               ds.sem_perm.mode & 0777u, (long long)ds.sem_otime, (long long)ds.sem_ctime);
+    else
+        printf("semid %d key 0x%08x owner %s mode %03o nsems %lu\n%-10s %-10s %-10s %-10s %-10s\n",
+               id, (unsigned)ds.sem_perm.__key, owner(ds.sem_perm.uid, ob, sizeof ob),
+               ds.sem_perm.mode & 0777u, (unsigned long)ds.sem_nsems, "semnum", "value", "ncount",
+               "zcount", "pid");
+    for (unsigned long k = 0; k < ds.sem_nsems; k++) {
+        int nc = esem_semctl(id, (int)k, GETNCNT), zc = esem_semctl(id, (int)k, GETZCNT),
+            pid = esem_semctl(id, (int)k, GETPID);
+        if (json)
+            printf("%s{\"value\":%u,\"ncount\":%d,\"zcount\":%d,\"pid\":%d}", k ? "," : "",
+                   v[k], nc, zc, pid);
+        else
+            printf("%-10lu %-10u %-10d %-10d %-10d\n", k, v[k], nc, zc, pid);
+    }
+    if (json)
+        printf("]}\n");
+    free(v);
+    return 0;
+}
+
+static int cmd_ipcrm(int argc, char **argv)
+{
+    int rc = 0;
+    if (sock_opt)
+        setenv("ESEM_SOCKET", sock_opt, 1);
+    for (int i = 0; i < argc; i++) {
+        int id;
+        if (parse_semid(argv[i], &id) < 0) {
+            rc = 1;
+            continue;
+        }
+        if (esem_semctl(id, 0, IPC_RMID) < 0) {
+            fprintf(stderr, "esemctl: ipcrm %s: %s\n", argv[i], strerror(errno));
             rc = 1;
         }
     }
@@ -721,6 +854,12 @@ int main(int argc, char **argv)
         return cmd_show(argv[optind]);
     if (strcmp(cmd, "rm") == 0 && optind < argc)
         return cmd_rm(argc - optind, argv + optind);
+    if (strcmp(cmd, "ipcs") == 0 && optind == argc)
+        return cmd_ipcs();
+    if (strcmp(cmd, "ipcs") == 0 && optind + 1 == argc)
+        return cmd_ipcs_one(argv[optind]);
+    if (strcmp(cmd, "ipcrm") == 0 && optind < argc)
+        return cmd_ipcrm(argc - optind, argv + optind);
     if (strcmp(cmd, "ping") == 0 && optind == argc)
         return cmd_ping();
     if (strcmp(cmd, "stats") == 0 && optind == argc)

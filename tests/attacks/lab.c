@@ -91,6 +91,11 @@ static const struct attack attacks[] = {
      "ESEM_PRIVATE=glibc: a writer of a shared segment puts a glibc sem_t over a process-shared "
      "esem one (finding 8)",
      1, 0, privfb_glibc, privfb_esem},
+    /* System V (issue #12) */
+    {"sysv-accept-mutex", "TM-host",
+     "Apache's Mutex sysvsem: an unrelated same-uid process releases the held accept mutex with "
+     "semctl(SETVAL) and removes the set with IPC_RMID; another uid tries the same",
+     1, 0, sysv_glibc, sysv_esem},
 };
 #define NATTACKS (sizeof attacks / sizeof attacks[0])
 
@@ -104,6 +109,7 @@ static const struct role roles[] = {
     {"strict-victim", role_strict_victim}, {"strict-attacker", role_strict_attacker},
     {"sgx-victim", role_sgx_victim},       {"sgx-attacker", role_sgx_attacker},
     {"sgx-sim", role_sgx_sim},         {"review", role_review},
+    {"sysv-victim", role_sysv_victim}, {"sysv-attacker", role_sysv_attacker},
 };
 
 /* ---- small helpers ---- */

@@ -258,6 +258,9 @@ void reclaim_glibc(struct side *s);
 void reclaim_esem(struct side *s);
 void privfb_glibc(struct side *s);
 void privfb_esem(struct side *s);
+/* a_sysv.c: System V sets */
+void sysv_glibc(struct side *s);
+void sysv_esem(struct side *s);
 
 struct role {
     const char *name;
@@ -280,6 +283,8 @@ int role_sgx_victim(int argc, char **argv);
 int role_sgx_attacker(int argc, char **argv);
 int role_sgx_sim(int argc, char **argv);
 int role_review(int argc, char **argv);
+int role_sysv_victim(int argc, char **argv);
+int role_sysv_attacker(int argc, char **argv);
 
 /* A backend for named semaphores: glibc's sem_* or libesem's esem_*. */
 struct nsem_ops {
