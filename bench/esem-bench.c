@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "esem.h"
+#include "sysv_pingpong.h"
 
 #define DEFAULT_ITERS 50000u
 #define MAX_ITERS 10000000u
@@ -149,7 +150,7 @@ static int NCOLS;
 
 /* ---- result rows ---- */
 
-enum { R_OPEN, R_CLOSE, R_POST, R_WAIT, R_UNLINK, R_TRYWAIT, R_HANDOFF, R_N };
+enum { R_OPEN, R_CLOSE, R_POST, R_WAIT, R_UNLINK, R_TRYWAIT, R_HANDOFF, R_SYSV, R_N };
 
 struct rowdef {
     const char *key, *label;
@@ -163,6 +164,7 @@ static const struct rowdef ROWS[R_N] = {
     [R_UNLINK] = {"unlink", "unlink"},
     [R_TRYWAIT] = {"trywait", "trywait (succeeds)"},
     [R_HANDOFF] = {"handoff", "hand-off, cross-process"},
+    [R_SYSV] = {"sysv_pingpong", "SysV ping-pong, per hand-off"},
 };
 
 /* The paper's Table (slides, "Micro Evaluation", and Table 2 of the
@@ -648,6 +650,19 @@ static void bench_wakeup(int col, size_t n, size_t warm)
     RES[R_HANDOFF][col] = summarize(v, n);
     munmap(t_child, bytes);
     free(t_parent);
+    free(v);
+}
+
+/* System V: LMBench lat_sem's shape (bench/sysv_pingpong.c); the glibc
+ * column is the kernel's semop. */
+static void bench_sysv(int col, size_t n, size_t warm)
+{
+    const struct impl *im = COLS[col].im;
+    uint64_t *v = xcalloc(n + warm, sizeof *v);
+    int r = sysv_pingpong(im == &IMPLS[I_ESEM], n + warm, v);
+    if (r < 0)
+        die("%s: System V ping-pong: %s", im->name, strerror(-r));
+    RES[R_SYSV][col] = summarize(v + warm, n);
     free(v);
 }
 
@@ -1349,6 +1364,9 @@ static void measure_column(int col, const struct plan *p)
         snprintf(what, sizeof what, "%s cross-process hand-off", COLS[col].label);
         progress(what);
         bench_wakeup(col, p->wake, p->wake_warm);
+        snprintf(what, sizeof what, "%s System V ping-pong", COLS[col].label);
+        progress(what);
+        bench_sysv(col, p->iters, p->warm);
     }
     if (p->sel & SEL_THROUGHPUT)
         bench_throughput(col);
@@ -1525,7 +1543,7 @@ static void print_latency(const struct plan *p)
     }
     printf("%.*s\n", w + 20, "-- not in the paper's table ---------------------------------------"
                              "-----------------------------------------------------------------");
-    const int extra[] = {R_TRYWAIT, R_HANDOFF};
+    const int extra[] = {R_TRYWAIT, R_HANDOFF, R_SYSV};
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
         printf("%-24s", ROWS[extra[i]].label);
         print_cells(extra[i], NULL);
@@ -1554,6 +1572,9 @@ static void print_latency(const struct plan *p)
            "hand-off: the waiter's return from wait minus the poster's clock just before post,\n"
            "          another process blocked in wait (the poster sleeps %ld us first); glibc:\n"
            "          pshared sem_t in MAP_SHARED memory; esem: esem_create before fork.\n"
+           "SysV    : LMBench lat_sem's shape: two processes, one set of two semaphores, each\n"
+           "          round one two-operation semop a side (take mine, give yours): a round's\n"
+           "          time / 2; the glibc column is the kernel's semop, esem's esem_semop.\n"
            "paper   : ESem and legacy are quoted from the ESem paper (AsiaCCS 2024; i7-9700k,\n"
            "          SGX enclave) for reference only; not measured on this machine.\n",
            WAKE_SLEEP_NS / 1000);
