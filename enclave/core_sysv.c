@@ -576,7 +576,7 @@ static int32_t do_op(struct core *c, uint32_t ssi, const struct core_request_arg
     uint32_t xi;
     struct semset *x = set_by_id(c, q->handle, &xi);
     if (!x)
-        return CORE_E_HANDLE;
+        return CORE_E_INVAL; /* no such set: ids are no secret (see do_ctl) */
     struct core_sembuf ops[CORE_SEMOPM];
     copy(ops, q->name, q->name_len);
     for (uint32_t i = 0; i < n; i++)
@@ -674,10 +674,13 @@ static int32_t do_ctl(struct core *c, uint32_t ssi, struct core_request_args *a,
         /* by table index, as ipcs walks them */
         xi = (uint32_t)q->handle;
         if (q->handle >= c->cfg.max_sets || c->sets[xi].sem == NIL)
-            return CORE_E_HANDLE;
+            return CORE_E_INVAL;
         x = &c->sets[xi];
     } else if (!(x = set_by_id(c, q->handle, &xi))) {
-        return CORE_E_HANDLE;
+        /* EINVAL, as Linux: ids are no capability (anyone may walk them
+         * with SEM_STAT_ANY), so an unknown one is an ordinary error, not
+         * a forged handle to audit — permission is what is checked */
+        return CORE_E_INVAL;
     }
     uint32_t si = x->sem;
     struct sem *s = &c->sems[si];
@@ -795,7 +798,7 @@ int32_t sysv_request(struct core *c, uint32_t ssi, struct core_request_args *a,
                      uint32_t *value, core_id_t *handle)
 {
     if (!c->cfg.max_sets)
-        return a->req.call == CORE_ECALL_SYSV_GET ? CORE_E_NOSPC : CORE_E_HANDLE;
+        return a->req.call == CORE_ECALL_SYSV_GET ? CORE_E_NOSPC : CORE_E_INVAL;
     int32_t r;
     switch (a->req.call) {
     case CORE_ECALL_SYSV_GET: r = do_get(c, ssi, a, value, handle); break;

@@ -56,6 +56,7 @@ static struct {
         uint64_t handle;
     } pend[ESEM_NSLOTS];
     _Atomic long nheld; /* semaphores this process holds: opens + creates - closes */
+    _Atomic int sysv;   /* it used System V sets (which have no "close") */
     uint64_t spin_ns;
     pthread_key_t slot_key;
     /* key session (esem_set_key or ESEM_KEY_FILE): every request is MACed
@@ -353,6 +354,20 @@ static void mark_broken(void)
  * (daemonising) hands its semaphores on. */
 static int fork_register(void);
 
+/* Does a fork child need a session at once (to inherit, before it can
+ * setuid)?  POSIX semaphores held, or System V sets used: their ids stay
+ * valid in the child, which Apache's children use after dropping root. */
+static int holds_any(void)
+{
+    return atomic_load(&proc_conn.nheld) > 0 || atomic_load(&proc_conn.sysv);
+}
+
+void esemi_used_sysv(void)
+{
+    if (!atomic_load_explicit(&proc_conn.sysv, memory_order_relaxed))
+        atomic_store(&proc_conn.sysv, 1);
+}
+
 static void atfork_prepare(void)
 {
     /* A fresh one-time token for the child, registered before the fork
@@ -361,7 +376,7 @@ static void atfork_prepare(void)
         sodium_memzero(proc_conn.fork_token, sizeof proc_conn.fork_token);
     pthread_mutex_lock(&proc_conn.mu);
     proc_conn.fork_pipe[0] = proc_conn.fork_pipe[1] = -1;
-    if (atomic_load(&proc_conn.state) == ST_UP && atomic_load(&proc_conn.nheld) > 0 &&
+    if (atomic_load(&proc_conn.state) == ST_UP && holds_any() &&
         pipe2(proc_conn.fork_pipe, O_CLOEXEC) < 0)
         proc_conn.fork_pipe[0] = proc_conn.fork_pipe[1] = -1;
 }
@@ -401,7 +416,7 @@ static void atfork_child(void)
     t_slot = -1;
     t_busy = 0;
     atomic_store(&proc_conn.state, ST_DOWN);
-    if (was_up && atomic_load(&proc_conn.nheld) > 0) {
+    if (was_up && holds_any()) {
         /* Connect now, while the parent is certainly alive and before the
          * child can change its uid (Apache's children setuid first thing):
          * the daemon checks we are the parent's child and copies its opens. */

@@ -77,6 +77,9 @@ ESEMI int esemi_sysv_semget(key_t key, int nsems, int semflg);
 ESEMI int esemi_sysv_semop(int semid, struct sembuf *sops, size_t nsops,
                            const struct timespec *rel);
 ESEMI int esemi_sysv_semctl(int semid, int semnum, int cmd, union esemi_semun arg);
+/* This process uses System V sets: its fork children connect at fork, while
+ * they still have the parent's identity (lib/client.c atfork_child). */
+ESEMI void esemi_used_sysv(void);
 /* The set's object handle (for grant/revoke). */
 ESEMI int esemi_sysv_handle(int semid, uint64_t *handle);
 

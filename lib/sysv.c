@@ -39,7 +39,10 @@ int esemi_sysv_semget(key_t key, int nsems, int semflg)
                            .mode = (uint32_t)nsems,
                            .prio = (semflg & ESEM_O_STRICT) ? (int32_t)CORE_O_STRICT : 0};
     int r = esemi_rpc(&c);
-    return r < 0 ? r : (int)c.rvalue;
+    if (r < 0)
+        return r;
+    esemi_used_sysv();
+    return (int)c.rvalue;
 }
 
 int esemi_sysv_semop(int semid, struct sembuf *sops, size_t nsops, const struct timespec *rel)
@@ -73,6 +76,8 @@ int esemi_sysv_semop(int semid, struct sembuf *sops, size_t nsops, const struct 
                            .clock = CLOCK_MONOTONIC,
                            .deadline = rel ? &abs : NULL};
     int r = esemi_rpc_blocking(&c);
+    if (r == 0)
+        esemi_used_sysv(); /* an id that came from elsewhere (another process) */
     return r == -ETIMEDOUT ? -EAGAIN : r; /* semtimedop says EAGAIN */
 }
 

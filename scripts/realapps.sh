@@ -8,9 +8,14 @@
 #                                   the shim's default, and through esemd)
 #   2. PostgreSQL 15 + pgbench      tps; kill -9 of a backend mid-run, crash
 #                                   recovery, and a pgbench run after it
+#   1b. stress-ng --sem-sysv 2      the System V semaphore stressor (its sets
+#                                   on esem never reach the kernel's table)
 #   3. Apache 2.4 prefork, ab       requests/s and failed requests with the
 #                                   accept mutex on `Mutex posixsem`; a graceful
 #                                   restart while ab runs
+#   3b. Apache, `Mutex sysvsem`     requests/s; kill -9 of the child holding
+#                                   the accept mutex while ab runs (SEM_UNDO
+#                                   must give it back: no request lost)
 # It prints a table (program, metric, glibc, esem, ratio esem/glibc) and exits
 # non-zero if a program fails, reports a semaphore error, or leaves a
 # /dev/shm/sem.* file while on esem.  docs/REALAPPS.md explains every step.
@@ -320,8 +325,18 @@ first() { [ "$1" = 1 ]; }
 
 # ---------------------------------------------------------------- 1. stress-ng
 
-sng_rate() { # bogo ops/s (real time) of the sem stressor, from --metrics-brief
-  awk '/metrc:/ && $4 == "sem" { print $9 }' "$1" | tail -n 1
+sng_rate() { # sng_rate FILE [STRESSOR]: bogo ops/s (real time), from --metrics-brief
+  awk -v s="${2:-sem}" '/metrc:/ && $4 == s { print $9 }' "$1" | tail -n 1
+}
+
+# The kernel's System V sets (ids), one per line: under the shim, a program's
+# sets live in esemd and never appear here.
+kernel_sets() { awk 'NR > 1 { print $2 }' /proc/sysvipc/sem 2>/dev/null | sort; }
+sysv_mark() { SYSV_BEFORE=$(kernel_sets); }
+sysv_check() { # sysv_check WHAT: no new set in the kernel's table since sysv_mark
+  local new
+  new=$(comm -13 <(printf '%s\n' "$SYSV_BEFORE") <(kernel_sets) | grep -c . || true)
+  [ "$new" = 0 ] || fail "$1: $new System V set(s) appeared in the kernel's table (/proc/sysvipc/sem) while on esem"
 }
 
 # stress-ng's semaphores are process-private (sem_init pshared=0): under the
@@ -377,6 +392,49 @@ for r in $(seq "$REPS"); do
   run_stressng esem-core "$r"
 done
 VALS[sngcore.glibc]=${VALS[sng.glibc]:-}
+
+# ---------------------------------------------------------------- 1b. stress-ng, System V
+
+run_sngsysv() { # run_sngsysv glibc|esem REP
+  local side=$1 rep=$2 out=$W/stress-ng-sysv.$1.$2.out rc pid l0=0
+  local cmd=(stress-ng --sem-sysv 2 -t "$SNG_T" --metrics-brief)
+  say "-- $side, run $rep"
+  if [ "$side" = glibc ]; then
+    timeout $((SNG_T + 60)) "${cmd[@]}" >"$out" 2>&1 &
+  else
+    sysv_mark
+    l0=$(log_lines "$ROOT_LOG")
+    probe_begin "$ROOT_ESEMD" "$ROOT_SOCK"
+    ESEM_SOCKET=$ROOT_SOCK timeout $((SNG_T + 60)) "$ESEMRUN" run -- "${cmd[@]}" >"$out" 2>&1 &
+  fi
+  pid=$!
+  BG_PIDS+=("$pid")
+  if [ "$side" != glibc ]; then
+    sleep $((SNG_T / 2))
+    first "$rep" && ESEM_SOCKET=$ROOT_SOCK "$ESEMCTL" ipcs >"$W/stress-ng-sysv.esemctl-ipcs" 2>&1
+    sysv_check "stress-ng --sem-sysv, running"
+  fi
+  wait "$pid"; rc=$?
+  if [ "$side" != glibc ]; then
+    probe_end "stress-ng --sem-sysv"
+    sysv_check "stress-ng --sem-sysv, after"
+    local a
+    a=$(audit_since "$ROOT_LOG" "$l0")
+    [ "$a" = 0 ] || fail "stress-ng --sem-sysv on esem: $a refused request(s) in the esemd log"
+    first "$rep" && sed 's/^/    /' "$W/stress-ng-sysv.esemctl-ipcs"
+  fi
+  grep -E 'metrc: .* sem-sysv |fail|error' "$out" | head -n 6 | sed 's/^/    /'
+  if [ $rc != 0 ] || grep -qE ' fail: |failed, errno' "$out" || ! grep -q 'successful run completed' "$out"; then
+    fail "stress-ng --sem-sysv on $side: exit $rc or failure reported (see $out)"
+  fi
+  record sngsysv "$side" "$(sng_rate "$out" sem-sysv)"
+}
+
+step "1b. stress-ng --sem-sysv 2 -t $SNG_T --metrics-brief (esem: esem run -- stress-ng ...)"
+for r in $(seq "$REPS"); do
+  run_sngsysv glibc "$r"
+  run_sngsysv esem "$r"
+done
 
 # ---------------------------------------------------------------- 2. PostgreSQL
 
@@ -703,6 +761,91 @@ else
   fail "apache config test failed: $(head -n 3 "$W/apache-configtest.out")"
 fi
 
+# ---------------------------------------------------------------- 3b. Apache, Mutex sysvsem
+
+# The same server with its accept mutex on a System V set (APR takes it
+# with SEM_UNDO and hands the set to www-data with IPC_SET).  The mutex's
+# holder is the set's sempid while its value is 0 (the child blocked in
+# accept()); killing it with SIGKILL must give the mutex back (SEM_UNDO)
+# and lose no request.
+AP_CONF_SYSV=$W/apache/httpd-sysvsem.conf
+sed 's/^Mutex posixsem default$/Mutex sysvsem default/' "$AP_CONF" >"$AP_CONF_SYSV"
+
+sysv_sets() { # sysv_sets glibc|esem: "semid value pid" of every 1-semaphore set
+  if [ "$1" = glibc ]; then
+    local id
+    for id in $(kernel_sets); do
+      ipcs -s -i "$id" 2>/dev/null | awk -v id="$id" '$1 == "0" && NF >= 5 { print id, $2, $5 }'
+    done
+  else
+    ESEM_SOCKET=$ROOT_SOCK "$ESEMCTL" --json ipcs 2>/dev/null |
+      python3 -c 'import json, sys; [print(s["semid"]) for s in json.load(sys.stdin) if s["nsems"] == 1]' |
+      while read -r id; do
+        ESEM_SOCKET=$ROOT_SOCK "$ESEMCTL" --json ipcs "$id" 2>/dev/null |
+          python3 -c 'import json, sys; d = json.load(sys.stdin); s = d["sems"][0]; print(d["semid"], s["value"], s["pid"])'
+      done
+  fi
+}
+
+ap_sysv() { # ap_sysv glibc|esem REP: ab -n AB_N -c 8; on the first run, the kill -9
+  local side=$1 rep=$2 out pid l0=0 e0 before holder="" set=""
+  local conf_saved=$AP_CONF
+  say "-- $side, run $rep"
+  AP_CONF=$AP_CONF_SYSV
+  e0=$(log_lines "$AP_LOG")
+  before=$(sysv_sets "$side" | awk '{ print $1 }')
+  [ "$side" = esem ] && { l0=$(log_lines "$ROOT_LOG"); sysv_mark; }
+  ap_start "$side" || { stop_apache; AP_CONF=$conf_saved; return; }
+  out=$W/ab-sysv.$side.$rep.out
+  timeout 600 ab -n "$AB_N" -c 8 "$URL" >"$out" 2>&1 &
+  pid=$!
+  BG_PIDS+=("$pid")
+  if first "$rep"; then
+    # the accept mutex: a set Apache made; its holder: sempid while value 0
+    for _ in $(seq 50); do
+      read -r set _ holder < <(sysv_sets "$side" | grep -vwF -f <(printf '%s\n' $before x) | awk '$2 == 0 && $3 > 0' | head -n 1)
+      [ -n "$holder" ] && [ "$holder" != "$AP_PID" ] && break
+      holder=""
+      sleep 0.1
+    done
+    if [ -n "$holder" ]; then
+      kill -KILL "$holder" && say "  killed $holder, the child holding the accept mutex (set $set)"
+      record apkill "$side" 1
+    else
+      fail "apache sysvsem on $side: no holder of the accept mutex found"
+    fi
+  fi
+  wait "$pid" || fail "ab -n $AB_N (sysvsem) on $side: exit $? (see $out)"
+  ab_check "$out" "$AB_N" "ab (sysvsem) on $side"
+  ab_ok || fail "apache (sysvsem) on $side does not answer after the kill -9"
+  record absysv "$side" "$(ab_field "$out" 'Requests per second')"
+  record absysvf "$side" "$(ab_field "$out" 'Failed requests')"
+  if [ "$side" = esem ]; then
+    first "$rep" && ESEM_SOCKET=$ROOT_SOCK "$ESEMCTL" ipcs | sed 's/^/    /'
+    sysv_check "apache sysvsem"
+    local a
+    a=$(audit_since "$ROOT_LOG" "$l0")
+    [ "$a" = 0 ] || fail "apache (sysvsem) on esem: $a refused request(s) in the esemd log"
+  fi
+  stop_apache
+  # AH00052 (a child died) is the kill we made; anything else is an error
+  tail -n +"$((e0 + 1))" "$AP_LOG" | grep -v 'AH00052' >"$W/apache-sysv-log.$side.$rep"
+  if grep -E 'mutex|AH0014[4-6]|\[([a-z_]+:)?(crit|alert|emerg|error)\]' "$W/apache-sysv-log.$side.$rep" >"$W/apache-sysv-err.$side.$rep"; then
+    fail "apache (sysvsem) on $side logged errors: $(head -n 2 "$W/apache-sysv-err.$side.$rep")"
+  fi
+  AP_CONF=$conf_saved
+}
+
+step "3b. Apache 2.4 prefork, Mutex sysvsem, ab -n $AB_N -c 8; kill -9 of the accept-mutex holder on the first run"
+if timeout 30 apache2 -f "$AP_CONF_SYSV" -t >"$W/apache-sysv-configtest.out" 2>&1; then
+  for r in $(seq "$REPS"); do
+    ap_sysv glibc "$r"
+    ap_sysv esem "$r"
+  done
+else
+  fail "apache (sysvsem) config test failed: $(head -n 3 "$W/apache-sysv-configtest.out")"
+fi
+
 # ---------------------------------------------------------------- results
 
 # row PROGRAM METRIC KEY [ratio]: medians of both sides, their ratio
@@ -714,6 +857,7 @@ row_of() {
 }
 row_of "stress-ng --sem 2" "bogo ops/s (real time)" sng
 row_of "stress-ng --sem 2, core" "bogo ops/s, ESEM_PRIVATE=esem" sngcore
+row_of "stress-ng --sem-sysv 2" "bogo ops/s (real time)" sngsysv
 row_of "postgresql-15 pgbench" "tps (-c 8 -T $PGB_T, scale 10)" pgb
 row "postgresql-15 kill -9" "backend killed, server recovered" "${VALS[pgrec.glibc]:-no}" "${VALS[pgrec.esem]:-no}" "-"
 row_of "postgresql-15 after crash" "tps (-c 8 -T $PGB_AFTER_T)" pgafter
@@ -721,6 +865,8 @@ row_of "apache2 prefork" "requests/s (ab -n $AB_N -c 8)" ab
 row_of "apache2 prefork" "failed requests" abf none
 row_of "apache2 graceful restart" "requests/s (ab -n $AB_GRACE_N -c 8)" abg
 row_of "apache2 graceful restart" "failed requests" abgf none
+row_of "apache2 Mutex sysvsem" "requests/s (ab -n $AB_N -c 8)" absysv
+row_of "apache2 Mutex sysvsem" "failed requests, holder killed" absysvf none
 
 step "results"
 say "command: $0${ARGS_SHOWN:+ $ARGS_SHOWN}"
@@ -739,7 +885,7 @@ done
 if [ "$REPS" -gt 1 ]; then
   say ""
   say "every run (glibc | esem):"
-  for k in sng sngcore pgb ab; do
+  for k in sng sngcore sngsysv pgb ab absysv; do
     say "  $k: ${VALS[$k.glibc]:-} | ${VALS[$k.esem]:-}"
   done
 fi

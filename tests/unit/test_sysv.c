@@ -168,8 +168,9 @@ static void semop_limits_and_bad_input(void **state)
     assert_status(sv_op(c, a, 0, id, many, 0), CORE_E_INVAL);
     assert_status(sv_op(c, a, 0, id, many, CORE_SEMOPM + 1), CORE_E_2BIG);
     assert_status(op1(c, a, 0, id, 2, 1, 0), CORE_E_FBIG);
-    assert_status(op1(c, a, 0, id + 1, 0, 1, 0), CORE_E_HANDLE);
-    assert_status(op1(c, a, 0, 0x7fffffff, 0, 1, 0), CORE_E_HANDLE);
+    assert_status(op1(c, a, 0, id + 1, 0, 1, 0), CORE_E_INVAL);
+    assert_status(op1(c, a, 0, 0x7fffffff, 0, 1, 0), CORE_E_INVAL);
+    assert_status(op1(c, a, 0, id & ~CORE_SEMID_BIT, 0, 1, 0), CORE_E_INVAL);
     setval(c, a, id, 0, CORE_SEMVMX);
     assert_status(op1(c, a, 0, id, 0, 1, 0), CORE_E_RANGE);
     assert_status(sv_ctl(c, a, id, CORE_SETVAL, 0, CORE_SEMVMX + 1, NULL, 0, NULL),
@@ -305,7 +306,7 @@ static void rmid_gives_waiters_eidrm_and_the_id_goes_stale(void **state)
     struct core_wake w[4];
     assert_int_equal(fx_notes(c, w, 4), 1);
     assert_int_equal(w[0].status, CORE_E_IDRM);
-    assert_status(op1(c, a, 0, id, 0, 1, 0), CORE_E_HANDLE);
+    assert_status(op1(c, a, 0, id, 0, 1, 0), CORE_E_INVAL);
     assert_status(sv_get(c, a, 5, 1, 0600, 0, NULL), CORE_E_NOENT);
     assert_status(sv_get(c, a, 5, 1, CORE_IPC_CREAT | 0600, 0, &id2), CORE_OK);
     assert_true(id2 != id); /* same slot, another id */
@@ -491,7 +492,7 @@ static void no_sysv_tables_means_no_sets(void **state)
     struct core *c = fx_reinit(state, 0); /* fx_cfg: no System V */
     core_id_t a = fx_session(c, 10, 1000);
     assert_status(sv_get(c, a, 0, 1, 0600, 0, NULL), CORE_E_NOSPC);
-    assert_status(op1(c, a, 0, 0, 0, 1, 0), CORE_E_HANDLE);
+    assert_status(op1(c, a, 0, 0, 0, 1, 0), CORE_E_INVAL);
 }
 
 static void key_session_reply_data_is_maced(void **state)
