@@ -95,7 +95,8 @@ enum esem_op {
      * the reply's data (GETALL values, IPC_STAT...) comes back in name,
      * rdata_len bytes of it, covered by a key session's reply MAC. */
     ESEM_OP_SEMGET, /* value = key, oflag = semflg, mode = nsems, prio = esem flags */
-    ESEM_OP_SEMOP,  /* may block; handle = semid, value = nsops, name = sembufs */
+    ESEM_OP_SEMOP,  /* may block; handle = semid, value = nsops, name = sembufs,
+                     * oflag = CORE_WAIT_TRY: a try that never queues */
     ESEM_OP_SEMCTL, /* handle = semid, oflag = cmd, value = semnum, mode = arg, name = data */
     ESEM_OP_MAX_
 };
@@ -254,6 +255,8 @@ static inline int esem_req_canon(uint32_t op, uint32_t oflag, uint32_t value, ui
         q->mode = mode;
         /* fall through */
     case ESEM_OP_SEMOP:
+        if (op == ESEM_OP_SEMOP)
+            q->flags = oflag; /* CORE_WAIT_TRY */
         q->value = value;
         q->name_len = name_len <= CORE_NAME_MAX ? name_len : CORE_NAME_MAX + 1;
         if (name_len <= CORE_NAME_MAX)

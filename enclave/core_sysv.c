@@ -567,7 +567,7 @@ static int32_t do_op(struct core *c, uint32_t ssi, const struct core_request_arg
 {
     const struct core_req *q = &a->req;
     uint32_t n = q->value;
-    if (n == 0)
+    if (n == 0 || (q->flags & ~CORE_WAIT_TRY))
         return CORE_E_INVAL;
     if (n > CORE_SEMOPM)
         return CORE_E_2BIG;
@@ -598,6 +598,8 @@ static int32_t do_op(struct core *c, uint32_t ssi, const struct core_request_arg
         return r;
     uint32_t blk = 0;
     r = try_ops(c, xi, ssi, ops, n, a->now, &blk);
+    if (r == 1 && (q->flags & CORE_WAIT_TRY))
+        return CORE_E_AGAIN; /* the client's first, spinning try */
     if (r == 1)
         return queue_op(c, ssi, xi, q, ops, n, blk);
     if (r)

@@ -339,7 +339,8 @@ struct core_sem_acl_args {
  *   SYSV_GET  value = key, flags = semflg (CORE_IPC_CREAT|_EXCL|mode bits),
  *             mode = nsems, prio = CORE_O_STRICT|CORE_O_FIFO (esem's own)
  *             -> value = semid
- *   SYSV_OP   handle = semid, value = nsops, name = nsops struct core_sembuf
+ *   SYSV_OP   handle = semid, value = nsops, name = nsops struct core_sembuf,
+ *             flags = CORE_WAIT_TRY: never queue (CORE_E_AGAIN instead)
  *             -> CORE_OK, or CORE_QUEUED (the completion comes as a wake
  *             record with the final status: CORE_OK, CORE_E_IDRM,
  *             CORE_E_RANGE, CORE_E_ACCES)

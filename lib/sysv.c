@@ -65,6 +65,30 @@ int esemi_sysv_semop(int semid, struct sembuf *sops, size_t nsops, const struct 
             abs.tv_nsec -= 1000000000;
         }
     }
+    /* First a try that never queues: its answer comes at once, so the
+     * thread spins for it instead of sleeping (a semop that can proceed —
+     * most of them — costs no futex sleep and wake-up); only if it would
+     * block is it sent again to wait, sleeping at once, as esemi_wait does
+     * after its trywait. */
+    struct esemi_call t = {.op = ESEM_OP_SEMOP,
+                           .oflag = CORE_WAIT_TRY,
+                           .handle = (uint64_t)semid,
+                           .value = (uint32_t)nsops,
+                           .name = (const char *)sops,
+                           .name_len = (uint32_t)(nsops * sizeof *sops)};
+    int r = esemi_rpc(&t);
+    if (r != -EAGAIN) {
+        if (r == 0)
+            esemi_used_sysv();
+        return r;
+    }
+    /* it would block; final if every operation has IPC_NOWAIT, or for a
+     * zero timeout (else the blocking operation may be one without) */
+    size_t nowait = 0;
+    for (size_t i = 0; i < nsops; i++)
+        nowait += (sops[i].sem_flg & IPC_NOWAIT) != 0;
+    if (nowait == nsops || (rel && rel->tv_sec == 0 && rel->tv_nsec == 0))
+        return -EAGAIN;
     /* semop is interrupted by any handled signal, SA_RESTART or not
      * (signal(7)); here only by one without SA_RESTART: docs/DEVIATIONS */
     struct esemi_call c = {.op = ESEM_OP_SEMOP,
@@ -75,7 +99,7 @@ int esemi_sysv_semop(int semid, struct sembuf *sops, size_t nsops, const struct 
                            .interruptible = 1,
                            .clock = CLOCK_MONOTONIC,
                            .deadline = rel ? &abs : NULL};
-    int r = esemi_rpc_blocking(&c);
+    r = esemi_rpc_blocking(&c);
     if (r == 0)
         esemi_used_sysv(); /* an id that came from elsewhere (another process) */
     return r == -ETIMEDOUT ? -EAGAIN : r; /* semtimedop says EAGAIN */

@@ -214,6 +214,30 @@ static void queued_semop_is_completed_by_the_change(void **state)
     assert_int_equal(stats(c).waiters_in_use, 0);
 }
 
+static void a_try_never_queues(void **state)
+{
+    struct core *c = fx_core(state);
+    core_id_t a = fx_session(c, 10, 1000);
+    uint32_t id;
+    assert_status(sv_get(c, a, 0, 1, 0600, 0, &id), CORE_OK);
+    struct core_request_args q;
+    memset(&q, 0, sizeof q);
+    struct core_sembuf o = {0, -1, 0};
+    q.req.call = CORE_ECALL_SYSV_OP;
+    q.req.handle = id;
+    q.req.value = 1;
+    q.req.flags = CORE_WAIT_TRY;
+    q.req.name_len = sizeof o;
+    memcpy(q.req.name, &o, sizeof o);
+    assert_status(sv_req(c, a, &q), CORE_E_AGAIN);
+    assert_int_equal(stats(c).waiters_in_use, 0);
+    setval(c, a, id, 0, 1);
+    assert_status(sv_req(c, a, &q), CORE_OK); /* and takes what is there */
+    assert_int_equal(val(c, a, id, 0), 0);
+    q.req.flags = 0x80;
+    assert_status(sv_req(c, a, &q), CORE_E_INVAL);
+}
+
 static void zero_waiters_and_order(void **state)
 {
     struct core *c = fx_core(state);
@@ -558,6 +582,7 @@ int main(void)
         T(semop_is_all_or_none_in_array_order),
         T(semop_limits_and_bad_input),
         T(queued_semop_is_completed_by_the_change),
+        T(a_try_never_queues),
         T(zero_waiters_and_order),
         T(undo_is_applied_when_the_session_ends),
         T(setval_clears_undo_and_child_does_not_inherit_it),
