@@ -244,13 +244,17 @@ static void print_policy(const struct core_sem_info *i)
     printf("acl        %u entr%s\n", i->nacl, i->nacl == 1 ? "y" : "ies");
 }
 
-/* Every object esemd holds, one row() call each (n: rows printed so far,
- * which row() raises when it prints); 0, or 1 if the listing broke off. */
-static int list_objects(int (*row)(const struct core_sem_info *i, int n), int *n)
+/* Every object esemd holds: head() once connected (a refused connection
+ * prints only its error), then one row() call each (n: rows printed so
+ * far, which row() raises when it prints); 0, or 1 if the listing broke
+ * off. */
+static int list_objects(void (*head)(void), int (*row)(const struct core_sem_info *i, int n),
+                        int *n)
 {
     int s = admin_connect();
     if (s < 0 || request(s, ESEM_ADM_LIST, NULL) < 0)
         return 1;
+    head();
     struct esem_admin_msg m;
     while (next_msg(s, &m) == 0 && m.type == ESEM_ADM_SEM)
         *n += row(&m.sem, *n);
@@ -273,18 +277,22 @@ static int ls_row(const struct core_sem_info *i, int n)
     return 1;
 }
 
-static int cmd_ls(void)
+static void ls_head(void)
 {
-    int n = 0;
     if (json)
         printf("[");
     else
         printf("%-32s %10s %8s %6s %-10s %5s\n", "NAME/ID", "VALUE", "WAITERS", "OPENS", "OWNER",
                "MODE");
-    int rc = list_objects(ls_row, &n);
-    if (json)
+}
+
+static int cmd_ls(void)
+{
+    int n = 0;
+    int rc = list_objects(ls_head, ls_row, &n);
+    if (rc == 0 && json)
         printf("]\n");
-    else if (!n)
+    else if (rc == 0 && !n)
         printf("(no semaphores)\n");
     return rc;
 }
@@ -482,16 +490,20 @@ static int ipcs_row(const struct core_sem_info *i, int n)
     return 1;
 }
 
-static int cmd_ipcs(void)
+static void ipcs_head(void)
 {
-    int n = 0;
     if (json)
         printf("[");
     else
         printf("------ esem semaphore arrays ------\n%-10s %-10s %-10s %-10s %-10s\n", "key",
                "semid", "owner", "perms", "nsems");
-    int rc = list_objects(ipcs_row, &n);
-    if (json)
+}
+
+static int cmd_ipcs(void)
+{
+    int n = 0;
+    int rc = list_objects(ipcs_head, ipcs_row, &n);
+    if (rc == 0 && json)
         printf("]\n");
     return rc;
 }
