@@ -344,29 +344,18 @@ static int strict_variant(struct side *s, const char *tag, int flag_strict, int 
     return 1;
 }
 
+static void policy_variant(struct side *s, void *arg)
+{
+    strict_variant(s, "--policy=strict", 0, arg);
+}
+
 void strict_esem(struct side *s)
 {
     int v1 = -1, v2 = -1;
     strict_variant(s, "O_STRICT", 1, &v1);
     /* a second esemd whose default is the strict policy */
-    struct daemon sd;
     const char *extra[] = {"--policy=strict", NULL};
-    if (daemon_start_args(&sd, 0, extra) < 0) {
-        s_error(s, "cannot start esemd --policy=strict");
-        if (sd.pid > 0)
-            daemon_stop(&sd);
-    } else {
-        const char *osock = lab.sock, *olog = lab.log;
-        lab.sock = sd.sock;
-        lab.log = sd.log;
-        strict_variant(s, "--policy=strict", 0, &v2);
-        lab.sock = osock;
-        lab.log = olog;
-        if (daemon_stop(&sd) == 0)
-            daemon_remove_files(&sd);
-        else
-            s_error(s, "esemd --policy=strict did not stop cleanly (kept %s)", sd.dir);
-    }
+    lab_with_daemon(s, extra, policy_variant, &v2);
     s_summary(s, "both ESEM_O_STRICT and esemd --policy=strict: a same-uid process (and root) "
                  "got open/open(O_CREAT)/unlink EACCES, raw post/trywait/wait with the leaked "
                  "handle EINVAL, all audited; after grant OPEN: post/trywait/timedwait/unlink "

@@ -96,6 +96,15 @@ static const struct attack attacks[] = {
      "Apache's Mutex sysvsem: an unrelated same-uid process releases the held accept mutex with "
      "semctl(SETVAL) and removes the set with IPC_RMID; another uid tries the same",
      1, 0, sysv_glibc, sysv_esem},
+    /* the File Vault (issue #13) */
+    {"vault-tree-race", "TM-host",
+     "File Vault: while a worker holds the tree mutex mid-insertion, a same-uid process posts "
+     "it; a second put changes the tree at the same time (fsck)",
+     1, 0, vault_race_glibc, vault_race_esem},
+    {"vault-service-blocking", "TM-host",
+     "File Vault: a same-uid process drains, then inflates, the admission semaphore of the "
+     "protected part during esem-vault bench",
+     1, 0, vault_block_glibc, vault_block_esem},
 };
 #define NATTACKS (sizeof attacks / sizeof attacks[0])
 
@@ -110,6 +119,7 @@ static const struct role roles[] = {
     {"sgx-victim", role_sgx_victim},       {"sgx-attacker", role_sgx_attacker},
     {"sgx-sim", role_sgx_sim},         {"review", role_review},
     {"sysv-victim", role_sysv_victim}, {"sysv-attacker", role_sysv_attacker},
+    {"vault-exec", role_vault_exec},   {"vault-attacker", role_vault_attacker},
 };
 
 /* ---- small helpers ---- */
@@ -1260,4 +1270,29 @@ int main(int argc, char **argv)
     else
         fprintf(stderr, "attacklab: daemon directory kept: %s\n", lab.d.dir);
     return status;
+}
+
+/* Run fn against a second esemd started with extra options (the lab's
+ * esemd is lab.sock again afterwards); an error in s if it cannot start or
+ * does not stop cleanly. */
+void lab_with_daemon(struct side *s, const char *const *extra,
+                     void (*fn)(struct side *s, void *arg), void *arg)
+{
+    struct daemon sd;
+    if (daemon_start_args(&sd, 0, extra) < 0) {
+        s_error(s, "cannot start esemd %s", extra && extra[0] ? extra[0] : "");
+        if (sd.pid > 0)
+            daemon_stop(&sd);
+        return;
+    }
+    const char *osock = lab.sock, *olog = lab.log;
+    lab.sock = sd.sock;
+    lab.log = sd.log;
+    fn(s, arg);
+    lab.sock = osock;
+    lab.log = olog;
+    if (daemon_stop(&sd) == 0)
+        daemon_remove_files(&sd);
+    else
+        s_error(s, "the second esemd did not stop cleanly (kept %s)", sd.dir);
 }

@@ -152,6 +152,10 @@ size_t log_mark(void);
 /* 1 if a line after mark contains needle (polls up to timeout_ms). */
 int log_wait(size_t mark, const char *needle, int timeout_ms);
 int log_count(size_t mark, const char *needle);
+/* Run fn(s, arg) against a second esemd started with the extra options
+ * (lab.sock and lab.log point at it meanwhile), then stop it. */
+void lab_with_daemon(struct side *s, const char *const *extra,
+                     void (*fn)(struct side *s, void *arg), void *arg);
 /* Sleep into a fresh one-second window of esemd's audit rate limit. */
 void audit_window(void);
 
@@ -261,6 +265,11 @@ void privfb_esem(struct side *s);
 /* a_sysv.c: System V sets */
 void sysv_glibc(struct side *s);
 void sysv_esem(struct side *s);
+/* a_vault.c: the File Vault's two attacks */
+void vault_race_glibc(struct side *s);
+void vault_race_esem(struct side *s);
+void vault_block_glibc(struct side *s);
+void vault_block_esem(struct side *s);
 
 struct role {
     const char *name;
@@ -285,6 +294,8 @@ int role_sgx_sim(int argc, char **argv);
 int role_review(int argc, char **argv);
 int role_sysv_victim(int argc, char **argv);
 int role_sysv_attacker(int argc, char **argv);
+int role_vault_exec(int argc, char **argv);
+int role_vault_attacker(int argc, char **argv);
 
 /* A backend for named semaphores: glibc's sem_* or libesem's esem_*. */
 struct nsem_ops {
