@@ -10,8 +10,9 @@ meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
 prefix=$(meson introspect "$build" --buildoptions | python3 -c \
   'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
 root=$dest$prefix
-for f in bin/esemd bin/esemctl bin/esem-demo bin/esem-bench include/esem.h \
-         share/man/man3/esem.3 share/man/man3/esem_post.3 share/man/man8/esemd.8; do
+for f in bin/esemd bin/esemctl bin/esem-demo bin/esem-bench bin/esem-vault include/esem.h \
+         share/man/man3/esem.3 share/man/man3/esem_post.3 share/man/man3/esem_semop.3 \
+         share/man/man1/esem-vault.1 share/man/man8/esemd.8; do
   [ -e "$root/$f" ] || { echo "not installed: $prefix/$f" >&2; exit 1; }
 done
 lib=$(find "$root" -name 'libesem.so' | head -n 1)
@@ -25,4 +26,4 @@ cflags=$(PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$(dirname "$pc") pkg-confi
 libs=$(PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --libs esem)
 # shellcheck disable=SC2086
 ${CC:-cc} $cflags "$dest/t.c" $libs -o "$dest/t"
-echo "installed: esemd esemctl esem-demo esem-bench esem.h libesem.so esem.pc and the man pages (one per call); a program links against them"
+echo "installed: esemd esemctl esem-demo esem-bench esem-vault esem.h libesem.so esem.pc and the man pages (one per call); a program links against them"

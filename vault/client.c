@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -54,6 +55,8 @@ static int conn_open(const struct conn_opts *o, struct conn *c)
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0)
         return -errno;
+    int one = 1; /* requests go out at once (no Nagle delay) */
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (o->timeout_ms) {
         struct timeval tv = {o->timeout_ms / 1000, (o->timeout_ms % 1000) * 1000};
         setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
