@@ -259,7 +259,7 @@ static inline int esem_req_canon(uint32_t op, uint32_t oflag, uint32_t value, ui
             q->flags = oflag; /* CORE_WAIT_TRY */
         q->value = value;
         q->name_len = name_len <= CORE_NAME_MAX ? name_len : CORE_NAME_MAX + 1;
-        if (name_len <= CORE_NAME_MAX)
+        if (name_len && name_len <= CORE_NAME_MAX) /* a semctl may carry none (name NULL) */
             __builtin_memcpy(q->name, name, name_len);
         break;
     default: break;
