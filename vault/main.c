@@ -128,7 +128,8 @@ static int demo(void)
     fflush(stdout);
     pid_t ua = fork();
     if (ua == 0) {
-        freopen(pwf, "r", stdin);
+        if (!freopen(pwf, "r", stdin))
+            _exit(127);
         execl("/proc/self/exe", "esem-vault", "useradd", "--dir", vdir, "alice", (char *)NULL);
         _exit(127);
     }
