@@ -288,6 +288,7 @@ static inline int esem_status_errno(int32_t st)
     case CORE_E_2BIG: return E2BIG;
     case CORE_E_FBIG: return EFBIG;
     case CORE_E_IDRM: return EIDRM;
+    case CORE_E_QUOTA: return ENOSPC; /* the audit line says which limit */
     /* A bad, stale or not-opened handle is an invalid sem_t to POSIX. */
     default: return EINVAL;
     }

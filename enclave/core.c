@@ -81,8 +81,8 @@ static int cfg_ok(const struct core_config *cfg)
 
 struct layout {
     uint64_t sems, sessions, opens, waiters, longnames, acls, keys, keyed, notes, name_hash,
-        open_hash, sysv[5], end;
-    uint32_t name_buckets, open_buckets, key_buckets;
+        open_hash, acct, sysv[5], end;
+    uint32_t name_buckets, open_buckets, key_buckets, acct_buckets;
 };
 
 static void plan(const struct core_config *cfg, struct layout *l)
@@ -112,6 +112,10 @@ static void plan(const struct core_config *cfg, struct layout *l)
     off = align64(off + (uint64_t)l->name_buckets * sizeof(uint32_t));
     l->open_hash = off;
     off = align64(off + (uint64_t)l->open_buckets * sizeof(uint32_t));
+    /* per-user accounts: room for twice as many uids as sessions */
+    l->acct_buckets = cfg->uid_objects || cfg->uid_waiters ? pow2_at_least(2 * cfg->max_sessions) : 0;
+    l->acct = off;
+    off = align64(off + (uint64_t)l->acct_buckets * sizeof(struct uacct));
     l->end = sysv_plan(cfg, off, l->sysv, &l->key_buckets);
 }
 
@@ -187,6 +191,8 @@ struct core *core_init(void *arena, uint64_t size, const struct core_config *cfg
     c->open_free = 0;
     c->waiter_free = 0;
     c->longname_free = cfg->max_long_names ? 0 : NIL;
+    c->acct = (struct uacct *)(base + l.acct);
+    c->acct_buckets = l.acct_buckets;
     sysv_init(c, base, l.sysv, l.key_buckets);
     return c;
 }
@@ -351,6 +357,7 @@ void sem_free(struct core *c, uint32_t si)
         c->acls_in_use--;
     }
     s->nacl = 0;
+    acct_give(c, s->acct, ACCT_OBJECT);
     uint32_t gen = s->gen + 1;
     zero(s, sizeof *s);
     s->gen = gen ? gen : 1; /* a stale handle never matches again */
@@ -387,6 +394,7 @@ int32_t sem_alloc(struct core *c, uint32_t *out)
     s->long_name = NIL;
     s->acl_head = NIL;
     s->set = NIL;
+    s->acct = NIL;
     c->sems_in_use++;
     *out = si;
     return CORE_OK;
@@ -557,6 +565,63 @@ void reply_mac(struct core *c, core_id_t session, uint32_t slot, uint64_t seq,
     core_auth_rep_mac(k->ks, &rep, mac);
 }
 
+/* ---- per-user limits ---- */
+
+static uint32_t acct_find(struct core *c, uint32_t uid, int make)
+{
+    uint32_t mask = c->acct_buckets - 1, tomb = NIL;
+    for (uint32_t i = 0, b = hash_pair(uid, 0x75696421u) & mask; i <= mask; i++, b = (b + 1) & mask) {
+        struct uacct *a = &c->acct[b];
+        if (a->used == 1 && a->uid == uid)
+            return b;
+        if (a->used == 2 && tomb == NIL)
+            tomb = b;
+        if (a->used == 0) {
+            if (tomb == NIL)
+                tomb = b;
+            break;
+        }
+    }
+    if (!make || tomb == NIL)
+        return NIL;
+    c->acct[tomb] = (struct uacct){.uid = uid, .used = 1};
+    return tomb;
+}
+
+int32_t acct_take(struct core *c, uint32_t uid, int kind, uint32_t *acct)
+{
+    *acct = NIL;
+    if (!c->acct_buckets || uid == 0 || uid == c->cfg.exempt_uid)
+        return CORE_OK;
+    uint32_t lim = kind == ACCT_OBJECT ? c->cfg.uid_objects : c->cfg.uid_waiters;
+    if (!lim)
+        return CORE_OK;
+    uint32_t b = acct_find(c, uid, 1);
+    if (b == NIL)
+        return CORE_E_QUOTA; /* more users than the table holds */
+    uint32_t *n = kind == ACCT_OBJECT ? &c->acct[b].objects : &c->acct[b].waiters;
+    if (*n >= lim) {
+        if (!c->acct[b].objects && !c->acct[b].waiters)
+            c->acct[b].used = 2;
+        return CORE_E_QUOTA;
+    }
+    (*n)++;
+    *acct = b;
+    return CORE_OK;
+}
+
+void acct_give(struct core *c, uint32_t acct, int kind)
+{
+    if (acct == NIL || acct >= c->acct_buckets)
+        return;
+    struct uacct *a = &c->acct[acct];
+    uint32_t *n = kind == ACCT_OBJECT ? &a->objects : &a->waiters;
+    if (*n)
+        (*n)--;
+    if (!a->objects && !a->waiters)
+        a->used = 2; /* a tombstone: lookups go past it, a new uid may take it */
+}
+
 /* ---- waiters ---- */
 
 void waiter_unlink(struct core *c, uint32_t w)
@@ -565,6 +630,8 @@ void waiter_unlink(struct core *c, uint32_t w)
     struct sem *s = &c->sems[wt->sem];
     if (wt->ops != NIL)
         sysv_waiter_free(c, w);
+    acct_give(c, wt->acct, ACCT_WAITER);
+    wt->acct = NIL;
     if (wt->woken)
         s->nwoken--;
     wt->woken = 0;
@@ -596,6 +663,10 @@ int32_t waiter_add(struct core *c, uint32_t ssi, uint32_t si, uint32_t slot, uin
 {
     if (c->waiter_free == NIL)
         return CORE_E_NOSPC;
+    uint32_t acct;
+    int32_t r = acct_take(c, c->sessions[ssi].uid, ACCT_WAITER, &acct);
+    if (r)
+        return r;
     struct sem *s = &c->sems[si];
     uint32_t w = c->waiter_free;
     struct waiter *wt = &c->waiters[w];
@@ -611,6 +682,7 @@ int32_t waiter_add(struct core *c, uint32_t ssi, uint32_t si, uint32_t slot, uin
     wt->call = CORE_ECALL_SEM_WAIT;
     wt->req_handle = mkid(si, s->gen);
     wt->ops = NIL;
+    wt->acct = acct;
     /* Insert after the last waiter of equal or higher priority. */
     uint32_t after = s->wait_tail;
     while (after != NIL && c->waiters[after].prio < prio)
@@ -918,10 +990,17 @@ static int32_t do_sem_open(struct core *c, struct core_sem_open_args *a)
         }
         if (c->open_free == NIL)
             return CORE_E_NOSPC;
-        r = sem_alloc(c, &si);
+        uint32_t acct;
+        r = acct_take(c, ss->uid, ACCT_OBJECT, &acct);
         if (r)
             return r;
+        r = sem_alloc(c, &si);
+        if (r) {
+            acct_give(c, acct, ACCT_OBJECT);
+            return r;
+        }
         struct sem *s = &c->sems[si];
+        s->acct = acct;
         if (ln != NIL) {
             c->longname_free = c->longnames[ln].next_free;
             s->long_name = ln;
@@ -965,10 +1044,17 @@ static int32_t do_sem_create(struct core *c, struct core_sem_create_args *a)
         return CORE_E_INVAL;
     if (c->open_free == NIL)
         return CORE_E_NOSPC;
-    int32_t r = sem_alloc(c, &si);
+    uint32_t acct;
+    int32_t r = acct_take(c, ss->uid, ACCT_OBJECT, &acct);
     if (r)
         return r;
+    r = sem_alloc(c, &si);
+    if (r) {
+        acct_give(c, acct, ACCT_OBJECT);
+        return r;
+    }
     struct sem *s = &c->sems[si];
+    s->acct = acct;
     s->flags = CORE_SEMF_ANON;
     s->value = value;
     s->mode = 0600;
@@ -1872,6 +1958,7 @@ const char *core_strerror(int32_t status)
         "too many operations in one semop",
         "semaphore number past the set's size",
         "the set was removed",
+        "a per-user limit is reached",
     };
     _Static_assert(sizeof msg / sizeof msg[0] == -CORE_E_MIN + 1, "one message per status");
     if (status == CORE_QUEUED)

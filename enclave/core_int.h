@@ -64,7 +64,7 @@ struct sem {
     uint64_t owner_start;          /* ... and its start time */
     uint64_t owner_key;            /* strict: the owner key id (0: none) */
     uint32_t set;                  /* System V: its struct semset; NIL: POSIX */
-    uint32_t pad2_;
+    uint32_t acct;                 /* the creator's per-user account; NIL: none */
     char name[CORE_INLINE_NAME];
 };
 
@@ -111,6 +111,7 @@ struct waiter {
     core_id_t req_handle;
     uint16_t nops, blk_num; /* System V: operations; the semaphore it waits on */
     uint8_t blk_zero, pad_[3]; /* ... for it to be zero (else to rise) */
+    uint32_t acct;        /* its session's per-user account; NIL: none */
 };
 
 struct acl {
@@ -134,6 +135,14 @@ struct keyed { /* one key session's secrets and per-slot sequence numbers */
 struct longname {
     uint32_t next_free;
     char s[CORE_NAME_MAX + 1];
+};
+
+/* Per-user accounting (core_config uid_objects, uid_waiters): one entry a
+ * uid, open addressing; an entry whose counts fall to 0 is a tombstone a
+ * new uid may take. */
+struct uacct {
+    uint32_t uid, used; /* used: 1 live, 2 tombstone, 0 never used */
+    uint32_t objects, waiters;
 };
 
 /* System V: a set's own part (its object is a struct sem). */
@@ -200,6 +209,8 @@ struct core {
     uint32_t *key_hash;
     uint32_t key_buckets, set_free, cell_free, undo_free, opblk_free;
     uint32_t sets_in_use, cells_in_use, undos_in_use, opblks_in_use;
+    struct uacct *acct;
+    uint32_t acct_buckets; /* a power of two; 0: no per-user limits */
 };
 
 /* ---- ids ---- */
@@ -231,6 +242,12 @@ CORE_INTERNAL struct keyed *keyed_of(struct core *c, const struct session *ss);
 CORE_INTERNAL void reply_mac(struct core *c, core_id_t session, uint32_t slot, uint64_t seq,
                              uint32_t call, core_id_t req_handle, int32_t status,
                              uint32_t value, core_id_t handle, uint8_t mac[CORE_MAC_BYTES]);
+/* Per-user limits: take one object or waiter for uid (CORE_E_QUOTA if
+ * over; *acct: the account to give it back to, NIL if none is kept). */
+enum { ACCT_OBJECT, ACCT_WAITER };
+CORE_INTERNAL int32_t acct_take(struct core *c, uint32_t uid, int kind, uint32_t *acct);
+CORE_INTERNAL void acct_give(struct core *c, uint32_t acct, int kind);
+
 /* Queue a waiter at the end of its priority class; CORE_E_NOSPC if full. */
 CORE_INTERNAL int32_t waiter_add(struct core *c, uint32_t ssi, uint32_t si, uint32_t slot,
                                  uint64_t seq, int32_t prio, uint32_t *out);

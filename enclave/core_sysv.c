@@ -519,14 +519,22 @@ static int32_t do_get(struct core *c, uint32_t ssi, const struct core_request_ar
         return CORE_E_INVAL;
     if (c->set_free == NIL)
         return CORE_E_NOSPC;
+    uint32_t acct;
+    int32_t r = acct_take(c, ss->uid, ACCT_OBJECT, &acct);
+    if (r)
+        return r;
     uint32_t cells = cells_alloc(c, nsems);
-    if (cells == NIL)
+    if (cells == NIL) {
+        acct_give(c, acct, ACCT_OBJECT);
         return CORE_E_NOSPC;
+    }
     uint32_t si;
     if (sem_alloc(c, &si)) {
         cells_free(c, cells, nsems);
+        acct_give(c, acct, ACCT_OBJECT);
         return CORE_E_NOSPC;
     }
+    c->sems[si].acct = acct;
     xi = c->set_free;
     struct semset *x = &c->sets[xi];
     c->set_free = x->hash_next;

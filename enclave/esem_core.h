@@ -104,8 +104,9 @@ enum core_status {
     CORE_E_2BIG = -19,       /* more than CORE_SEMOPM operations */
     CORE_E_FBIG = -20,       /* sem_num past the set's size */
     CORE_E_IDRM = -21,       /* the set was removed while the caller waited */
+    CORE_E_QUOTA = -22,      /* a per-user limit (core_config uid_*) is reached */
 };
-#define CORE_E_MIN (-21)
+#define CORE_E_MIN (-22)
 #define CORE_CANCELLED 2 /* status of a wait its client withdrew (reply MACs) */
 /* Status of a queued wait that a post woke (barging order): a permit was
  * there when it was woken; the waiter must ask again (CORE_ECALL_SEM_WAIT
@@ -164,7 +165,10 @@ struct core_config {
     uint32_t max_set_sems;  /* semaphores in all sets together */
     uint32_t max_undos;     /* SEM_UNDO records: (process, set, semaphore) */
     uint32_t max_sysv_ops;  /* blocks of 8 operations held by queued semops */
-    uint32_t pad_;
+    /* Per-user limits (0: none): semaphores and sets one uid may create,
+     * waits its sessions may have queued.  uid 0 and exempt_uid (the
+     * daemon's user) have none, so administration always works. */
+    uint32_t uid_objects, uid_waiters, exempt_uid;
     uint64_t entropy;       /* host randomness, mixed with the core's own
                              * (RDRAND where the CPU has it) into its boot nonce */
 };

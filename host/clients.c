@@ -167,6 +167,30 @@ static int may_inherit(const struct client *c, core_id_t parent, pid_t ppid,
     return 0;
 }
 
+/* Per-user connection limits, counted over the table (root and the
+ * daemon's user exempt): at accept, connections that have not said hello
+ * (--user-pending: they may never say it); at hello, all of the uid's
+ * connections (--user-clients), so the client reads the refusal (EUSERS)
+ * in the hello's reply instead of finding the socket closed. */
+static const char *over_user_limit(const struct client *c, int at_hello)
+{
+    if (c->uid == 0 || c->uid == esemd.exempt_uid)
+        return NULL;
+    uint32_t all = 0, pending = 0;
+    for (uint32_t i = 0; i < nclients_cap; i++) {
+        const struct client *o = clients[i];
+        if (!o || o == c || o->uid != c->uid)
+            continue;
+        all++;
+        pending += !o->kind;
+    }
+    if (!at_hello && esemd.user_pending && pending >= esemd.user_pending)
+        return "per-user limit of connections without a hello (--user-pending)";
+    if (at_hello && esemd.user_clients && all >= esemd.user_clients)
+        return "per-user limit of connections (--user-clients)";
+    return NULL;
+}
+
 static void handle_hello(struct client *c)
 {
     struct esem_hello h;
@@ -211,6 +235,11 @@ static void handle_hello(struct client *c)
      * checked before anything is set up for it. */
     if (h.kind == ESEM_HELLO_ADMIN && esemd.system_mode && c->uid != 0 && c->uid != geteuid()) {
         hello_fail(c, EACCES, "admin connection from a user other than root and the daemon's");
+        return;
+    }
+    const char *lim = over_user_limit(c, 1);
+    if (lim) {
+        hello_fail(c, EUSERS, lim); /* audited, rate-limited */
         return;
     }
     struct core_session_open_args so;
@@ -375,6 +404,7 @@ static int bind_peer(struct client *c)
 
 #define HELLO_TIMEOUT_MS 5000u
 
+
 void clients_accept(int listen_fd)
 {
     for (;;) {
@@ -402,6 +432,11 @@ void clients_accept(int listen_fd)
         c->accepted_ns = esem_util_now_ns(CLOCK_MONOTONIC);
         if (bind_peer(c) < 0) {
             hello_fail(c, ESRCH, "peer process vanished before its hello");
+            continue;
+        }
+        const char *lim = over_user_limit(c, 0);
+        if (lim) {
+            hello_fail(c, EUSERS, lim); /* audited, rate-limited */
             continue;
         }
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = EV(EV_SOCK, c->gen, c->id)};

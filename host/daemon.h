@@ -98,6 +98,8 @@ struct daemon_state {
     struct core *core;
     struct client **by_session; /* indexed by session index */
     uint32_t max_sessions;
+    uint32_t user_clients, user_pending; /* per-uid connection limits (0: none) */
+    uint32_t exempt_uid;                 /* the daemon's user: no per-user limit */
     struct worker *workers;
     int nworkers;
     uint64_t spin_ns;

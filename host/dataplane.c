@@ -35,7 +35,7 @@ static int is_refusal(int32_t st)
 {
     return st == CORE_E_ACCES || st == CORE_E_HANDLE || st == CORE_E_NOTOPEN ||
            st == CORE_E_SESSION || st == CORE_E_BADCALL || st == CORE_E_PERM ||
-           st == CORE_E_AUTH;
+           st == CORE_E_AUTH || st == CORE_E_QUOTA;
 }
 
 /* FUTEX_WAKEs collected under the locks and issued after them: a sleeping

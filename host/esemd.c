@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -60,6 +61,13 @@ static void usage(FILE *f)
             "      --max-sems N     semaphore table size (default 131072)\n"
             "      --max-clients N  client process table size (default 4096)\n"
             "      --spin-us N      how long an idle worker spins before sleeping (default 50)\n"
+            "      --user-sems N    semaphores and System V sets one uid may hold\n"
+            "      --user-waits N   waits one uid's processes may have queued\n"
+            "      --user-clients N connections (client processes) one uid may have\n"
+            "      --user-pending N connections without a hello one uid may have\n"
+            "                       (per-user limits; root and the daemon's user have none;\n"
+            "                       with --system the defaults are max-sems/16,\n"
+            "                       max-sems/32, max-clients/8 and 16; else none, 0 = none)\n"
             "      --keyring FILE   provision the keys in FILE (64 hex digits a line, mode 0600)\n"
             "                       to the core, for key sessions (ESEM_KEY_FILE, esem_set_key)\n"
             "      --policy P       posix (default) or strict: the policy of new semaphores\n"
@@ -99,6 +107,9 @@ int main(int argc, char **argv)
         {"user", required_argument, 0, 'U'},  {"group", required_argument, 0, 'G'},
         {"keyring", required_argument, 0, 'K'}, {"policy", required_argument, 0, 'O'},
         {"order", required_argument, 0, 'R'},
+        {"user-sems", required_argument, 0, 1001}, {"user-waits", required_argument, 0, 1002},
+        {"user-clients", required_argument, 0, 1003},
+        {"user-pending", required_argument, 0, 1004},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
     const char *path = NULL, *logpath = NULL;
@@ -112,6 +123,7 @@ int main(int argc, char **argv)
     const char *run_user = NULL;  /* --user: who the system daemon runs as */
     const char *keyring = NULL;   /* --keyring: keys provisioned to the core */
     const char *run_group = NULL; /* --group: who may connect to it */
+    long user_lim[4] = {-1, -1, -1, -1}; /* --user-sems/-waits/-clients/-pending; -1: default */
     int o;
     while ((o = getopt_long(argc, argv, "s:fl:w:hV", opts, NULL)) != -1) {
         switch (o) {
@@ -151,6 +163,19 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 1001:
+        case 1002:
+        case 1003:
+        case 1004: {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (!*optarg || *end || v > (1ul << 24)) {
+                fprintf(stderr, "esemd: bad value for a per-user limit: %s\n", optarg);
+                return 2;
+            }
+            user_lim[o - 1001] = (long)v;
+            break;
+        }
         case 'U': run_user = optarg; break;
         case 'G': run_group = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -192,6 +217,27 @@ int main(int argc, char **argv)
     cfg.max_set_sems = cfg.max_sets * 8;
     cfg.max_undos = cfg.max_sets * 2;
     cfg.max_sysv_ops = cfg.max_waiters / 4 > 256 ? cfg.max_waiters / 4 : 256;
+    /* Per-user limits: one user of the system daemon must not take what
+     * every other user needs (issue #11); a per-user daemon serves one. */
+    cfg.uid_objects = (uint32_t)(user_lim[0] >= 0 ? user_lim[0] : sys_on ? cfg.max_sems / 16 : 0);
+    cfg.uid_waiters = (uint32_t)(user_lim[1] >= 0 ? user_lim[1] : sys_on ? cfg.max_waiters / 16 : 0);
+    cfg.exempt_uid = sys_on ? (uint32_t)sysc.uid : (uint32_t)geteuid();
+    esemd.user_clients = (uint32_t)(user_lim[2] >= 0 ? user_lim[2] : sys_on ? cfg.max_sessions / 8 : 0);
+    esemd.user_pending = (uint32_t)(user_lim[3] >= 0 ? user_lim[3] : sys_on ? 16 : 0);
+    esemd.exempt_uid = cfg.exempt_uid;
+    /* Descriptors: a client costs its socket, pidfd, doorbell and /proc
+     * status descriptor; raise the soft limit to what --max-clients needs
+     * (up to the hard limit), so the table, not EMFILE, is the bound. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+        rlim_t want = (rlim_t)cfg.max_sessions * 4 + 64;
+        if (want > nofile.rlim_max)
+            want = nofile.rlim_max;
+        if (want > nofile.rlim_cur) {
+            nofile.rlim_cur = want;
+            setrlimit(RLIMIT_NOFILE, &nofile);
+        }
+    }
 
     char defpath[sizeof sock_path];
     if (!path && sys_on) {

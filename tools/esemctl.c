@@ -360,7 +360,7 @@ static int cmd_show(const char *name)
 static const char *const names[] = {"ok", "invalid", "bad-session", "bad-handle", "not-open",
                                     "noent", "exist", "access", "nametoolong", "overflow",
                                     "again", "nospc", "busy", "nowaiter", "badcall", "perm", "auth",
-                                    "norand", "range", "2big", "fbig", "idrm"};
+                                    "norand", "range", "2big", "fbig", "idrm", "quota"};
 _Static_assert(sizeof names / sizeof names[0] == -CORE_E_MIN + 1, "one name per core status");
 
 static int cmd_stats(void)
