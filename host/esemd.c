@@ -33,6 +33,7 @@
 #include "clients.h"
 #include "daemon.h"
 #include "dataplane.h"
+#include "notify.h"
 #include "harden.h"
 #include "keyring.h"
 #include "life.h"
@@ -94,6 +95,25 @@ static uint32_t parse_u32(const char *s, const char *opt)
         exit(2);
     }
     return (uint32_t)v;
+}
+
+/* systemd's STATUS= line: the live counts, when they changed */
+static void status_tick(void)
+{
+    static uint32_t last_clients = ~0u, last_sems = ~0u;
+    struct core_stats_args sa;
+    pthread_mutex_lock(&esemd.core_mu);
+    core_ecall(esemd.core, CORE_ECALL_STATS, &sa, sizeof sa);
+    pthread_mutex_unlock(&esemd.core_mu);
+    uint32_t nc = atomic_load(&esemd.nclients);
+    if (nc == last_clients && sa.stats.sems_in_use == last_sems)
+        return;
+    last_clients = nc;
+    last_sems = sa.stats.sems_in_use;
+    char st[160];
+    snprintf(st, sizeof st, "%u clients, %u semaphores and sets, %u waiters queued", nc,
+             sa.stats.sems_in_use, sa.stats.waiters_in_use);
+    notify_status(st);
 }
 
 int main(int argc, char **argv)
@@ -255,6 +275,14 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(sock_path, sizeof sock_path, "%s", path);
+    /* Socket-activated (systemd's esemd.socket, systemd-socket-activate):
+     * the socket is systemd's, and the daemon stays in the foreground, the
+     * process systemd started (Type=notify). */
+    int activated = notify_listen_fd();
+    if (activated == -2)
+        return 1;
+    if (activated >= 0)
+        foreground = 1;
     /* The default directory must exist before the log beside the socket.
      * System-wide, the socket's directory is always the runtime directory:
      * created by root, handed to the daemon user, vetted. */
@@ -268,7 +296,9 @@ int main(int argc, char **argv)
             return 2;
         }
         *sl = 0;
-        if (sys_runtime_dir(defdir, &sysc) < 0)
+        /* socket-activated, the directory and the socket are systemd's
+         * (esemd.socket); the log goes to the journal */
+        if (activated < 0 && sys_runtime_dir(defdir, &sysc) < 0)
             return 1;
     } else if (esem_util_default_socket(defdir, sizeof defdir) == 0 &&
                strcmp(defdir, sock_path) == 0) {
@@ -375,7 +405,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    listen_fd = listen_open(sock_path, sys_on, sysc.group_only);
+    listen_fd = activated >= 0 ? activated : listen_open(sock_path, sys_on, sysc.group_only);
     if (sys_on && sys_as_user(&sysc, 0, 0) < 0) {
         esemd_log("cannot switch back to root: %s", strerror(errno));
         return 1;
@@ -434,6 +464,14 @@ int main(int argc, char **argv)
         }
         close(nul);
     }
+    /* systemd: ready (the core is set up, the workers run, the socket
+     * listens); later messages go out on a socket opened now */
+    notify_open();
+    {
+        char st[sizeof sock_path + 48];
+        snprintf(st, sizeof st, "serving %s%s", sock_path, activated >= 0 ? " (socket-activated)" : "");
+        notify_ready(st);
+    }
     if (use_seccomp && harden_seccomp() < 0) {
         esemd_log("cannot install the seccomp filter: %s", strerror(errno));
         return 1;
@@ -460,6 +498,7 @@ int main(int argc, char **argv)
         if (now - last_tick >= 250000000ull || n == 0) {
             ticking = clients_tick();
             last_tick = now;
+            status_tick();
         }
         if (n < 0 && errno != EINTR) {
             esemd_log("epoll_wait: %s", strerror(errno));
@@ -483,11 +522,13 @@ int main(int argc, char **argv)
         }
     }
 
+    notify_stopping();
     life_end();
     clients_free_all();
     dp_stop();
     audit_flush();
-    unlink(sock_path);
+    if (activated < 0)
+        unlink(sock_path); /* an activated socket is systemd's */
     esemd_log("stop");
     return 0;
 }

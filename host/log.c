@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,16 @@ __attribute__((format(printf, 1, 0), nonnull(1))) static void vlog(const char *f
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
     pthread_mutex_lock(&log_mu);
     FILE *f = logf_ ? logf_ : stderr;
+    /* Standard error into the journal (systemd sets JOURNAL_STREAM): a
+     * priority prefix it reads (sd-daemon(3)): refusals are notices,
+     * internal errors errors, the rest information. */
+    static int journal = -1;
+    if (journal < 0)
+        journal = getenv("JOURNAL_STREAM") != NULL;
+    if (journal && f == stderr)
+        fprintf(f, "<%d>", strncmp(fmt, "audit:", 6) == 0      ? 5
+                           : strncmp(fmt, "internal:", 9) == 0 ? 3
+                                                               : 6);
     fprintf(f, "%s.%03ldZ esemd[%d]: ", ts, now.tv_nsec / 1000000, (int)getpid());
     vfprintf(f, fmt, ap);
     fputc('\n', f);
