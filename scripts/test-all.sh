@@ -18,7 +18,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${ESEM_TEST_STAGED:-}" ] &&
   ESEM_TEST_STAGED=1 "$stage/scripts/test-all.sh"
   rc=$?
   # the build logs and test logs stay in $stage for a look; the sources go
-  rm -rf "$stage"/{bench,common,demo,docs,enclave,host,lib,man,preload,scripts,tools,tests}
+  rm -rf "$stage"/{bench,common,debian,demo,docs,enclave,host,lib,man,preload,scripts,tools,tests,vault}
   exit $rc
 fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -72,12 +72,26 @@ for cfg in "${configs[@]}"; do
   meson test -C "$dir" --print-errorlogs --num-processes 1 2>&1 | tail -n 40 || true
 done
 
-python3 - "$fail" "$compiled" build build-clang build-asan <<'PY'
+# The Debian packages: built, checked with lintian, installed, the installed
+# daemon asked, removed (root only; one check, skipped otherwise)
+echo "=== Debian packages (tests/package/test-deb.sh) ==="
+bash tests/package/test-deb.sh "$top" 2>&1 | tail -n 30
+pkg_rc=${PIPESTATUS[0]}
+
+python3 - "$fail" "$compiled" "$pkg_rc" build build-clang build-asan <<'PY'
 import json, os, sys
 build_failed = int(sys.argv[1])
 # each compile-only build type that built counts as one passed check
 passed, failed, skipped = int(sys.argv[2]), 0, 0
-for d in sys.argv[3:]:
+pkg = int(sys.argv[3])
+if pkg == 0:
+    passed += 1
+elif pkg == 77:
+    skipped += 1
+else:
+    failed += 1
+    print("FAILED: the Debian package test (tests/package/test-deb.sh)")
+for d in sys.argv[4:]:
     log = os.path.join(d, "meson-logs", "testlog.json")
     if not os.path.exists(log):
         failed += 1
