@@ -1974,6 +1974,7 @@ int main(int argc, char **argv)
                                          {"sems", required_argument, 0, 'K'},
                                          {"smoke", no_argument, 0, 'Z'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     size_t iters = DEFAULT_ITERS;
     int json = 0, sel = 0, smoke = 0, iters_set = 0, duration_set = 0;
@@ -2054,6 +2055,7 @@ int main(int argc, char **argv)
         case 'J': json_file = optarg; break;
         case 'd': spawn = optarg; break;
         case 'h': usage(stdout); return 0;
+        case 'V': puts("esem-bench " ESEM_VERSION); return 0;
         default: usage(stderr); return 2;
         }
     }

@@ -29,6 +29,10 @@ static void die(const char *what)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        puts("esem-demo " ESEM_VERSION);
+        return 0;
+    }
     int items = argc > 1 ? atoi(argv[1]) : 5;
     const char *ctl = argc > 2 ? argv[2] : NULL;
     char slots_name[64], items_name[64];

@@ -12,7 +12,8 @@ prefix=$(meson introspect "$build" --buildoptions | python3 -c \
 root=$dest$prefix
 for f in bin/esemd bin/esemctl bin/esem-demo bin/esem-bench bin/esem-vault include/esem.h \
          share/man/man3/esem.3 share/man/man3/esem_post.3 share/man/man3/esem_semop.3 \
-         share/man/man1/esem-vault.1 share/man/man8/esemd.8; do
+         share/man/man1/esem-vault.1 share/man/man8/esemd.8 \
+         share/bash-completion/completions/esemctl; do
   [ -e "$root/$f" ] || { echo "not installed: $prefix/$f" >&2; exit 1; }
 done
 lib=$(find "$root" -name 'libesem.so' | head -n 1)

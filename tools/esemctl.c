@@ -40,7 +40,12 @@ static void usage(FILE *f)
                "  ipcrm SEMID...\n"
                "                remove System V sets (as semctl IPC_RMID, as this process)\n"
                "  ping          is esemd there? its socket, pid and uid (any user may ask)\n"
-               "  stats         daemon and core counters\n"
+               "  stats [--format=text|json|prometheus]\n"
+               "                daemon and core counters (prometheus: the text format\n"
+               "                node_exporter's textfile collector reads)\n"
+               "  top [--interval=S] [--count=N] [--limit=K]\n"
+               "                a live view of the busiest semaphores: value, waiters,\n"
+               "                operations a second (every S seconds, N times; 0: until ^C)\n"
                "  audit         the last refused requests (up to 1024), oldest first\n"
                "  stop          ask esemd to shut down\n"
                "  grant NAME PRINCIPAL RIGHTS\n"
@@ -363,8 +368,49 @@ static const char *const names[] = {"ok", "invalid", "bad-session", "bad-handle"
                                     "norand", "range", "2big", "fbig", "idrm", "quota"};
 _Static_assert(sizeof names / sizeof names[0] == -CORE_E_MIN + 1, "one name per core status");
 
-static int cmd_stats(void)
+/* The Prometheus text format (node_exporter's textfile collector). */
+static void stats_prometheus(const struct esem_admin_msg *m)
 {
+    const struct core_stats *st = &m->stats;
+    static const struct {
+        const char *name, *help;
+        int counter;
+    } g[] = {
+        {"esem_uptime_seconds", "seconds since esemd started", 0},
+        {"esem_clients", "client processes connected", 0},
+        {"esem_workers", "worker threads", 0},
+        {"esem_semaphores", "semaphores and System V sets held", 0},
+        {"esem_semaphores_max", "size of the semaphore table", 0},
+        {"esem_sessions", "sessions open in the core", 0},
+        {"esem_open_records", "(session, semaphore) open records", 0},
+        {"esem_waiters", "waits queued", 0},
+        {"esem_sysv_sets", "System V sets", 0},
+        {"esem_sysv_semaphores", "semaphores in System V sets", 0},
+        {"esem_sysv_undo_records", "SEM_UNDO records", 0},
+        {"esem_arena_bytes", "bytes of the core's arena", 0},
+        {"esem_operations_total", "operations the core carried out", 1},
+    };
+    const double v[] = {(double)m->uptime_ms / 1000.0, m->nclients, m->nworkers,
+                        st->sems_in_use, st->max_sems, st->sessions_in_use, st->opens_in_use,
+                        st->waiters_in_use, st->sets_in_use, st->set_sems_in_use,
+                        st->undos_in_use, (double)st->arena_bytes, (double)st->ops_ok};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
+        printf("# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", g[i].name, g[i].help, g[i].name,
+               g[i].counter ? "counter" : "gauge", g[i].name, v[i]);
+    printf("# HELP esem_refusals_total requests the core refused, by status\n"
+           "# TYPE esem_refusals_total counter\n");
+    for (int i = 1; i <= -CORE_E_MIN; i++)
+        printf("esem_refusals_total{status=\"%s\"} %llu\n", names[i],
+               (unsigned long long)st->refused[i]);
+}
+
+static int cmd_stats(const char *format)
+{
+    if (format && strcmp(format, "prometheus") && strcmp(format, "text") &&
+        strcmp(format, "json")) {
+        fprintf(stderr, "esemctl stats: --format is text, json or prometheus\n");
+        return 2;
+    }
     int s = admin_connect();
     struct esem_admin_msg m;
     if (s < 0 || request(s, ESEM_ADM_STATS, NULL) < 0 || next_msg(s, &m) < 0 ||
@@ -372,7 +418,11 @@ static int cmd_stats(void)
         return 1;
     close(s);
     const struct core_stats *st = &m.stats;
-    if (json) {
+    if (format && strcmp(format, "prometheus") == 0) {
+        stats_prometheus(&m);
+        return 0;
+    }
+    if (json || (format && strcmp(format, "json") == 0)) {
         printf("{\"uptime_ms\":%llu,\"clients\":%u,\"workers\":%u,\"semaphores\":%u,"
                "\"max_semaphores\":%u,\"sessions\":%u,\"opens\":%u,\"waiters\":%u,"
                "\"arena_bytes\":%llu,\"bytes_per_semaphore\":%u,\"ops_ok\":%llu,\"errors\":{",
@@ -470,6 +520,118 @@ static int cmd_rm(int argc, char **argv)
         }
     }
     return rc;
+}
+
+/* ---- top: a live view of the busiest semaphores ---- */
+
+struct topent {
+    struct core_sem_info info;
+    uint64_t ops, prev; /* posts + waits + blocks now, and at the last sample */
+    int seen;
+};
+
+static struct topent *top_tab;
+static size_t top_n, top_cap;
+static uint64_t top_waiters;
+
+static int top_row(const struct core_sem_info *i, int n)
+{
+    (void)n;
+    uint64_t ops = i->posts + i->waits + i->blocks;
+    for (size_t k = 0; k < top_n; k++) {
+        if (top_tab[k].info.handle == i->handle) {
+            top_tab[k].info = *i;
+            top_tab[k].ops = ops;
+            top_tab[k].seen = 1;
+            top_waiters += i->nwaiters;
+            return 1;
+        }
+    }
+    if (top_n == top_cap) {
+        size_t cap = top_cap ? top_cap * 2 : 256;
+        struct topent *t = realloc(top_tab, cap * sizeof *t);
+        if (!t)
+            return 0;
+        top_tab = t;
+        top_cap = cap;
+    }
+    top_tab[top_n++] = (struct topent){.info = *i, .ops = ops, .prev = ops, .seen = 1};
+    top_waiters += i->nwaiters;
+    return 1;
+}
+
+static void top_head(void) {}
+
+static int top_cmp(const void *a, const void *b)
+{
+    const struct topent *x = a, *y = b;
+    uint64_t dx = x->ops - x->prev, dy = y->ops - y->prev;
+    if (dx != dy)
+        return dx < dy ? 1 : -1;
+    return x->info.nwaiters < y->info.nwaiters ? 1 : x->info.nwaiters > y->info.nwaiters ? -1 : 0;
+}
+
+/* esemctl top [--interval S] [--count N] [--limit K] */
+static int cmd_top(int argc, char **argv)
+{
+    double interval = 1.0;
+    long count = 0, limit = 20;
+    for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "--interval=", 11) == 0)
+            interval = atof(argv[i] + 11);
+        else if (strncmp(argv[i], "--count=", 8) == 0)
+            count = atol(argv[i] + 8);
+        else if (strncmp(argv[i], "--limit=", 8) == 0)
+            limit = atol(argv[i] + 8);
+        else {
+            fprintf(stderr, "esemctl top: [--interval=S] [--count=N] [--limit=K]\n");
+            return 2;
+        }
+    }
+    if (interval < 0.05)
+        interval = 0.05;
+    int tty = isatty(1);
+    for (long round = 0; count == 0 || round < count; round++) {
+        for (size_t k = 0; k < top_n; k++)
+            top_tab[k].seen = 0;
+        top_waiters = 0;
+        int n = 0;
+        if (list_objects(top_head, top_row, &n) != 0)
+            return 1;
+        size_t live = 0; /* drop what is gone */
+        for (size_t k = 0; k < top_n; k++)
+            if (top_tab[k].seen)
+                top_tab[live++] = top_tab[k];
+        top_n = live;
+        qsort(top_tab, top_n, sizeof *top_tab, top_cmp);
+        uint64_t total = 0;
+        for (size_t k = 0; k < top_n; k++)
+            total += top_tab[k].ops - top_tab[k].prev;
+        if (tty)
+            printf("\033[H\033[2J");
+        printf("esem top: %zu semaphores and sets, %llu waiting, %.0f operations/s%s\n"
+               "%-32s %10s %8s %10s %12s %12s\n",
+               top_n, (unsigned long long)top_waiters, round ? (double)total / interval : 0.0,
+               round ? "" : " (first sample)", "NAME/ID", "VALUE", "WAITERS", "OPS/S", "POSTS",
+               "WAITS");
+        for (size_t k = 0; k < top_n && (long)k < limit; k++) {
+            const struct topent *t = &top_tab[k];
+            char lb[ESEM_NAME_BUF + 16];
+            label(&t->info, lb, sizeof lb);
+            printf("%-32s %10u %8u %10.0f %12llu %12llu\n", lb, t->info.value, t->info.nwaiters,
+                   round ? (double)(t->ops - t->prev) / interval : 0.0,
+                   (unsigned long long)t->info.posts, (unsigned long long)t->info.waits);
+        }
+        fflush(stdout);
+        for (size_t k = 0; k < top_n; k++)
+            top_tab[k].prev = top_tab[k].ops;
+        if (count == 0 || round + 1 < count) {
+            struct timespec ts = {(time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9)};
+            nanosleep(&ts, NULL);
+        }
+    }
+    free(top_tab);
+    return 0;
 }
 
 /* ---- System V ---- */
@@ -836,14 +998,16 @@ int main(int argc, char **argv)
                                           {"system", no_argument, 0, 'Y'},
                                           {"json", no_argument, 0, 'j'},
                                           {"help", no_argument, 0, 'h'},
+                                          {"version", no_argument, 0, 'V'},
                                           {0, 0, 0, 0}};
     int o;
-    while ((o = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "+s:jhV", opts, NULL)) != -1) {
         switch (o) {
         case 's': sock_opt = optarg; break;
         case 'Y': sock_opt = ESEM_SYSTEM_SOCKET; break; /* the system-wide esemd */
         case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
+        case 'V': puts("esemctl " ESEM_VERSION); return 0;
         default: usage(stderr); return 2;
         }
     }
@@ -875,7 +1039,12 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "ping") == 0 && optind == argc)
         return cmd_ping();
     if (strcmp(cmd, "stats") == 0 && optind == argc)
-        return cmd_stats();
+        return cmd_stats(NULL);
+    if (strcmp(cmd, "stats") == 0 && optind + 1 == argc &&
+        strncmp(argv[optind], "--format=", 9) == 0)
+        return cmd_stats(argv[optind] + 9);
+    if (strcmp(cmd, "top") == 0)
+        return cmd_top(argc - optind, argv + optind);
     if (strcmp(cmd, "stop") == 0 && optind == argc)
         return cmd_stop();
     if (strcmp(cmd, "audit") == 0 && optind == argc)

@@ -1139,6 +1139,10 @@ static int run_role(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        puts("esem-attacklab " ESEM_VERSION);
+        return 0;
+    }
     if (argc >= 3 && strcmp(argv[1], "--role") == 0) {
         lab.root = 0;
         return run_role(argc - 2, argv + 2);
