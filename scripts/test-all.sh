@@ -35,10 +35,12 @@ configs=(
 deb_cflags="$(dpkg-buildflags --get CFLAGS 2>/dev/null) $(dpkg-buildflags --get CPPFLAGS 2>/dev/null)"
 deb_ldflags="$(dpkg-buildflags --get LDFLAGS 2>/dev/null)"
 compile_only=(
+  "build-debug|gcc|--buildtype=debug"
   "build-release|gcc|--buildtype=release"
   "build-release-clang|clang|--buildtype=release"
   "build-debug-clang|clang|--buildtype=debug"
   "build-debian|gcc|--buildtype=plain"
+  "build-debian-clang|clang|--buildtype=plain"
 )
 fail=0
 compiled=0
@@ -48,7 +50,7 @@ for cfg in "${compile_only[@]}"; do
   if [ ! -f "$dir/build.ninja" ]; then
     envs=(CC="$compiler")
     # Debian's hardening flags (dpkg-buildflags), as a package build uses them
-    [ "$dir" = build-debian ] && envs+=(CFLAGS="$deb_cflags" LDFLAGS="$deb_ldflags")
+    case $dir in build-debian*) envs+=(CFLAGS="$deb_cflags" LDFLAGS="$deb_ldflags") ;; esac
     # shellcheck disable=SC2086
     env "${envs[@]}" meson setup "$dir" $opts >"$dir.setup.log" 2>&1 ||
       { cat "$dir.setup.log"; fail=1; continue; }
