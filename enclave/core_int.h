@@ -222,7 +222,26 @@ static inline core_id_t mkid(uint32_t idx, uint32_t gen)
 static inline uint32_t id_index(core_id_t id) { return (uint32_t)id - 1; }
 static inline uint32_t id_gen(core_id_t id) { return (uint32_t)(id >> 32); }
 
-/* ---- shared by core.c and core_sysv.c ---- */
+/* ---- hashes ---- */
+
+static inline uint32_t hash_bytes(const char *s, uint32_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (uint32_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static inline uint32_t hash_pair(uint32_t a, uint32_t b)
+{
+    uint64_t x = ((uint64_t)a << 32 | b) * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(x >> 32);
+}
+
+
+/* ---- core_obj.c: the records, shared by core.c and core_sysv.c ---- */
 
 CORE_INTERNAL struct session *session_get(struct core *c, core_id_t id, uint32_t *idx);
 CORE_INTERNAL struct sem *sem_get(struct core *c, core_id_t h, uint32_t *idx);
@@ -254,6 +273,18 @@ CORE_INTERNAL int32_t waiter_add(struct core *c, uint32_t ssi, uint32_t si, uint
 CORE_INTERNAL void waiter_unlink(struct core *c, uint32_t w);
 CORE_INTERNAL uint32_t waiter_of_slot(const struct core *c, uint32_t sess, uint32_t slot);
 CORE_INTERNAL void note_push(struct core *c, uint32_t w, int32_t status);
+/* A System V waiter leaves (granted, cancelled, died): its operations go back. */
+CORE_INTERNAL void sysv_waiter_free(struct core *c, uint32_t w);
+CORE_INTERNAL void wake_fill(struct core *c, uint32_t w, int32_t status, struct core_wake *out);
+CORE_INTERNAL const char *sem_name(const struct core *c, const struct sem *s);
+CORE_INTERNAL void name_unhash(struct core *c, uint32_t si);
+CORE_INTERNAL void sem_maybe_free(struct core *c, uint32_t si);
+CORE_INTERNAL int32_t name_check(const char *n, uint32_t len);
+CORE_INTERNAL uint32_t name_lookup(const struct core *c, const char *n, uint32_t len);
+CORE_INTERNAL uint32_t base_rights(const struct session *ss, const struct sem *s);
+CORE_INTERNAL uint32_t rights_of(const struct core *c, const struct session *ss,
+                                 const struct sem *s);
+CORE_INTERNAL void refresh_rights(struct core *c, uint32_t si);
 
 /* ---- core_sysv.c ---- */
 
@@ -265,8 +296,7 @@ CORE_INTERNAL void sysv_init(struct core *c, unsigned char *base, const uint64_t
 /* A SYSV_* request; a->req is the core's copy. */
 CORE_INTERNAL int32_t sysv_request(struct core *c, uint32_t ssi, struct core_request_args *a,
                                    uint32_t *value, core_id_t *handle);
-/* A waiter leaves (granted, cancelled, died): its operations go back. */
-CORE_INTERNAL void sysv_waiter_free(struct core *c, uint32_t w);
+
 /* The session ends: its SEM_UNDO adjustments are applied, then freed. */
 CORE_INTERNAL void sysv_session_end(struct core *c, uint32_t ssi);
 /* After a revoke: queued semops whose rights went leave with EACCES. */

@@ -396,18 +396,6 @@ static void update_queue(struct core *c, uint32_t xi, uint64_t now)
     }
 }
 
-void sysv_waiter_free(struct core *c, uint32_t w)
-{
-    struct waiter *wt = &c->waiters[w];
-    while (wt->ops != NIL) {
-        uint32_t b = wt->ops;
-        wt->ops = c->opblks[b].next;
-        c->opblks[b].next = c->opblk_free;
-        c->opblk_free = b;
-        c->opblks_in_use--;
-    }
-}
-
 /* Queue a semop that must wait, with its operations. */
 static int32_t queue_op(struct core *c, uint32_t ssi, uint32_t xi, const struct core_req *q,
                         const struct core_sembuf *ops, uint32_t n, uint32_t blk)
