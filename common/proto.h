@@ -327,6 +327,8 @@ struct esem_admin_msg {
     struct core_stats stats;
     uint64_t uptime_ms;
     uint32_t nclients, nworkers;
+    uint64_t reposted; /* STATS: grants whose waiter died before taking them, posted again */
+    uint64_t consumed; /* STATS: ... of key sessions: consumed (the host may not post them) */
     struct core_principal who; /* ACL */
     uint32_t allow, deny;      /* ACL: CORE_R_* */
 };

@@ -138,6 +138,8 @@ static int admin_request(struct client *c)
         m.type = ESEM_ADM_STATSREC;
         m.stats = a.stats;
         m.uptime_ms = (esem_util_now_ns(CLOCK_MONOTONIC) - esemd.start_ns) / 1000000ull;
+        m.reposted = atomic_load(&esemd.reposted);
+        m.consumed = atomic_load(&esemd.consumed);
         m.nclients = atomic_load(&esemd.nclients);
         m.nworkers = (uint32_t)esemd.nworkers;
         return admin_send(c, &m);

@@ -108,6 +108,7 @@ struct daemon_state {
     _Atomic uint32_t nqueued;  /* waits queued in the core (changed under core_mu) */
     _Atomic uint64_t served;   /* semaphore binding: requests served by any worker */
     _Atomic uint32_t nclients; /* live connections (esemctl stats) */
+    _Atomic uint64_t reposted, consumed; /* grants of dead waiters (esemctl stats) */
     int system_mode;           /* esemd --system */
 };
 

@@ -150,8 +150,10 @@ static void deliver(const struct core_wake *first, struct wakeq *q)
         if (t->key_id) {
             esemd_log("grant to exited key-session pid %d consumed (not re-posted)",
                       (int)t->pid);
+            atomic_fetch_add(&esemd.consumed, 1);
             return;
         }
+        atomic_fetch_add(&esemd.reposted, 1);
         struct core_sem_post_args a = {.session = t->session, .handle = st->wait_handle};
         if (core_ecall(esemd.core, CORE_ECALL_SEM_POST, &a, sizeof a) != CORE_OK)
             return;
@@ -1073,6 +1075,7 @@ void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens
             if (c->key_id) {
                 /* the core posts nothing in a key session's name */
                 ss->granted = 0;
+                atomic_fetch_add(&esemd.consumed, 1);
                 continue;
             }
             /* Granted while the process was already dying: it never took
@@ -1083,6 +1086,7 @@ void dp_session_end(struct client *c, uint32_t *waiters_removed, uint32_t *opens
                 if (a.notes)
                     drain_notes(&q);
                 ++*reposted;
+                atomic_fetch_add(&esemd.reposted, 1);
             }
             ss->granted = 0;
         }

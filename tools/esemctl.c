@@ -389,11 +389,14 @@ static void stats_prometheus(const struct esem_admin_msg *m)
         {"esem_sysv_undo_records", "SEM_UNDO records", 0},
         {"esem_arena_bytes", "bytes of the core's arena", 0},
         {"esem_operations_total", "operations the core carried out", 1},
+        {"esem_grants_reposted_total", "grants whose waiter died before taking them, posted again", 1},
+        {"esem_grants_consumed_total", "such grants of key sessions, consumed", 1},
     };
     const double v[] = {(double)m->uptime_ms / 1000.0, m->nclients, m->nworkers,
                         st->sems_in_use, st->max_sems, st->sessions_in_use, st->opens_in_use,
                         st->waiters_in_use, st->sets_in_use, st->set_sems_in_use,
-                        st->undos_in_use, (double)st->arena_bytes, (double)st->ops_ok};
+                        st->undos_in_use, (double)st->arena_bytes, (double)st->ops_ok,
+                        (double)m->reposted, (double)m->consumed};
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
         printf("# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", g[i].name, g[i].help, g[i].name,
                g[i].counter ? "counter" : "gauge", g[i].name, v[i]);
@@ -425,11 +428,13 @@ static int cmd_stats(const char *format)
     if (json || (format && strcmp(format, "json") == 0)) {
         printf("{\"uptime_ms\":%llu,\"clients\":%u,\"workers\":%u,\"semaphores\":%u,"
                "\"max_semaphores\":%u,\"sessions\":%u,\"opens\":%u,\"waiters\":%u,"
-               "\"arena_bytes\":%llu,\"bytes_per_semaphore\":%u,\"ops_ok\":%llu,\"errors\":{",
+               "\"arena_bytes\":%llu,\"bytes_per_semaphore\":%u,\"ops_ok\":%llu,"
+               "\"grants_reposted\":%llu,\"grants_consumed\":%llu,\"errors\":{",
                (unsigned long long)m.uptime_ms, m.nclients, m.nworkers, st->sems_in_use,
                st->max_sems, st->sessions_in_use, st->opens_in_use, st->waiters_in_use,
                (unsigned long long)st->arena_bytes, st->sem_bytes,
-               (unsigned long long)st->ops_ok);
+               (unsigned long long)st->ops_ok, (unsigned long long)m.reposted,
+               (unsigned long long)m.consumed);
         for (int i = 1; i <= -CORE_E_MIN; i++)
             printf("%s\"%s\":%llu", i > 1 ? "," : "", names[i],
                    (unsigned long long)st->refused[i]);
@@ -439,11 +444,13 @@ static int cmd_stats(const char *format)
     printf("uptime            %llu.%03llu s\nclients           %u\nworkers           %u\n"
            "semaphores        %u of %u\nsessions          %u\nopen records      %u\n"
            "queued waiters    %u\ncore arena        %llu bytes (%u per semaphore object)\n"
-           "operations ok     %llu\n",
+           "operations ok     %llu\ngrants re-posted  %llu (their waiter died first; key "
+           "sessions' consumed: %llu)\n",
            (unsigned long long)m.uptime_ms / 1000, (unsigned long long)m.uptime_ms % 1000,
            m.nclients, m.nworkers, st->sems_in_use, st->max_sems, st->sessions_in_use,
            st->opens_in_use, st->waiters_in_use, (unsigned long long)st->arena_bytes,
-           st->sem_bytes, (unsigned long long)st->ops_ok);
+           st->sem_bytes, (unsigned long long)st->ops_ok, (unsigned long long)m.reposted,
+           (unsigned long long)m.consumed);
     for (int i = 1; i <= -CORE_E_MIN; i++)
         if (st->refused[i])
             printf("error %-12s%llu\n", names[i], (unsigned long long)st->refused[i]);
