@@ -218,6 +218,13 @@ static int32_t do_session_open(struct core *c, struct core_session_open_args *a)
         return CORE_E_INVAL;
     if (c->session_free == NIL)
         return CORE_E_NOSPC;
+    /* With per-user limits (a daemon for many users), the last few
+     * sessions are kept for root and the daemon's own user, so the
+     * administrator can always connect and look (issue #11). */
+    uint32_t reserve = c->cfg.max_sessions / 16 < 8 ? c->cfg.max_sessions / 16 : 8;
+    if (c->acct_buckets && in.uid != 0 && in.uid != c->cfg.exempt_uid &&
+        c->sessions_in_use + reserve >= c->cfg.max_sessions)
+        return CORE_E_QUOTA;
     const struct keyrec *key = 0;
     if (in.key_id) {
         for (uint32_t k = 0; k < c->cfg.max_keys && !key; k++)

@@ -115,6 +115,35 @@ static void waiters_per_uid(void **state)
     assert_status(fx_wait(c, u, h, 1, 3, 0, 0), CORE_QUEUED); /* a death gives it back */
 }
 
+static void sessions_keep_a_reserve_for_root(void **state)
+{
+    struct core *c = fx_core(state);
+    /* fx_cfg: 8 sessions, a reserve of 8/16 = 0: reinit with more */
+    struct fixture *f = *state;
+    free(f->arena);
+    struct core_config cfg = fx_cfg(0);
+    cfg.max_sessions = 32; /* reserve 2 */
+    cfg.exempt_uid = 500;
+    cfg.uid_objects = 100; /* per-user limits on: a daemon for many users */
+    f->c = c = fx_make(&cfg, &f->arena);
+    assert_non_null(c);
+    struct core_session_open_args a;
+    int n = 0;
+    for (;; n++) {
+        memset(&a, 0, sizeof a);
+        a.pid = 100 + (uint32_t)n;
+        a.uid = a.gid = 1000 + (uint32_t)(n % 3); /* several users */
+        if (CALL(c, CORE_ECALL_SESSION_OPEN, a) != CORE_OK)
+            break;
+    }
+    assert_int_equal(n, 30);
+    assert_status(CALL(c, CORE_ECALL_SESSION_OPEN, a), CORE_E_QUOTA);
+    fx_session(c, 200, 0);   /* root gets in */
+    fx_session(c, 201, 500); /* the daemon's user too */
+    memset(&a, 0, sizeof a);
+    assert_status(CALL(c, CORE_ECALL_SESSION_OPEN, a), CORE_E_NOSPC); /* now full */
+}
+
 static void no_limits_no_table(void **state)
 {
     struct core *c = fx_reinit(state, 0); /* fx_cfg: no per-user limits */
@@ -131,6 +160,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(objects_per_uid),
         T(waiters_per_uid),
+        T(sessions_keep_a_reserve_for_root),
         T(no_limits_no_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
