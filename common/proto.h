@@ -167,7 +167,10 @@ struct esem_slot {
 
 struct esem_chan_hdr {
     uint32_t magic, nslots;
-    uint8_t pad0_[56];
+    uint32_t dropped; /* set by the daemon when it drops the client (a
+                       * channel full of malformed requests): its calls end
+                       * with EIO */
+    uint8_t pad0_[52];
     uint32_t daemon_sleeping; /* set by the daemon before it sleeps */
     uint8_t pad1_[60];
     uint64_t active[ESEM_NSLOTS / 64]; /* slots a client thread holds */

@@ -51,6 +51,8 @@ struct client {
     uint64_t exe_dev, exe_ino;     /* /proc/PID/exe at hello: a change means exec */
     uint8_t tokens[ESEM_TOKENS_KEPT][ESEM_TOKEN_BYTES]; /* for its children (core_mu) */
     uint32_t ntokens, next_token;
+    uint32_t bad_requests; /* malformed requests in a row (core_mu) */
+    _Atomic int dropped;   /* dropped for them: served no more */
     uint64_t accepted_ns;          /* when the connection was accepted */
     struct proc_creds creds; /* as last read; owned by the serving worker */
     int status_fd;           /* /proc/PID/status, kept open; same owner */

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -440,6 +442,34 @@ static int take(struct client *c, uint32_t k, struct taken *t)
     return 1;
 }
 
+/* A client whose channel holds nothing but malformed requests (a process
+ * scribbling on its own channel) is dropped: no more of its requests are
+ * served, every sleeping thread of it is woken to find the channel's
+ * `dropped` flag (its calls end with EIO), and its socket is shut down, so
+ * the main thread ends its session as for a hang-up.  core_mu held. */
+#define DROP_AFTER 64u
+
+static void drop_client(struct client *c)
+{
+    if (atomic_exchange(&c->dropped, 1))
+        return;
+    atomic_store_explicit((_Atomic uint32_t *)&c->chan->hdr.dropped, 1, memory_order_seq_cst);
+    for (uint32_t w = 0; w < ESEM_NSLOTS / 64; w++) {
+        uint64_t bits = atomic_load_explicit((_Atomic uint64_t *)&c->chan->hdr.active[w],
+                                             memory_order_relaxed);
+        for (; bits; bits &= bits - 1)
+            esem_util_futex_wake(&c->chan->slot[w * 64 + (uint32_t)__builtin_ctzll(bits)].rep_seq,
+                                 INT_MAX);
+    }
+    esem_util_futex_wake(&c->chan->slot[0].rep_seq, INT_MAX);
+    shutdown(c->sock, SHUT_RDWR);
+    esemd_refusal_errno(c, "channel", "dropped: 64 malformed requests in a row", EIO);
+    /* its own line too: the refusal above may fall under the rate limit
+     * that the 63 before it filled */
+    esemd_log_limited("client pid=%d uid=%u dropped: 64 malformed requests in a row",
+                      (int)c->pid, (unsigned)c->uid);
+}
+
 /* Phase two, core_mu held: act on what take() found. */
 static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wakeq *q,
                        struct refusal *ref)
@@ -506,6 +536,10 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
             ref->op = t->r.op;
         }
         reply_data(c, k, t->seq64, st, res.value, res.handle, res.rmac, res.data, res.len, q);
+        if (st == CORE_E_BADCALL && ++c->bad_requests >= DROP_AFTER)
+            drop_client(c);
+        else if (st != CORE_E_BADCALL)
+            c->bad_requests = 0;
         return;
     }
     /* A cancel.  Not while a request of this slot is claimed by another
@@ -602,6 +636,8 @@ static void wake_owner(int o)
 static int scan_client(struct worker *me, struct client *c, struct wakeq *q)
 {
     int n = 0;
+    if (atomic_load_explicit(&c->dropped, memory_order_relaxed))
+        return 0;
     int by_sem = esemd.binding == ESEM_BIND_SEMAPHORE && esemd.nworkers > 1;
     for (uint32_t w = 0; w < ESEM_NSLOTS / 64; w++) {
         uint64_t bits = atomic_load_explicit((_Atomic uint64_t *)&c->chan->hdr.active[w],

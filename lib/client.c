@@ -681,6 +681,13 @@ ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct es
     while (!reply_ready(s, seq)) {
         if (abs && deadline_passed(c->clock, abs))
             return -ETIMEDOUT;
+        if (atomic_load_explicit((_Atomic uint32_t *)&proc_conn.chan->hdr.dropped,
+                                 memory_order_acquire)) {
+            /* the daemon dropped this process (its channel was scribbled
+             * on): nothing more will be answered */
+            mark_broken();
+            return -EIO;
+        }
         uint32_t life = atomic_load_explicit((_Atomic uint32_t *)lifew, memory_order_acquire);
         if (life & ESEM_LIFE_DEAD) {
             /* the kernel woke one sleeper at the daemon's death: pass it on */

@@ -477,8 +477,9 @@ static void suppressed_refusals_are_accounted_for(void **state)
     struct raw r;
     assert_int_equal(raw_open(&r, 0), 0);
     struct rq q = {.op = 0};
-    for (int i = 0; i < 200; i++)
-        assert_int_equal(raw_call(&r, 0, &q), EINVAL);
+    struct rq stale = {.op = ESEM_OP_TRYWAIT, .handle = 1}; /* refused, but well-formed */
+    for (int i = 0; i < 200; i++) /* (64 malformed in a row would drop the client) */
+        assert_int_equal(raw_call(&r, 0, i % 50 == 49 ? &stale : &q), EINVAL);
     raw_close(&r);
     int logged = hx_log_count(mark, "audit: refused");
     assert_true(logged > 0);
@@ -777,6 +778,92 @@ static void scribbled_channel_hurts_nobody_else(void **state)
     assert_int_equal(esem_unlink(name), 0);
 }
 
+/* A client whose channel holds nothing but malformed requests is dropped:
+ * its channel says so, its socket is shut down (its session ends), an
+ * audit line names it — and a libesem process whose channel was scribbled
+ * on gets EIO from its next call instead of hanging. */
+static void a_scribbler_is_dropped(void **state)
+{
+    (void)state;
+    fresh_audit_second();
+    size_t mark = hx_log_mark();
+    struct raw r;
+    assert_int_equal(raw_open(&r, 0), 0);
+    struct rq bad = {.op = ESEM_OP_MAX_ + 7};
+    int32_t st = 0;
+    for (int i = 0; i < 63; i++)
+        st = raw_call(&r, 0, &bad);
+    assert_int_equal(st, EINVAL); /* refused, still served */
+    assert_int_equal(__atomic_load_n(&r.chan->hdr.dropped, __ATOMIC_ACQUIRE), 0);
+    raw_submit(&r, 0, &bad); /* the 64th */
+    int dropped = 0;
+    for (int i = 0; i < 500 && !dropped; i++) {
+        dropped = __atomic_load_n(&r.chan->hdr.dropped, __ATOMIC_ACQUIRE) != 0;
+        hx_sleep_ms(10);
+    }
+    assert_true(dropped);
+    char b;
+    struct timeval tv = {5, 0};
+    setsockopt(r.sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(recv(r.sock, &b, 1, 0), 0); /* hung up */
+    assert_true(hx_log_wait(mark, "dropped: 64 malformed requests", 5000));
+    /* a good request after the drop is not served */
+    struct rq create = {.op = ESEM_OP_CREATE, .value = 1};
+    assert_int_equal(raw_call(&r, 1, &create), NO_REPLY);
+    raw_close(&r);
+    client_still_works();
+    /* the library's side: a process that scribbles on its own channel */
+    pid_t p = fork();
+    if (p == 0) {
+        alarm(20);
+        esem_t *s = esem_create(0);
+        if (!s)
+            _exit(1);
+        FILE *m = fopen("/proc/self/maps", "r");
+        char line[512];
+        struct esem_chan *ch = NULL;
+        while (m && fgets(line, sizeof line, m))
+            if (strstr(line, "esem-channel"))
+                ch = (struct esem_chan *)(uintptr_t)strtoull(line, NULL, 16);
+        if (m)
+            fclose(m);
+        if (!ch)
+            _exit(2);
+        /* its doorbell: the eventfd the library got at hello */
+        int bells[8], nb = 0;
+        for (int fd = 3; fd < 64 && nb < 8; fd++) {
+            char lp[64], tgt[64] = "";
+            snprintf(lp, sizeof lp, "/proc/self/fd/%d", fd);
+            ssize_t n = readlink(lp, tgt, sizeof tgt - 1);
+            if (n > 0 && strstr(tgt, "eventfd"))
+                bells[nb++] = fd;
+        }
+        /* every slot's request turned into garbage, over and over */
+        for (int round = 0; round < 80; round++) {
+            for (uint32_t k = 0; k < 4; k++) {
+                ch->slot[k].op = ESEM_OP_MAX_ + 3;
+                __atomic_fetch_add(&ch->slot[k].req_seq, 1, __ATOMIC_SEQ_CST);
+                __atomic_fetch_or(&ch->hdr.active[0], 1ull << k, __ATOMIC_SEQ_CST);
+            }
+            for (int i = 0; i < nb; i++) {
+                uint64_t one = 1;
+                ssize_t w = write(bells[i], &one, sizeof one);
+                (void)w;
+            }
+            hx_sleep_ms(2);
+        }
+        errno = 0;
+        int r2 = esem_wait(s); /* would block forever; must end with EIO */
+        if (!(r2 == -1 && errno == EIO))
+            fprintf(stderr, "child: esem_wait: %d %s dropped=%u\n", r2, strerror(errno), ch->hdr.dropped);
+        _exit(r2 == -1 && errno == EIO ? 0 : 3);
+    }
+    int stc = 0;
+    waitpid(p, &stc, 0);
+    assert_true(WIFEXITED(stc));
+    assert_int_equal(WEXITSTATUS(stc), 0);
+}
+
 struct scribbler_arg {
     uint64_t victim;
     _Atomic int *stop;
@@ -1021,6 +1108,7 @@ int main(void)
         HX_TEST(forged_handles_of_other_sessions_are_refused),
         HX_TEST(cancel_games_keep_permits_exact),
         HX_TEST(scribbled_channel_hurts_nobody_else),
+        HX_TEST(a_scribbler_is_dropped),
         HX_TEST(concurrent_scribblers_do_not_disturb_a_client),
         HX_TEST(dying_client_is_not_confused_with_a_newcomer),
         HX_TEST(admin_garbage_is_refused),
