@@ -25,11 +25,12 @@
 #define CHUNK 65536u
 #define WRAPPED (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 32u)
 
-static int read_all(int fd, void *buf, size_t n)
+/* Move exactly n bytes to or from fd, retrying short transfers and EINTR. */
+static int xfer_all(int fd, void *buf, size_t n, int writing)
 {
     uint8_t *p = buf;
     while (n) {
-        ssize_t r = read(fd, p, n);
+        ssize_t r = writing ? write(fd, p, n) : read(fd, p, n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -40,20 +41,8 @@ static int read_all(int fd, void *buf, size_t n)
     return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const uint8_t *p = buf;
-    while (n) {
-        ssize_t r = write(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
+static int read_all(int fd, void *buf, size_t n) { return xfer_all(fd, buf, n, 0); }
+static int write_all(int fd, const void *buf, size_t n) { return xfer_all(fd, (void *)buf, n, 1); }
 
 int master_load(const char *dir, int create, uint8_t key[32])
 {

@@ -295,29 +295,40 @@ uint64_t tree_new_blob(struct vtree *t, struct vsems *s)
     return b;
 }
 
+/* Take the tree mutex and walk path: on 0 the caller holds the mutex and
+ * must post it; on -errno it is not held. */
+static int lock_walk(struct vtree *t, struct vsems *s, uint32_t home, const char *path,
+                     uint32_t *parent, const char **last, size_t *len)
+{
+    int r = take(s->tree);
+    if (r)
+        return r;
+    r = walk(t, home, path, parent, last, len);
+    if (r)
+        sem_post(s->tree);
+    return r;
+}
+
 int tree_put(struct vtree *t, struct vsems *s, uint32_t home, uint32_t owner, const char *path,
              uint64_t blob, uint64_t size, uint64_t *old_blob)
 {
     *old_blob = 0;
-    int r = take(s->tree);
-    if (r)
-        return r;
     uint32_t parent;
     const char *last;
     size_t len;
-    r = walk(t, home, path, &parent, &last, &len);
-    if (!r) {
-        uint32_t c = child(t, parent, last, len);
-        if (c && t->node[c].type != NODE_FILE) {
-            r = -EISDIR;
-        } else if (c) { /* replace the file's contents */
-            t->bytes = t->bytes - t->node[c].size + size;
-            *old_blob = t->node[c].blob;
-            t->node[c].blob = blob;
-            t->node[c].size = size;
-        } else {
-            r = insert(t, parent, last, len, NODE_FILE, owner, blob, size);
-        }
+    int r = lock_walk(t, s, home, path, &parent, &last, &len);
+    if (r)
+        return r;
+    uint32_t c = child(t, parent, last, len);
+    if (c && t->node[c].type != NODE_FILE) {
+        r = -EISDIR;
+    } else if (c) { /* replace the file's contents */
+        t->bytes = t->bytes - t->node[c].size + size;
+        *old_blob = t->node[c].blob;
+        t->node[c].blob = blob;
+        t->node[c].size = size;
+    } else {
+        r = insert(t, parent, last, len, NODE_FILE, owner, blob, size);
     }
     sem_post(s->tree);
     return r;
@@ -326,16 +337,14 @@ int tree_put(struct vtree *t, struct vsems *s, uint32_t home, uint32_t owner, co
 int tree_mkdir(struct vtree *t, struct vsems *s, uint32_t home, uint32_t owner,
                const char *path)
 {
-    int r = take(s->tree);
-    if (r)
-        return r;
     uint32_t parent;
     const char *last;
     size_t len;
-    r = walk(t, home, path, &parent, &last, &len);
-    if (!r)
-        r = child(t, parent, last, len) ? -EEXIST
-                                        : insert(t, parent, last, len, NODE_DIR, owner, 0, 0);
+    int r = lock_walk(t, s, home, path, &parent, &last, &len);
+    if (r)
+        return r;
+    r = child(t, parent, last, len) ? -EEXIST
+                                    : insert(t, parent, last, len, NODE_DIR, owner, 0, 0);
     sem_post(s->tree);
     return r;
 }
@@ -344,23 +353,22 @@ int tree_rm(struct vtree *t, struct vsems *s, uint32_t home, const char *path,
             uint64_t *old_blob)
 {
     *old_blob = 0;
-    int r = take(s->tree);
-    if (r)
-        return r;
     uint32_t parent;
     const char *last;
     size_t len;
-    r = walk(t, home, path, &parent, &last, &len);
-    uint32_t c = r ? 0 : child(t, parent, last, len);
-    if (!r && !c)
+    int r = lock_walk(t, s, home, path, &parent, &last, &len);
+    if (r)
+        return r;
+    uint32_t c = child(t, parent, last, len);
+    if (!c) {
         r = -ENOENT;
-    if (!r && t->node[c].type == NODE_DIR) {
+    } else if (t->node[c].type == NODE_DIR) {
         for (uint32_t i = 1; i < VAULT_MAX_NODES && !r; i++)
             if (t->node[i].type != NODE_FREE && t->node[i].parent == c)
                 r = -ENOTEMPTY;
         if (!r)
             t->dirs--;
-    } else if (!r) {
+    } else {
         *old_blob = t->node[c].blob;
         t->files--;
         t->bytes -= t->node[c].size;
