@@ -740,7 +740,7 @@ static int32_t do_sem_cancel(struct core *c, struct core_sem_cancel_args *a)
     uint32_t si = c->waiters[w].sem;
     a->seq = c->waiters[w].seq;
     reply_mac(c, session, slot, a->seq, c->waiters[w].call, c->waiters[w].req_handle,
-              CORE_CANCELLED, 0, 0, a->mac);
+              CORE_CANCELLED, 0, 0, 0, 0, a->mac);
     c->sems[si].cancels++;
     waiter_unlink(c, w);
     rebalance(c, si, 0); /* a woken waiter that gives up passes its wake on */
@@ -1006,14 +1006,9 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
     }
     a->value = value;
     a->handle = handle;
-    if (k && r != CORE_QUEUED) {
-        if (a->out_len)
-            core_auth_rep_mac_data(k->ks, session, q->slot, q->seq, q->call, q->handle, r,
-                                   value, handle, a->out, a->out_len, a->rmac);
-        else
-            reply_mac(c, session, q->slot, q->seq, q->call, q->handle, r, value, handle,
-                      a->rmac);
-    }
+    if (k && r != CORE_QUEUED)
+        reply_mac(c, session, q->slot, q->seq, q->call, q->handle, r, value, handle, a->out,
+                  a->out_len, a->rmac);
     return r;
 }
 

@@ -75,27 +75,18 @@ void core_auth_rep_mac(const uint8_t ks[CORE_KEY_BYTES], const struct core_reply
     crypto_shorthash_siphashx24(mac, m, n, ks);
 }
 
-void core_auth_rep_mac_data(const uint8_t ks[CORE_KEY_BYTES], core_id_t session, uint32_t slot,
-                            uint64_t seq, uint32_t call, core_id_t req_handle, int32_t status,
-                            uint32_t value, core_id_t handle, const uint8_t *data, uint32_t len,
-                            uint8_t mac[CORE_MAC_BYTES])
+/* MACed as bytes: no padding may carry stray values */
+_Static_assert(sizeof(struct core_reply) == 48, "struct core_reply has padding");
+
+void core_auth_rep_mac_data(const uint8_t ks[CORE_KEY_BYTES], const struct core_reply *rep,
+                            const uint8_t *data, uint32_t len, uint8_t mac[CORE_MAC_BYTES])
 {
-    struct core_reply rep;
-    __builtin_memset(&rep, 0, sizeof rep);
-    rep.session = session;
-    rep.seq = seq;
-    rep.slot = slot;
-    rep.call = call;
-    rep.req_handle = req_handle;
-    rep.status = status;
-    rep.value = value;
-    rep.handle = handle;
-    uint8_t m[1 + sizeof rep + CORE_SYSV_DATA];
+    uint8_t m[1 + sizeof *rep + CORE_SYSV_DATA];
     uint32_t n = 0;
     if (len > CORE_SYSV_DATA)
         len = CORE_SYSV_DATA;
     put(m, &n, "D", 1);
-    put(m, &n, &rep, sizeof rep);
+    put(m, &n, rep, sizeof *rep);
     put(m, &n, data, len);
     crypto_shorthash_siphashx24(mac, m, n, ks);
 }

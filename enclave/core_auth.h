@@ -46,12 +46,9 @@ void core_auth_req_mac(const uint8_t ks[CORE_KEY_BYTES], const struct core_req *
 void core_auth_rep_mac(const uint8_t ks[CORE_KEY_BYTES], const struct core_reply *rep,
                        uint8_t mac[CORE_MAC_BYTES]);
 /* The reply MAC of a reply that carries data (System V: GETALL values,
- * IPC_STAT...): 'D' || core_reply || data.  Both ends build the core_reply
- * from these fields. */
-void core_auth_rep_mac_data(const uint8_t ks[CORE_KEY_BYTES], core_id_t session, uint32_t slot,
-                            uint64_t seq, uint32_t call, core_id_t req_handle, int32_t status,
-                            uint32_t value, core_id_t handle, const uint8_t *data, uint32_t len,
-                            uint8_t mac[CORE_MAC_BYTES]);
+ * IPC_STAT...): 'D' || core_reply || data (at most CORE_SYSV_DATA bytes). */
+void core_auth_rep_mac_data(const uint8_t ks[CORE_KEY_BYTES], const struct core_reply *rep,
+                            const uint8_t *data, uint32_t len, uint8_t mac[CORE_MAC_BYTES]);
 /* 1 if equal (constant time) */
 int core_auth_equal(const uint8_t a[CORE_MAC_BYTES], const uint8_t b[CORE_MAC_BYTES]);
 

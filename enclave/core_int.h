@@ -260,7 +260,8 @@ CORE_INTERNAL uint32_t apply_acl(const struct core *c, const struct session *ss,
 CORE_INTERNAL struct keyed *keyed_of(struct core *c, const struct session *ss);
 CORE_INTERNAL void reply_mac(struct core *c, core_id_t session, uint32_t slot, uint64_t seq,
                              uint32_t call, core_id_t req_handle, int32_t status,
-                             uint32_t value, core_id_t handle, uint8_t mac[CORE_MAC_BYTES]);
+                             uint32_t value, core_id_t handle, const uint8_t *data,
+                             uint32_t len, uint8_t mac[CORE_MAC_BYTES]);
 /* Per-user limits: take one object or waiter for uid (CORE_E_QUOTA if
  * over; *acct: the account to give it back to, NIL if none is kept). */
 enum { ACCT_OBJECT, ACCT_WAITER };

@@ -354,7 +354,8 @@ struct keyed *keyed_of(struct core *c, const struct session *ss)
  * req_handle; zero for a PID session. */
 void reply_mac(struct core *c, core_id_t session, uint32_t slot, uint64_t seq,
                       uint32_t call, core_id_t req_handle, int32_t status, uint32_t value,
-                      core_id_t handle, uint8_t mac[CORE_MAC_BYTES])
+                      core_id_t handle, const uint8_t *data, uint32_t len,
+                      uint8_t mac[CORE_MAC_BYTES])
 {
     uint32_t si;
     struct session *ss = session_get(c, session, &si);
@@ -373,7 +374,10 @@ void reply_mac(struct core *c, core_id_t session, uint32_t slot, uint64_t seq,
     rep.status = status;
     rep.value = value;
     rep.handle = handle;
-    core_auth_rep_mac(k->ks, &rep, mac);
+    if (len)
+        core_auth_rep_mac_data(k->ks, &rep, data, len, mac);
+    else
+        core_auth_rep_mac(k->ks, &rep, mac);
 }
 
 /* ---- per-user limits ---- */
@@ -540,7 +544,7 @@ void wake_fill(struct core *c, uint32_t w, int32_t status, struct core_wake *out
     out->status = status;
     out->valid = 1;
     reply_mac(c, out->session, out->slot, out->seq, wt->call, wt->req_handle, status, 0, 0,
-              out->mac);
+              0, 0, out->mac);
 }
 
 /* Queue a reply for CORE_ECALL_NOTES.  Each call adds at most one per

@@ -553,9 +553,7 @@ static int reply_authentic(struct esem_slot *s)
         return 0;
     if (len) {
         memcpy(pd->rdata, s->name, len);
-        core_auth_rep_mac_data(proc_conn.ks, rep.session, rep.slot, rep.seq, rep.call,
-                               rep.req_handle, rep.status, rep.value, rep.handle, pd->rdata,
-                               len, want);
+        core_auth_rep_mac_data(proc_conn.ks, &rep, pd->rdata, len, want);
     } else {
         core_auth_rep_mac(proc_conn.ks, &rep, want);
     }

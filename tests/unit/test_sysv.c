@@ -559,12 +559,13 @@ static void key_session_reply_data_is_maced(void **state)
     core_auth_req_mac(ks, &a.req, a.mac);
     assert_status(CALL(c, CORE_ECALL_REQUEST, a), CORE_OK);
     uint8_t want[CORE_MAC_BYTES];
-    core_auth_rep_mac_data(ks, so.session, 0, 2, CORE_ECALL_SYSV_CTL, id, CORE_OK, a.value,
-                           a.handle, a.out, a.out_len, want);
+    struct core_reply rep = {.session = so.session, .seq = 2, .slot = 0,
+                             .call = CORE_ECALL_SYSV_CTL, .req_handle = id,
+                             .status = CORE_OK, .value = a.value, .handle = a.handle};
+    core_auth_rep_mac_data(ks, &rep, a.out, a.out_len, want);
     assert_memory_equal(want, a.rmac, CORE_MAC_BYTES);
     a.out[0] ^= 1; /* a host that changes a value is caught */
-    core_auth_rep_mac_data(ks, so.session, 0, 2, CORE_ECALL_SYSV_CTL, id, CORE_OK, a.value,
-                           a.handle, a.out, a.out_len, want);
+    core_auth_rep_mac_data(ks, &rep, a.out, a.out_len, want);
     assert_memory_not_equal(want, a.rmac, CORE_MAC_BYTES);
     /* an unMACed SysV request is refused */
     memset(&a, 0, sizeof a);
