@@ -3,7 +3,7 @@
  * and then to look (see struct esem_life in proto.h).
  *
  * One page of a memfd, mapped read-write here and read-only by every
- * client.  Its word holds the main thread's id with FUTEX_WAITERS set and
+ * client (sealed: F_SEAL_FUTURE_WRITE, so a client cannot map it writable).  Its word holds the main thread's id with FUTEX_WAITERS set and
  * sits on that thread's robust futex list, so at the daemon's death —
  * SIGKILL included — the kernel marks it FUTEX_OWNER_DIED and wakes one
  * sleeper, which wakes the rest.  The robust list head replaces the one
@@ -32,11 +32,16 @@ static struct robust_list_head head;
 int life_start(void)
 {
     life_memfd = memfd_create("esem-life", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (life_memfd < 0 || ftruncate(life_memfd, (off_t)sizeof *life) < 0 ||
-        fcntl(life_memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+    if (life_memfd < 0 || ftruncate(life_memfd, (off_t)sizeof *life) < 0)
         return -1;
     life = mmap(NULL, sizeof *life, PROT_READ | PROT_WRITE, MAP_SHARED, life_memfd, 0);
     if (life == MAP_FAILED)
+        return -1;
+    /* Every client gets this descriptor: from here on nobody can map the
+     * page writable or write(2) it (our mapping made above keeps working),
+     * so no client can tell the others that the daemon died. */
+    if (fcntl(life_memfd, F_ADD_SEALS,
+              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
         return -1;
     atomic_store((_Atomic uint32_t *)&life->word,
                  (uint32_t)syscall(SYS_gettid) | FUTEX_WAITERS);

@@ -91,6 +91,10 @@ static const struct attack attacks[] = {
      "ESEM_PRIVATE=glibc: a writer of a shared segment puts a glibc sem_t over a process-shared "
      "esem one (finding 8)",
      1, 0, privfb_glibc, privfb_esem},
+    {"life-page-forgery", "TM-host",
+     "a client writes the daemon's life page (mapping, write, mprotect) to tell every other "
+     "client that esemd died",
+     0, 0, life_glibc, life_esem},
     /* System V (issue #12) */
     {"sysv-accept-mutex", "TM-host",
      "Apache's Mutex sysvsem: an unrelated same-uid process releases the held accept mutex with "

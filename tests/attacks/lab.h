@@ -164,6 +164,7 @@ void audit_window(void);
 struct esem_chan;
 struct rawc {
     int sock, efd;
+    int life_fd; /* the daemon's life page (read-only for clients) */
     struct esem_chan *chan;
     size_t chan_size;
     uint64_t session;
@@ -229,6 +230,8 @@ struct attack {
 };
 
 /* Each attack file defines its runs and its roles. */
+void life_glibc(struct side *s);
+void life_esem(struct side *s);
 void view_glibc(struct side *s);
 void view_esem(struct side *s);
 void uid_glibc(struct side *s);

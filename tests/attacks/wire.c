@@ -40,7 +40,7 @@ static int unix_connect(const char *path)
 int rawc_connect(struct rawc *c, const char *sock, uint64_t inherit)
 {
     memset(c, 0, sizeof *c);
-    c->sock = c->efd = -1;
+    c->sock = c->efd = c->life_fd = -1;
     int s = unix_connect(sock);
     if (s < 0)
         return s;
@@ -72,10 +72,8 @@ int rawc_connect(struct rawc *c, const char *sock, uint64_t inherit)
     if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
         cm->cmsg_len == CMSG_LEN(3 * sizeof(int)))
         memcpy(fds, CMSG_DATA(cm), sizeof fds);
-    if (fds[2] >= 0)
-        close(fds[2]);
     if (n != (ssize_t)sizeof rep || rep.err || fds[0] < 0) {
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 3; i++)
             if (fds[i] >= 0)
                 close(fds[i]);
         close(s);
@@ -87,11 +85,14 @@ int rawc_connect(struct rawc *c, const char *sock, uint64_t inherit)
     close(fds[0]);
     if (m == MAP_FAILED) {
         close(fds[1]);
+        if (fds[2] >= 0)
+            close(fds[2]);
         close(s);
         return -EIO;
     }
     c->sock = s;
     c->efd = fds[1];
+    c->life_fd = fds[2];
     c->chan = m;
     c->chan_size = rep.chan_size;
     c->session = rep.session;
@@ -106,8 +107,10 @@ void rawc_close(struct rawc *c)
         close(c->sock);
     if (c->efd >= 0)
         close(c->efd);
+    if (c->life_fd >= 0)
+        close(c->life_fd);
     c->chan = NULL;
-    c->sock = c->efd = -1;
+    c->sock = c->efd = c->life_fd = -1;
 }
 
 static void ring(struct rawc *c)

@@ -1,0 +1,117 @@
+/*
+ * life-page-forgery (TM-host, any local user who may connect): every client
+ * gets the daemon's life page (struct esem_life), the word through which
+ * the kernel tells all clients that esemd died.  An attacker connects with
+ * a raw hello and tries to write that page — a writable mapping, write(2),
+ * mprotect of a read-only mapping — to mark the daemon dead, which would end
+ * every other client's calls with EIO (a waiter blocked in sem_wait first).
+ *
+ * esem: the memfd is sealed (F_SEAL_FUTURE_WRITE) once esemd has mapped it:
+ * all three are refused, and a client blocked in a wait meanwhile is still
+ * waiting and then takes the post.
+ *
+ * glibc has no daemon and no such page: the row checks the same outcome
+ * (a blocked waiter takes the post) on glibc, it is not a glibc weakness.
+ */
+#include "lab.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "proto.h"
+
+/* One kill-part command as the lab user; 0 if its answer starts with expect. */
+static int part(const char *be, const char *cmd, const char *name, const char *arg,
+                const char *expect, char *line, size_t len)
+{
+    struct proc p;
+    int r = arg ? proc_start(&p, WHO_LAB, 0, "kill-part", be, cmd, name, arg, NULL)
+                : proc_start(&p, WHO_LAB, 0, "kill-part", be, cmd, name, NULL);
+    if (r == 0)
+        r = proc_expect(&p, expect, line, len, 10000);
+    proc_end(&p);
+    return r;
+}
+
+/* A waiter (kill-part's role) on a fresh semaphore of the backend; the
+ * attack runs while it waits; then one post, and the waiter must take it. */
+static void waiter_takes_post(struct side *s, const char *be, void (*attack)(struct side *))
+{
+    char name[128], line[LAB_LINE];
+    lab_name(name, sizeof name, "life");
+    if (part(be, "create", name, NULL, "done 0", line, sizeof line) < 0) {
+        s_error(s, "cannot create %s", name);
+        return;
+    }
+    struct proc w;
+    if (proc_start(&w, WHO_LAB, 0, "kill-part", be, "waiter", name, NULL) < 0 ||
+        proc_expect(&w, "waiting", line, sizeof line, 10000) < 0) {
+        s_error(s, "the waiter did not start");
+        proc_end(&w);
+        part(be, "unlink", name, NULL, "done", line, sizeof line);
+        return;
+    }
+    sleep_ms(200); /* asleep in its wait */
+    if (attack)
+        attack(s);
+    sleep_ms(200);
+    part(be, "post", name, "1", "posted", line, sizeof line);
+    int r = proc_expect(&w, "got", line, sizeof line, 10000);
+    s_check(s, r == 0 && strcmp(line, "got 0") == 0,
+            "a waiter blocked meanwhile took the post (%s)", r == 0 ? line : "no answer");
+    proc_end(&w);
+    part(be, "unlink", name, NULL, "done", line, sizeof line);
+}
+
+/* The raw client's copy of the life page descriptor: connect, take it. */
+static void forge(struct side *s)
+{
+    struct rawc c;
+    int r = rawc_connect(&c, lab.sock, 0);
+    if (r != 0 || c.life_fd < 0) {
+        s_error(s, "raw hello failed: %s", errname(r < 0 ? -r : r));
+        return;
+    }
+    size_t len = sizeof(struct esem_life);
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c.life_fd, 0);
+    int e1 = m == MAP_FAILED ? errno : 0;
+    if (m != MAP_FAILED) {
+        /* what the kernel writes at the daemon's death, and its wake-up */
+        ((struct esem_life *)m)->word = ESEM_LIFE_DEAD | FUTEX_WAITERS;
+        syscall(SYS_futex, m, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+        munmap(m, len);
+    }
+    s_check(s, e1 != 0, "a writable shared mapping of the life page refused (%s)",
+            e1 ? errname(e1) : "mapped, and marked the daemon dead");
+    uint32_t dead = ESEM_LIFE_DEAD | FUTEX_WAITERS;
+    ssize_t n = pwrite(c.life_fd, &dead, sizeof dead, 0);
+    int e2 = n < 0 ? errno : 0;
+    s_check(s, n < 0, "write(2) to the life page refused (%s)", e2 ? errname(e2) : "written");
+    void *ro = mmap(NULL, len, PROT_READ, MAP_SHARED, c.life_fd, 0);
+    int e3 = 0;
+    if (ro != MAP_FAILED) {
+        e3 = mprotect(ro, len, PROT_READ | PROT_WRITE) < 0 ? errno : 0;
+        munmap(ro, len);
+    }
+    s_check(s, ro != MAP_FAILED && e3 != 0,
+            "a read-only mapping cannot be made writable with mprotect (%s)",
+            ro == MAP_FAILED ? "no read-only mapping" : e3 ? errname(e3) : "made writable");
+    rawc_close(&c);
+}
+
+void life_glibc(struct side *s)
+{
+    s_summary(s, "no daemon, no life page: a waiter blocked in sem_wait takes the post");
+    waiter_takes_post(s, "glibc", NULL);
+}
+
+void life_esem(struct side *s)
+{
+    s_summary(s, "a raw client's writable mapping, write(2) and mprotect of the life page are "
+                 "refused (sealed F_SEAL_FUTURE_WRITE); a waiter blocked meanwhile takes the "
+                 "post (no EIO)");
+    waiter_takes_post(s, "esem", forge);
+}
