@@ -122,9 +122,13 @@ enum esem_op {
  *           change it under us), validates, calls the core, writes the reply
  *           fields, store-release rep_seq = n; if client_sleeping, FUTEX_WAKE.
  *   client: spin on rep_seq == n, then set client_sleeping and sleep on
- *           rep_seq and the life page (a blocking wait sleeps at once);
- *           only rep_seq = n with status 0 is a grant, never a wake-up by
- *           itself.
+ *           rep_seq and the life page; only rep_seq = n with status 0 is a
+ *           grant, never a wake-up by itself.
+ *   queued: a blocking request (WAIT, SEMOP) the core queued gets no reply
+ *           yet; the daemon stores queued_seq = n instead, and the client,
+ *           which spins on rep_seq or queued_seq, goes to sleep at once.  A
+ *           hint only: a forged one makes a thread sleep early, nothing more
+ *           (the reply still wakes it), so key sessions need no MAC on it.
  *   retry:  barging order: a post that finds waiters wakes one with
  *           ESEM_ST_RETRY; it sends WAIT again (TRYWAIT if it is giving
  *           up), keeping its place in the queue if it lost the permit.
@@ -161,7 +165,8 @@ struct esem_slot {
     int32_t cstatus; /* the core's status, which the reply MAC covers */
     uint32_t rdata_len; /* System V: bytes of reply data in name */
     uint8_t rmac[CORE_MAC_BYTES]; /* key sessions: the core's MAC of the reply */
-    uint8_t pad2_[16];
+    uint32_t queued_seq; /* the core queued request n: no reply soon, sleep */
+    uint8_t pad2_[12];
     char name[ESEM_NAME_BUF];
 };
 

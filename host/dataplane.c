@@ -526,6 +526,9 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
             ss->woken = 0;
             ss->sysv = t->r.op == ESEM_OP_SEMOP;
             ss->queued_seq = t->seq64;
+            /* tell the client to stop spinning and sleep (a hint) */
+            atomic_store_explicit((_Atomic uint32_t *)&c->chan->slot[k].queued_seq,
+                                  (uint32_t)t->seq64, memory_order_release);
             /* read without the lock by slot_owner(), as a hint */
             atomic_store_explicit((_Atomic uint64_t *)&ss->wait_handle, t->r.handle,
                                   memory_order_relaxed);

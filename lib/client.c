@@ -622,34 +622,43 @@ static uint32_t reply_data(struct esem_slot *s, struct esemi_call *c)
     return len;
 }
 
-/* Wait for the reply to request seq.  Returns 0 when it arrived, -EINTR or
- * -ETIMEDOUT if the call may be abandoned (interruptible + deadline), -EIO
- * if the daemon is gone. */
-ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct esemi_call *c,
-                              int may_abandon)
+/* Did the daemon queue request seq (a hint: sleep now)? */
+static int queued(const struct esem_slot *s, uint32_t seq)
 {
-    /* Spin while the answer is likely to come soon: a pure spin first, then
-     * yielding (the daemon's worker may need this very CPU), then sleep.
-     * The pure spin adapts per thread: a reply that came during it (the
-     * worker was awake on another CPU) lets the next one spin as long as
-     * ESEM_PURE_SPIN_NS; a reply that needed a yield or a sleep (the worker
-     * was asleep, or shares our CPU, or the machine is oversubscribed)
-     * halves it, down to PURE_MIN_NS (1 us, a busy round trip), so that on a busy 2-vCPU machine we
-     * hand the CPU over at once instead of burning it.  Yielding stops
-     * after proc_conn.spin_ns (20 us) in all: a bounded number of sched_yield
-     * calls, then the futex. */
+    return atomic_load_explicit((_Atomic uint32_t *)&s->queued_seq, memory_order_acquire) == seq;
+}
+
+/* Spin while the answer to request seq is likely to come soon: a pure spin
+ * first, then yielding (the daemon's worker may need this very CPU).  The
+ * pure spin adapts per thread: a reply that came during it (the worker was
+ * awake on another CPU) lets the next one spin as long as
+ * ESEM_PURE_SPIN_NS; a reply that needed a yield or a sleep (the worker was
+ * asleep, or shares our CPU, or the machine is oversubscribed) halves it,
+ * down to PURE_MIN_NS (1 us, a busy round trip), so that on a busy 2-vCPU
+ * machine we hand the CPU over at once instead of burning it.  Yielding
+ * stops after proc_conn.spin_ns (20 us) in all.  A blocking request the
+ * core queued has no answer soon: the daemon says so (queued_seq) and the
+ * spin ends.  A signal handler that runs during the spin (one round trip)
+ * does not end a wait, as one that runs in glibc's sem_wait before its
+ * futex sleep does not.  1: the reply is there (and, in a key session,
+ * passed its MAC check); 0: sleep for it. */
+ESEM_NO_ASAN static int spin_for(struct esem_slot *s, uint32_t seq)
+{
     enum { PURE_MIN_NS = 1000 };
     static _Thread_local uint32_t t_pure_ns = ESEM_PURE_SPIN_NS;
     uint64_t t0 = esem_util_now_ns(CLOCK_MONOTONIC);
     uint32_t pure = t_pure_ns;
     unsigned i = 0;
-    int yielded = 0;
-    /* A blocking wait only follows a trywait that found no permit: it will
-     * almost surely be queued, so sleep at once — which also keeps the
-     * window in which a signal handler runs without ending the wait (before
-     * the futex sleep) as short as glibc's. */
-    int spin = !(may_abandon && c->interruptible) || c->retrying;
-    while (spin && !reply_ready(s, seq)) {
+    int yielded = 0, ready = 0, answered = 0;
+    for (;;) {
+        if (reply_ready(s, seq)) {
+            ready = answered = 1;
+            break;
+        }
+        if (queued(s, seq)) {
+            answered = 1;
+            break;
+        }
         if ((++i & 31) != 0) {
             esem_util_cpu_relax();
             continue;
@@ -662,12 +671,19 @@ ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct es
             sched_yield();
         }
     }
-    if (spin) {
-        if (!yielded && reply_ready(s, seq))
-            t_pure_ns = pure * 2 > ESEM_PURE_SPIN_NS ? (uint32_t)ESEM_PURE_SPIN_NS : pure * 2;
-        else
-            t_pure_ns = pure / 2 < PURE_MIN_NS ? PURE_MIN_NS : pure / 2;
-    }
+    if (answered && !yielded)
+        t_pure_ns = pure * 2 > ESEM_PURE_SPIN_NS ? (uint32_t)ESEM_PURE_SPIN_NS : pure * 2;
+    else
+        t_pure_ns = pure / 2 < PURE_MIN_NS ? PURE_MIN_NS : pure / 2;
+    return ready;
+}
+
+/* Sleep until the reply to request seq arrives.  Returns 0 when it
+ * arrived, -EINTR or -ETIMEDOUT if the call may be abandoned
+ * (interruptible + deadline), -EIO if the daemon is gone. */
+ESEM_NO_ASAN static int sleep_for(struct esem_slot *s, uint32_t seq, const struct esemi_call *c,
+                                  int may_abandon)
+{
     /* Sleep on the slot's reply word and the daemon's life word at once,
      * with no periodic wake-up: a signal whose handler runs during the
      * wait always ends the sleep itself (EINTR, or a restart after an
@@ -722,6 +738,13 @@ ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct es
         }
     }
     return 0;
+}
+
+/* Spin, then sleep, until the reply to request seq arrives (as sleep_for). */
+ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct esemi_call *c,
+                              int may_abandon)
+{
+    return spin_for(s, seq) ? 0 : sleep_for(s, seq, c, may_abandon);
 }
 
 /* The grant of a queued wait was taken: from here on the permit is ours,
@@ -791,7 +814,7 @@ ESEM_NO_ASAN static int withdraw(struct inflight *f)
  * left; another -errno. */
 ESEM_NO_ASAN static int settle(struct inflight *f)
 {
-    struct esemi_call t = {.op = ESEM_OP_TRYWAIT, .handle = f->handle, .retrying = 1};
+    struct esemi_call t = {.op = ESEM_OP_TRYWAIT, .handle = f->handle};
     send_req(f, &t);
     int r = await(f->s, f->seq, &t, 0);
     if (r < 0)
@@ -823,7 +846,7 @@ ESEM_NO_ASAN static int await_cancellable(struct inflight *f, const struct esemi
 {
     volatile int r;
     pthread_cleanup_push(on_cancel, f);
-    r = await(f->s, f->seq, c, 1);
+    r = sleep_for(f->s, f->seq, c, 1);
     pthread_cleanup_pop(0);
     return r;
 }
@@ -842,7 +865,11 @@ static int rpc(struct esemi_call *c)
     c->rdata_len = 0;
     send_req(&f, c);
     for (;;) {
-        r = c->cancellable ? await_cancellable(&f, c) : await(s, f.seq, c, blocking);
+        /* the cancellation handler only around the sleep: a reply that
+         * comes during the spin needs none */
+        r = spin_for(s, f.seq)   ? 0
+            : c->cancellable ? await_cancellable(&f, c)
+                             : sleep_for(s, f.seq, c, blocking);
         int32_t st = 0;
         if (r == -EINTR || r == -ETIMEDOUT) {
             /* An answer that won the race against the signal or the
@@ -873,7 +900,6 @@ static int rpc(struct esemi_call *c)
                 r = t == -EAGAIN ? -ETIMEDOUT : t;
                 break;
             }
-            c->retrying = 1;
             send_req(&f, c);
             continue;
         }
@@ -1025,16 +1051,15 @@ int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs, int
     if (cancel_at_entry)
         pthread_testcancel();
     /* One round trip when a permit is there; only a wait that will block
-     * pays for looking up the thread's scheduling priority. */
+     * pays for looking up the thread's scheduling priority.  (A single
+     * WAIT request, granted or queued, saves the trywait's round trip when
+     * the wait blocks, but measured slower: the cross-process hand-off of
+     * esem-bench --latency went from 11-12 to 16-23 us, 3 runs each.) */
     int r = esemi_trywait(handle);
     if (r != -EAGAIN)
         return r;
-    if (abs) {
-        struct timespec now;
-        clock_gettime(clock, &now);
-        if (abs->tv_sec < now.tv_sec || (abs->tv_sec == now.tv_sec && abs->tv_nsec <= now.tv_nsec))
-            return -ETIMEDOUT;
-    }
+    if (abs && deadline_passed(clock, abs))
+        return -ETIMEDOUT;
     pthread_testcancel();
     struct esemi_call c = {.op = ESEM_OP_WAIT, .handle = handle, .prio = rt_priority(),
                            .interruptible = 1, .cancellable = 1, .clock = clock, .deadline = abs};

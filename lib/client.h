@@ -49,7 +49,6 @@ struct esemi_call {
     /* blocking waits */
     int interruptible;
     int cancellable; /* a pthread cancellation point while asleep */
-    int retrying;    /* a woken waiter asking again: the answer comes at once */
     clockid_t clock;
     const struct timespec *deadline; /* absolute, on clock; NULL = none */
     /* out */

@@ -68,8 +68,8 @@ int esemi_sysv_semop(int semid, struct sembuf *sops, size_t nsops, const struct 
     /* First a try that never queues: its answer comes at once, so the
      * thread spins for it instead of sleeping (a semop that can proceed —
      * most of them — costs no futex sleep and wake-up); only if it would
-     * block is it sent again to wait, sleeping at once, as esemi_wait does
-     * after its trywait. */
+     * block is it sent again to wait, as esemi_wait does after its trywait
+     * (the daemon says at once that it queued it, and the thread sleeps). */
     struct esemi_call t = {.op = ESEM_OP_SEMOP,
                            .oflag = CORE_WAIT_TRY,
                            .handle = (uint64_t)semid,
