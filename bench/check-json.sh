@@ -25,7 +25,7 @@ def check(cond, what):
     if not cond:
         sys.exit("esem-bench JSON: " + what)
 
-ops = ["open", "close", "post", "wait", "unlink", "trywait", "handoff"]
+ops = ["open", "close", "post", "wait", "unlink", "trywait", "handoff", "handoff_busy"]
 paper = ["Open", "Close", "Post", "Wait", "Post-lockless", "Wait-lockless", "Unlink"]
 
 def summary_ok(s):

@@ -150,7 +150,7 @@ static int NCOLS;
 
 /* ---- result rows ---- */
 
-enum { R_OPEN, R_CLOSE, R_POST, R_WAIT, R_UNLINK, R_TRYWAIT, R_HANDOFF, R_SYSV, R_N };
+enum { R_OPEN, R_CLOSE, R_POST, R_WAIT, R_UNLINK, R_TRYWAIT, R_HANDOFF, R_SYSV, R_HANDOFF_BUSY, R_N };
 
 struct rowdef {
     const char *key, *label;
@@ -165,6 +165,7 @@ static const struct rowdef ROWS[R_N] = {
     [R_TRYWAIT] = {"trywait", "trywait (succeeds)"},
     [R_HANDOFF] = {"handoff", "hand-off, cross-process"},
     [R_SYSV] = {"sysv_pingpong", "SysV ping-pong, per hand-off"},
+    [R_HANDOFF_BUSY] = {"handoff_busy", "hand-off, 4x CPUs busy"},
 };
 
 /* The paper's Table (slides, "Micro Evaluation", and Table 2 of the
@@ -585,7 +586,7 @@ static void wake_wait_ready(const struct impl *im, void *b)
     }
 }
 
-static void bench_wakeup(int col, size_t n, size_t warm)
+static void bench_wakeup(int col, int row, size_t n, size_t warm)
 {
     const struct impl *im = COLS[col].im;
     size_t total = n + warm;
@@ -647,10 +648,43 @@ static void bench_wakeup(int col, size_t n, size_t warm)
     }
     if (im->destroy(a) || im->destroy(b))
         die("%s: destroy: %s", im->name, strerror(errno));
-    RES[R_HANDOFF][col] = summarize(v, n);
+    RES[row][col] = summarize(v, n);
     munmap(t_child, bytes);
     free(t_parent);
     free(v);
+}
+
+/* The same hand-off with 4 busy processes per CPU beside it (pure
+ * spinners at the default nice level): with 4x more runnable threads than
+ * CPUs, how long until a blocked waiter runs after a post. */
+#define BUSY_PER_CPU 4
+static void bench_wakeup_busy(int col, size_t n, size_t warm)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1)
+        ncpu = 1;
+    size_t nb = (size_t)(BUSY_PER_CPU * ncpu);
+    pid_t *busy = xcalloc(nb, sizeof *busy);
+    pid_t parent = getpid();
+    for (size_t i = 0; i < nb; i++) {
+        busy[i] = fork();
+        if (busy[i] < 0)
+            die("fork: %s", strerror(errno));
+        if (busy[i] == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent)
+                _exit(0);
+            for (volatile uint64_t x = 0;; x++)
+                ;
+        }
+    }
+    bench_wakeup(col, R_HANDOFF_BUSY, n, warm);
+    for (size_t i = 0; i < nb; i++)
+        kill(busy[i], SIGKILL);
+    for (size_t i = 0; i < nb; i++)
+        while (waitpid(busy[i], NULL, 0) < 0 && errno == EINTR)
+            ;
+    free(busy);
 }
 
 /* System V: LMBench lat_sem's shape (bench/sysv_pingpong.c); the glibc
@@ -1333,7 +1367,7 @@ enum { SEL_LATENCY = 1, SEL_THROUGHPUT = 2, SEL_SCALE = 4 };
 #define SEL_ALL (SEL_LATENCY | SEL_THROUGHPUT | SEL_SCALE)
 
 struct plan {
-    size_t iters, warm, names, names_warm, wake, wake_warm;
+    size_t iters, warm, names, names_warm, wake, wake_warm, wake_busy, wake_busy_warm;
     int sel;           /* SEL_* */
     const char *spawn; /* --spawn-daemon PATH, or NULL */
 };
@@ -1363,7 +1397,10 @@ static void measure_column(int col, const struct plan *p)
         bench_names(col, p->names, p->names_warm);
         snprintf(what, sizeof what, "%s cross-process hand-off", COLS[col].label);
         progress(what);
-        bench_wakeup(col, p->wake, p->wake_warm);
+        bench_wakeup(col, R_HANDOFF, p->wake, p->wake_warm);
+        snprintf(what, sizeof what, "%s hand-off, 4x CPUs busy", COLS[col].label);
+        progress(what);
+        bench_wakeup_busy(col, p->wake_busy, p->wake_busy_warm);
         snprintf(what, sizeof what, "%s System V ping-pong", COLS[col].label);
         progress(what);
         bench_sysv(col, p->iters, p->warm);
@@ -1520,8 +1557,8 @@ static void print_latency(const struct plan *p)
     int w = 26 + 20 * NCOLS;
     printf("\nthe paper's table, measured here: median and p99 per call, us\n");
     printf("samples : post/wait/trywait %zu each (+%zu warm-up); open/close/unlink %zu names "
-           "(+%zu warm-up);\n          hand-off %zu rounds (+%zu warm-up)\n",
-           p->iters, p->warm, p->names, p->names_warm, p->wake, p->wake_warm);
+           "(+%zu warm-up);\n          hand-off %zu rounds (+%zu warm-up), with 4x CPUs busy %zu\n",
+           p->iters, p->warm, p->names, p->names_warm, p->wake, p->wake_warm, p->wake_busy);
     printf("timer   : clock_gettime(CLOCK_MONOTONIC) back-to-back: median %.3f us, p99 %.3f us "
            "(included in every per-call figure)\n\n",
            us(TIMER.med), us(TIMER.p99));
@@ -1543,7 +1580,7 @@ static void print_latency(const struct plan *p)
     }
     printf("%.*s\n", w + 20, "-- not in the paper's table ---------------------------------------"
                              "-----------------------------------------------------------------");
-    const int extra[] = {R_TRYWAIT, R_HANDOFF, R_SYSV};
+    const int extra[] = {R_TRYWAIT, R_HANDOFF, R_HANDOFF_BUSY, R_SYSV};
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
         printf("%-24s", ROWS[extra[i]].label);
         print_cells(extra[i], NULL);
@@ -1572,12 +1609,14 @@ static void print_latency(const struct plan *p)
            "hand-off: the waiter's return from wait minus the poster's clock just before post,\n"
            "          another process blocked in wait (the poster sleeps %ld us first); glibc:\n"
            "          pshared sem_t in MAP_SHARED memory; esem: esem_create before fork.\n"
+           "          4x CPUs busy: the same (a quarter of the rounds) with %d pure spinning\n"
+           "          processes per CPU beside it (target: p99 <= 50 ms).\n"
            "SysV    : LMBench lat_sem's shape: two processes, one set of two semaphores, each\n"
            "          round one two-operation semop a side (take mine, give yours): a round's\n"
            "          time / 2; the glibc column is the kernel's semop, esem's esem_semop.\n"
            "paper   : ESem and legacy are quoted from the ESem paper (AsiaCCS 2024; i7-9700k,\n"
            "          SGX enclave) for reference only; not measured on this machine.\n",
-           WAKE_SLEEP_NS / 1000);
+           WAKE_SLEEP_NS / 1000, BUSY_PER_CPU);
 }
 
 static void print_throughput(void)
@@ -1709,8 +1748,10 @@ static void json_latency(const struct plan *p)
     int g = glibc_col();
     fprintf(J, ",\n  \"latency\": {\n    \"samples\": {\"iters\": %zu, \"warmup\": %zu, "
                "\"names\": %zu, \"names_warmup\": %zu, \"handoff_rounds\": %zu, "
-               "\"handoff_warmup\": %zu, \"handoff_sleep_ns\": %ld},\n    \"timer_overhead\": ",
-            p->iters, p->warm, p->names, p->names_warm, p->wake, p->wake_warm, WAKE_SLEEP_NS);
+               "\"handoff_warmup\": %zu, \"handoff_sleep_ns\": %ld, \"handoff_busy_rounds\": %zu, "
+               "\"busy_per_cpu\": %d},\n    \"timer_overhead\": ",
+            p->iters, p->warm, p->names, p->names_warm, p->wake, p->wake_warm, WAKE_SLEEP_NS,
+            p->wake_busy, BUSY_PER_CPU);
     json_summary(&TIMER);
     fprintf(J, ",\n    \"ops\": {");
     for (int r = 0; r < R_N; r++) {
@@ -2123,6 +2164,8 @@ int main(int argc, char **argv)
     p.names_warm = p.names / 10 < 10 ? 10 : p.names / 10;
     p.wake = iters < MAX_WAKE ? iters : MAX_WAKE;
     p.wake_warm = p.wake / 20 < 10 ? 10 : p.wake / 20;
+    p.wake_busy = p.wake / 4 > 0 ? p.wake / 4 : 1; /* each round may wait for a time slice */
+    p.wake_busy_warm = p.wake_warm / 4 > 0 ? p.wake_warm / 4 : 1;
 
     machine_info();
     if (p.sel & SEL_LATENCY) {
