@@ -77,8 +77,9 @@ j=$out/bench.json
     ("|---|" + ([$cols[] | "---:"] | join("|")) + "|---:|---:|"),
     ($l.paper_table.rows[] as $r |
       "| \($r.row) | " + ([$cols[] as $c | cell($r; $c)] | join(" | ")) + " | \($r.paper_esem) | \($r.paper_legacy) |"),
-    (["trywait", "handoff"][] as $op |
-      "| \(if $op == "handoff" then "hand-off, cross-process" else "trywait (not in the paper)" end) | " +
+    (["trywait", "handoff", "handoff_busy", "sysv_pingpong"][] as $op | select($l.ops[$op]) |
+      "| \({"trywait": "trywait (not in the paper)", "handoff": "hand-off, cross-process",
+            "handoff_busy": "hand-off, 4x CPUs busy", "sysv_pingpong": "SysV ping-pong, per hand-off"}[$op]) | " +
       ([$cols[] as $c | "\($l.ops[$op][$c].median_ns | us) / \($l.ops[$op][$c].p99_ns | us)"] | join(" | ")) + " | – | – |")
   ' "$j"
   echo

@@ -23,6 +23,8 @@
 #   --quick     shorter runs: stress-ng -t 5, pgbench -T 5, ab -n 5000
 #   --reps N    take each measured figure N times per side, glibc and esem
 #               alternated, and report the medians (default 1)
+#   --markdown FILE  also write the results (run record and table) to FILE
+#               in markdown (scripts/perf-docs.sh puts it in docs/REALAPPS.md)
 #   BUILD_DIR   the esem build tree (default: build, relative to the repo)
 #
 # Runs as root.  Installs stress-ng, postgresql-15, postgresql-client-15,
@@ -39,12 +41,14 @@ ARGS_SHOWN="$*"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 quick=0
 REPS=1
+MD_OUT=
 build_arg=
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --reps) REPS=${2:-}; shift ;;
     --reps=*) REPS=${1#--reps=} ;;
+    --markdown) MD_OUT=${2:-}; shift; [ -n "$MD_OUT" ] || usage ;;
     -h|--help) usage ;;
     -*) echo "realapps: unknown option $1" >&2; usage ;;
     *) [ -z "$build_arg" ] || usage; build_arg=$1 ;;
@@ -270,7 +274,7 @@ probe_end() { # probe_end WHAT
   awk -v w="$1" -v c0="$P_CPU0" -v c1="$cpu1" -v o0="${P_OPS0:-0}" -v o1="${ops1:-0}" -v t0="$P_T0" -v t1="$t1" 'BEGIN {
     dt = t1 - t0; if (dt <= 0) dt = 1
     printf "  esemd during %s: %d operations (%.0f/s), %.2f s of CPU in %.1f s (%.0f%% of one CPU)\n",
-      w, o1 - o0, (o1 - o0) / dt, c1 - c0, dt, 100 * (c1 - c0) / dt }'
+      w, o1 - o0, (o1 - o0) / dt, c1 - c0, dt, 100 * (c1 - c0) / dt }' | tee -a "$W/daemon-cpu"
 }
 
 wait_esemd() { # wait_esemd SOCKET [runner...]
@@ -888,6 +892,39 @@ if [ "$REPS" -gt 1 ]; then
   for k in sng sngcore sngsysv pgb ab absysv; do
     say "  $k: ${VALS[$k.glibc]:-} | ${VALS[$k.esem]:-}"
   done
+fi
+if [ -n "$MD_OUT" ]; then
+  DAEMON_CPU=$(sed 's/^ *esemd during /* during /' "$W/daemon-cpu" 2>/dev/null)
+  {
+    echo "* command: \`scripts/realapps.sh${ARGS_SHOWN:+ $ARGS_SHOWN}\`"
+    echo "* date: $(date -u '+%Y-%m-%d %H:%M UTC'); tree: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "* machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)"
+    echo "* esem tuning: esemd ${ESEMD_ARGS:-(defaults)}; clients ESEM_SPIN_US=${ESEM_SPIN_US:-(default)}"
+    echo "* load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    [ "$REPS" -gt 1 ] && echo "* each figure: the median of $REPS runs per side, glibc and esem alternated"
+    echo
+    echo "| program | metric | glibc | esem | esem/glibc |"
+    echo "|---|---|---:|---:|---:|"
+    for r in "${ROWS[@]}"; do
+      IFS='|' read -r a b c d e <<<"$r"
+      echo "| $a | $b | $c | $d | $e |"
+    done
+    if [ "$REPS" -gt 1 ]; then
+      echo
+      echo "Every run (glibc | esem):"
+      echo
+      for k in sng sngcore sngsysv pgb ab absysv; do
+        echo "* $k: ${VALS[$k.glibc]:-} | ${VALS[$k.esem]:-}"
+      done
+    fi
+    if [ -n "${DAEMON_CPU:-}" ]; then
+      echo
+      echo "esemd's CPU while the programs ran on esem:"
+      echo
+      printf '%s\n' "$DAEMON_CPU"
+    fi
+    [ ${#FAILS[@]} -gt 0 ] && { echo; echo "**${#FAILS[@]} problem(s)**:"; for f in "${FAILS[@]}"; do echo "* $f"; done; }
+  } >"$MD_OUT"
 fi
 if [ ${#FAILS[@]} -gt 0 ]; then
   say ""
