@@ -56,7 +56,9 @@ struct esem_hello_reply {
     uint64_t core_nonce;           /* key sessions: see core_auth.h */
     uint8_t proof[CORE_MAC_BYTES]; /* key sessions: core_auth_proof() */
     /* SCM_RIGHTS (client only): [0] channel memfd, [1] doorbell eventfd,
-     * [2] the daemon's life page (struct esem_life, map it read-only) */
+     * [2] the daemon's life page (struct esem_life) followed, from
+     * ESEM_WAKE_OFF, by the wake words (struct esem_wake): map the whole
+     * memfd (fstat) read-only; it is sealed against writes */
 };
 
 /*
@@ -74,6 +76,27 @@ struct esem_life {
     uint32_t pad_[15];
 };
 #define ESEM_LIFE_DEAD 0x40000000u /* FUTEX_OWNER_DIED */
+
+/*
+ * The wake words: in the same memfd as the life page, from ESEM_WAKE_OFF,
+ * one per index of the daemon's semaphore table (a POSIX semaphore's handle
+ * is gen << 32 | index + 1).  `sleepers` counts the waits queued on that
+ * semaphore and not yet woken (the daemon keeps it); a waiter sleeps on its
+ * reply word, the life word and `word` at once.  A poster that sees
+ * sleepers > 0 makes one FUTEX_WAKE on `word` right after sending its post,
+ * so a sleeper starts waking while the daemon's worker handles the post
+ * (glibc's poster wakes its waiter the same way): the waiter's own reply,
+ * written by the core, is what counts; the wake is a hint.  The page is
+ * read-only for clients: any of them can wake a semaphore's sleepers early
+ * (CPU only: they look at their replies and sleep again), none can grant,
+ * and each sees how many waits sleep on each semaphore index (not which
+ * semaphore that is, nor who waits).
+ */
+#define ESEM_WAKE_OFF 4096u
+struct esem_wake {
+    uint32_t word;     /* the futex word; its value never matters */
+    uint32_t sleepers; /* queued waits not woken yet */
+};
 
 /* ---- channel ---- */
 

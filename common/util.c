@@ -62,19 +62,23 @@ int esem_util_futex_wait(uint32_t *addr, uint32_t val, const struct timespec *re
     return r == 0 ? 0 : -errno;
 }
 
-int esem_util_futex_wait2(uint32_t *a, uint32_t av, uint32_t *b, uint32_t bv, clockid_t clock,
+int esem_util_futex_waitv(uint32_t *const *w, const uint32_t *v, unsigned n, clockid_t clock,
                           const struct timespec *abs)
 {
 #ifdef SYS_futex_waitv
-    /* Shared futexes: both words live in memory mapped by two processes.
-     * futex_waitv is restarted by the kernel after an SA_RESTART handler
-     * and fails with EINTR after any other, as POSIX asks of sem_wait. */
-    struct futex_waitv w[2] = {{.val = av, .uaddr = (uintptr_t)a, .flags = FUTEX_32},
-                               {.val = bv, .uaddr = (uintptr_t)b, .flags = FUTEX_32}};
-    long r = syscall(SYS_futex_waitv, w, 2, 0, abs, clock);
-    return r >= 0 ? 0 : -errno;
+    /* Shared futexes: the words live in memory mapped by several processes
+     * (some read-only, which a wait and a wake allow).  futex_waitv is
+     * restarted by the kernel after an SA_RESTART handler and fails with
+     * EINTR after any other, as POSIX asks of sem_wait. */
+    struct futex_waitv fw[4];
+    if (n == 0 || n > 4)
+        return -EINVAL;
+    for (unsigned i = 0; i < n; i++)
+        fw[i] = (struct futex_waitv){.val = v[i], .uaddr = (uintptr_t)w[i], .flags = FUTEX_32};
+    long r = syscall(SYS_futex_waitv, fw, n, 0, abs, clock);
+    return r >= 0 ? (int)r : -errno;
 #else
-    (void)a, (void)av, (void)b, (void)bv, (void)clock, (void)abs;
+    (void)w, (void)v, (void)n, (void)clock, (void)abs;
     return -ENOSYS;
 #endif
 }

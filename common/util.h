@@ -21,10 +21,11 @@ int esem_util_client_socket(char *buf, size_t len);
 
 /* Wrappers for calls glibc 2.36 has no function for. */
 int esem_util_futex_wait(uint32_t *addr, uint32_t val, const struct timespec *rel);
-/* Sleep while *a == av and *b == bv (futex_waitv, Linux >= 5.16), until
- * abs on clock (NULL: no deadline).  0 when woken or a word differed,
- * -EINTR, -ETIMEDOUT, or -ENOSYS where the kernel lacks futex_waitv. */
-int esem_util_futex_wait2(uint32_t *a, uint32_t av, uint32_t *b, uint32_t bv, clockid_t clock,
+/* Sleep while *w[i] == v[i] for each of the n (at most 4) words
+ * (futex_waitv, Linux >= 5.16), until abs on clock (NULL: no deadline).
+ * The index of the word whose wake (or change) ended the sleep, -EINTR,
+ * -ETIMEDOUT, or -ENOSYS where the kernel lacks futex_waitv. */
+int esem_util_futex_waitv(uint32_t *const *w, const uint32_t *v, unsigned n, clockid_t clock,
                           const struct timespec *abs);
 int esem_util_futex_wake(uint32_t *addr, int n);
 int esem_util_pidfd_open(pid_t pid);

@@ -108,6 +108,8 @@ struct daemon_state {
     uint64_t start_ns;
     int ncpu;                  /* CPUs we may run on (sched_getaffinity) */
     _Atomic uint32_t nqueued;  /* waits queued in the core (changed under core_mu) */
+    struct esem_wake *wake;    /* the wake words after the life page (proto.h) */
+    uint32_t nwake;
     _Atomic uint64_t served;   /* semaphore binding: requests served by any worker */
     _Atomic uint32_t nclients; /* live connections (esemctl stats) */
     _Atomic uint64_t reposted, consumed; /* grants of dead waiters (esemctl stats) */

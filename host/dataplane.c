@@ -57,11 +57,28 @@ static void wake_flush(struct wakeq *q)
     q->n = 0;
 }
 
-/* Waits queued in the core, for the worker's spin policy.  core_mu held. */
+/* The wake page's count of the waits that sleep on the POSIX semaphore
+ * ss's wait is queued on (queued, not woken): a poster that sees it
+ * non-zero wakes one of them itself (proto.h, struct esem_wake).  core_mu
+ * held. */
+static void sleepers_add(const struct slot_state *ss, uint32_t d)
+{
+    uint64_t idx = (ss->wait_handle & 0xffffffffu) - 1;
+    if (ss->sysv || !esemd.wake || idx >= esemd.nwake)
+        return;
+    atomic_fetch_add_explicit((_Atomic uint32_t *)&esemd.wake[idx].sleepers, d,
+                              memory_order_relaxed);
+}
+
+/* Waits queued in the core, for the worker's spin policy and the wake
+ * page.  Set woken, sysv and wait_handle first.  core_mu held. */
 static void set_queued(struct slot_state *ss, uint32_t v)
 {
-    if (ss->queued != v)
+    if (ss->queued != v) {
         atomic_fetch_add_explicit(&esemd.nqueued, v ? 1u : UINT32_MAX, memory_order_relaxed);
+        if (!ss->woken)
+            sleepers_add(ss, v ? 1u : UINT32_MAX);
+    }
     ss->queued = v;
 }
 
@@ -133,6 +150,7 @@ static void deliver(const struct core_wake *first, struct wakeq *q)
         }
         if (wk.status == CORE_RETRY) {
             st->woken = 1; /* still queued in the core, until it asks again */
+            sleepers_add(st, UINT32_MAX);
             reply(t, wk.slot, wk.seq, CORE_RETRY, 0, 0, wk.mac, q);
             return;
         }
@@ -522,16 +540,16 @@ static void serve_slot(struct client *c, uint32_t k, struct taken *t, struct wak
             ss->woken = 0;
         }
         if (st == CORE_QUEUED) {
-            set_queued(ss, 1);
             ss->woken = 0;
             ss->sysv = t->r.op == ESEM_OP_SEMOP;
             ss->queued_seq = t->seq64;
-            /* tell the client to stop spinning and sleep (a hint) */
-            atomic_store_explicit((_Atomic uint32_t *)&c->chan->slot[k].queued_seq,
-                                  (uint32_t)t->seq64, memory_order_release);
             /* read without the lock by slot_owner(), as a hint */
             atomic_store_explicit((_Atomic uint64_t *)&ss->wait_handle, t->r.handle,
                                   memory_order_relaxed);
+            set_queued(ss, 1);
+            /* tell the client to stop spinning and sleep (a hint) */
+            atomic_store_explicit((_Atomic uint32_t *)&c->chan->slot[k].queued_seq,
+                                  (uint32_t)t->seq64, memory_order_release);
             return;
         }
         if (is_refusal(st)) {

@@ -432,10 +432,12 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &ss, NULL); /* workers inherit the mask */
     sig_fd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
     ep_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (!esemd.by_session || sig_fd < 0 || ep_fd < 0 || life_start() < 0 || dp_start(nworkers) < 0) {
+    if (!esemd.by_session || sig_fd < 0 || ep_fd < 0 || life_start(cfg.max_sems) < 0 ||
+        dp_start(nworkers) < 0) {
         esemd_log("start-up failed: %s", strerror(errno));
         return 1;
     }
+    esemd.wake = life_wake(&esemd.nwake);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_LISTEN, 0, 0)};
     epoll_ctl(ep_fd, EPOLL_CTL_ADD, listen_fd, &ev);
     ev.data.u64 = EV(EV_SIGNAL, 0, 0);

@@ -3,7 +3,8 @@
  * and then to look (see struct esem_life in proto.h).
  *
  * One page of a memfd, mapped read-write here and read-only by every
- * client (sealed: F_SEAL_FUTURE_WRITE, so a client cannot map it writable).  Its word holds the main thread's id with FUTEX_WAITERS set and
+ * client (sealed: F_SEAL_FUTURE_WRITE, so a client cannot map it writable),
+ * followed by the wake words (struct esem_wake in proto.h).  Its word holds the main thread's id with FUTEX_WAITERS set and
  * sits on that thread's robust futex list, so at the daemon's death —
  * SIGKILL included — the kernel marks it FUTEX_OWNER_DIED and wakes one
  * sleeper, which wakes the rest.  The robust list head replaces the one
@@ -26,15 +27,21 @@
 
 static int life_memfd = -1;
 static struct esem_life *life;
+static size_t life_len;
+static uint32_t life_nwake;
 static struct robust_list entry;
 static struct robust_list_head head;
 
-int life_start(void)
+int life_start(uint32_t nwake)
 {
+    _Static_assert(sizeof(struct esem_life) <= ESEM_WAKE_OFF, "life page layout");
+    life_len = ESEM_WAKE_OFF + (size_t)nwake * sizeof(struct esem_wake);
+    life_nwake = nwake;
     life_memfd = memfd_create("esem-life", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (life_memfd < 0 || ftruncate(life_memfd, (off_t)sizeof *life) < 0)
+    if (life_memfd < 0 || ftruncate(life_memfd, (off_t)life_len) < 0)
         return -1;
-    life = mmap(NULL, sizeof *life, PROT_READ | PROT_WRITE, MAP_SHARED, life_memfd, 0);
+    /* pages are allocated as the words are first written */
+    life = mmap(NULL, life_len, PROT_READ | PROT_WRITE, MAP_SHARED, life_memfd, 0);
     if (life == MAP_FAILED)
         return -1;
     /* Every client gets this descriptor: from here on nobody can map the
@@ -50,6 +57,12 @@ int life_start(void)
     head.futex_offset = (long)((char *)&life->word - (char *)&entry);
     head.list_op_pending = NULL;
     return syscall(SYS_set_robust_list, &head, sizeof head) == 0 ? 0 : -1;
+}
+
+struct esem_wake *life_wake(uint32_t *n)
+{
+    *n = life_nwake;
+    return (struct esem_wake *)((char *)life + ESEM_WAKE_OFF);
 }
 
 int life_fd(void)

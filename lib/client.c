@@ -40,7 +40,10 @@ static struct {
     int sock, efd;
     struct esem_chan *chan;
     size_t chan_size;
-    struct esem_life *life; /* the daemon's life page, read-only */
+    struct esem_life *life; /* the daemon's life page, read-only ... */
+    size_t life_len;        /* ... and after it, in the same mapping, */
+    struct esem_wake *wake; /* the wake words, one per semaphore index */
+    uint32_t nwake;
     uint64_t session;
     uint64_t inherit_from; /* after fork: the parent's session */
     uint8_t fork_token[ESEM_TOKEN_BYTES]; /* registered with esemd before fork(); the
@@ -235,8 +238,13 @@ static int do_connect_once(void)
         cm->cmsg_len == CMSG_LEN(3 * sizeof(int)))
         memcpy(fds, CMSG_DATA(cm), sizeof fds);
     struct esem_life *life = MAP_FAILED;
+    size_t life_len = 0;
     if (fds[2] >= 0) {
-        life = mmap(NULL, sizeof *life, PROT_READ, MAP_SHARED, fds[2], 0);
+        struct stat st;
+        if (fstat(fds[2], &st) == 0 && st.st_size >= (off_t)sizeof *life) {
+            life_len = (size_t)st.st_size;
+            life = mmap(NULL, life_len, PROT_READ, MAP_SHARED, fds[2], 0);
+        }
         close(fds[2]);
     }
     if (n != (ssize_t)sizeof rep || rep.err || fds[0] < 0 || life == MAP_FAILED ||
@@ -250,7 +258,7 @@ static int do_connect_once(void)
         if (fds[1] >= 0)
             close(fds[1]);
         if (life != MAP_FAILED)
-            munmap(life, sizeof *life);
+            munmap(life, life_len);
         close(s);
         return -err;
     }
@@ -263,7 +271,7 @@ static int do_connect_once(void)
         if (!core_auth_equal(proof, rep.proof)) {
             close(fds[0]);
             close(fds[1]);
-            munmap(life, sizeof *life);
+            munmap(life, life_len);
             close(s);
             return -EBADMSG;
         }
@@ -272,15 +280,20 @@ static int do_connect_once(void)
     close(fds[0]);
     if (m == MAP_FAILED) {
         close(fds[1]);
-        munmap(life, sizeof *life);
+        munmap(life, life_len);
         close(s);
         return -EIO;
     }
     /* The child of a fork() must never see this process's channel. */
     madvise(m, rep.chan_size, MADV_DONTFORK);
     if (proc_conn.life)
-        munmap(proc_conn.life, sizeof *proc_conn.life); /* a fork child's copy of its parent's */
+        munmap(proc_conn.life, proc_conn.life_len); /* a fork child's copy of its parent's */
     proc_conn.life = life;
+    proc_conn.life_len = life_len;
+    proc_conn.nwake = life_len > ESEM_WAKE_OFF
+                          ? (uint32_t)((life_len - ESEM_WAKE_OFF) / sizeof(struct esem_wake))
+                          : 0;
+    proc_conn.wake = proc_conn.nwake ? (struct esem_wake *)((char *)life + ESEM_WAKE_OFF) : NULL;
     proc_conn.chan = m;
     proc_conn.chan_size = rep.chan_size;
     proc_conn.sock = s;
@@ -507,16 +520,17 @@ static void init_body(void)
 /* Call after publishing req_seq or cancel_seq (seq_cst).  Dekker pair with
  * the worker, which sets daemon_sleeping and then re-scans the slots: one
  * side always sees the other's store, so no request sleeps unnoticed. */
-static void ring(void)
+static int ring(void)
 {
     struct esem_chan *ch = proc_conn.chan;
-    if (atomic_load_explicit((_Atomic uint32_t *)&ch->hdr.daemon_sleeping, memory_order_seq_cst)) {
-        uint64_t one = 1;
-        /* raw system call: write() is a cancellation point, sem_post is not;
-         * EAGAIN means the counter is saturated and the worker wakes anyway */
-        long r = syscall(SYS_write, proc_conn.efd, &one, sizeof one);
-        (void)r;
-    }
+    if (!atomic_load_explicit((_Atomic uint32_t *)&ch->hdr.daemon_sleeping, memory_order_seq_cst))
+        return 0;
+    uint64_t one = 1;
+    /* raw system call: write() is a cancellation point, sem_post is not;
+     * EAGAIN means the counter is saturated and the worker wakes anyway */
+    long r = syscall(SYS_write, proc_conn.efd, &one, sizeof one);
+    (void)r;
+    return 1;
 }
 
 static int deadline_passed(clockid_t clock, const struct timespec *d)
@@ -622,6 +636,23 @@ static uint32_t reply_data(struct esem_slot *s, struct esemi_call *c)
     return len;
 }
 
+/* The wake words of the semaphore handle names (NULL: none). */
+static struct esem_wake *wake_of(uint64_t handle)
+{
+    uint64_t idx = (handle & 0xffffffffu) - 1;
+    return proc_conn.wake && idx < proc_conn.nwake ? &proc_conn.wake[idx] : NULL;
+}
+
+/* After sending a post: if waits sleep on the semaphore, wake one now, so
+ * that it wakes while the daemon handles the post (its answer, written by
+ * the core, is what counts; this is a hint, as glibc's poster's wake). */
+static void hint_wake(uint64_t handle)
+{
+    struct esem_wake *wk = wake_of(handle);
+    if (wk && atomic_load_explicit((_Atomic uint32_t *)&wk->sleepers, memory_order_relaxed))
+        esem_util_futex_wake(&wk->word, 1);
+}
+
 /* Did the daemon queue request seq (a hint: sleep now)? */
 static int queued(const struct esem_slot *s, uint32_t seq)
 {
@@ -637,12 +668,16 @@ static int queued(const struct esem_slot *s, uint32_t seq)
  * down to PURE_MIN_NS (1 us, a busy round trip), so that on a busy 2-vCPU
  * machine we hand the CPU over at once instead of burning it.  Yielding
  * stops after proc_conn.spin_ns (20 us) in all.  A blocking request the
- * core queued has no answer soon: the daemon says so (queued_seq) and the
- * spin ends.  A signal handler that runs during the spin (one round trip)
+ * core queued has no answer soon: the daemon says so (queued_seq) and, if
+ * at_queued, the spin ends.  Not for a woken waiter's retry that the core
+ * queued again (a barger took the permit): it keeps spinning, as the next
+ * post usually comes within the spin, and sleeping there instead cost 2-5x
+ * of the contended throughput (esem-bench --throughput --sems 1, N x 1 and
+ * 1 x M rows, 2 runs alternated).  A signal handler that runs during the spin (one round trip)
  * does not end a wait, as one that runs in glibc's sem_wait before its
  * futex sleep does not.  1: the reply is there (and, in a key session,
  * passed its MAC check); 0: sleep for it. */
-ESEM_NO_ASAN static int spin_for(struct esem_slot *s, uint32_t seq)
+ESEM_NO_ASAN static int spin_for(struct esem_slot *s, uint32_t seq, int at_queued)
 {
     enum { PURE_MIN_NS = 1000 };
     static _Thread_local uint32_t t_pure_ns = ESEM_PURE_SPIN_NS;
@@ -655,7 +690,7 @@ ESEM_NO_ASAN static int spin_for(struct esem_slot *s, uint32_t seq)
             ready = answered = 1;
             break;
         }
-        if (queued(s, seq)) {
+        if (at_queued && queued(s, seq)) {
             answered = 1;
             break;
         }
@@ -692,6 +727,10 @@ ESEM_NO_ASAN static int sleep_for(struct esem_slot *s, uint32_t seq, const struc
     const struct timespec *abs = may_abandon && c->deadline ? c->deadline : NULL;
     int interruptible = may_abandon && c->interruptible;
     uint32_t *lifew = (uint32_t *)&proc_conn.life->word;
+    /* A POSIX wait also sleeps on its semaphore's wake word, for a poster's
+     * hint (struct esem_wake in proto.h). */
+    struct esem_wake *wk = c->op == ESEM_OP_WAIT ? wake_of(c->handle) : NULL;
+    uint32_t *hint = wk ? &wk->word : NULL;
     while (!reply_ready(s, seq)) {
         if (abs && deadline_passed(c->clock, abs))
             return -ETIMEDOUT;
@@ -719,7 +758,9 @@ ESEM_NO_ASAN static int sleep_for(struct esem_slot *s, uint32_t seq, const struc
              * cleanup handler that dequeues us. */
             if (may_abandon && c->cancellable)
                 pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
-            r = esem_util_futex_wait2(&s->rep_seq, cur, lifew, life, c->clock, abs);
+            uint32_t *w[3] = {&s->rep_seq, lifew, hint};
+            uint32_t v[3] = {cur, life, hint ? *(volatile uint32_t *)hint : 0};
+            r = esem_util_futex_waitv(w, v, hint ? 3 : 2, c->clock, abs);
             if (r == -ENOSYS) /* Linux < 5.16: look at the daemon now and then */
                 r = esem_util_futex_wait(&s->rep_seq, cur, &(struct timespec){1, 0});
             if (may_abandon && c->cancellable)
@@ -727,6 +768,10 @@ ESEM_NO_ASAN static int sleep_for(struct esem_slot *s, uint32_t seq, const struc
         }
         atomic_store_explicit((_Atomic uint32_t *)&s->client_sleeping, 0, memory_order_relaxed);
         if (reply_ready(s, seq))
+            break;
+        /* A poster's wake (the hint word): the daemon is handling its post
+         * now, and our answer is likely a moment away. */
+        if (r == 2 && spin_for(s, seq, 0))
             break;
         if (r == -EINTR && interruptible)
             return -EINTR;
@@ -744,7 +789,7 @@ ESEM_NO_ASAN static int sleep_for(struct esem_slot *s, uint32_t seq, const struc
 ESEM_NO_ASAN static int await(struct esem_slot *s, uint32_t seq, const struct esemi_call *c,
                               int may_abandon)
 {
-    return spin_for(s, seq) ? 0 : sleep_for(s, seq, c, may_abandon);
+    return spin_for(s, seq, 1) ? 0 : sleep_for(s, seq, c, may_abandon);
 }
 
 /* The grant of a queued wait was taken: from here on the permit is ours,
@@ -761,8 +806,9 @@ struct inflight {
     uint64_t handle;
 };
 
-/* Publish request c in f's slot under the slot's next number. */
-static void send_req(struct inflight *f, const struct esemi_call *c)
+/* Publish request c in f's slot under the slot's next number.  1 if the
+ * worker was asleep (we rang its doorbell). */
+static int send_req(struct inflight *f, const struct esemi_call *c)
 {
     struct esem_slot *s = f->s;
     uint64_t seq = ++proc_conn.seq[f->k];
@@ -791,7 +837,7 @@ static void send_req(struct inflight *f, const struct esemi_call *c)
     atomic_store_explicit((_Atomic uint32_t *)&s->req_seq_hi, (uint32_t)(seq >> 32),
                           memory_order_relaxed);
     atomic_store_explicit((_Atomic uint32_t *)&s->req_seq, f->seq, memory_order_seq_cst);
-    ring();
+    return ring();
 }
 
 /* Abandon a queued wait: ask the core to dequeue us and wait for the final
@@ -863,11 +909,19 @@ static int rpc(struct esemi_call *c)
     f.handle = c->handle;
     struct esem_slot *s = f.s;
     c->rdata_len = 0;
-    send_req(&f, c);
+    /* The poster's wake, only when the worker was asleep: then the wake-up
+     * of the worker and that of a waiter run in parallel.  A spinning
+     * worker handles the post at once and wakes the waiter the core chose;
+     * a hint then only wakes some sleeper for nothing (the futex queue
+     * and the core's queue differ once a woken waiter lost to a barger):
+     * with hints on every post the contended throughput fell 5-50x. */
+    if (send_req(&f, c) && c->op == ESEM_OP_POST)
+        hint_wake(c->handle);
+    int again = 0; /* a woken waiter asking again */
     for (;;) {
         /* the cancellation handler only around the sleep: a reply that
          * comes during the spin needs none */
-        r = spin_for(s, f.seq)   ? 0
+        r = spin_for(s, f.seq, !again) ? 0
             : c->cancellable ? await_cancellable(&f, c)
                              : sleep_for(s, f.seq, c, blocking);
         int32_t st = 0;
@@ -901,6 +955,7 @@ static int rpc(struct esemi_call *c)
                 break;
             }
             send_req(&f, c);
+            again = 1;
             continue;
         }
         r = st == 0 ? 0 : st > 0 ? -st : -EIO;

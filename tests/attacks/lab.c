@@ -93,7 +93,7 @@ static const struct attack attacks[] = {
      1, 0, privfb_glibc, privfb_esem},
     {"life-page-forgery", "TM-host",
      "a client writes the daemon's life page (mapping, write, mprotect) to tell every other "
-     "client that esemd died",
+     "client that esemd died, and wakes every wake word after it",
      0, 0, life_glibc, life_esem},
     /* System V (issue #12) */
     {"sysv-accept-mutex", "TM-host",
