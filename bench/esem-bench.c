@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "esem.h"
+#include "launch.h"
 #include "sysv_pingpong.h"
 
 #define DEFAULT_ITERS 50000u
@@ -1195,62 +1196,33 @@ static void spawn_daemon(const char *path, int col)
         fprintf(stderr, "esem-bench: --spawn-daemon %s: %s\n", path, strerror(errno));
         exit(2);
     }
-    snprintf(run.tmpdir, sizeof run.tmpdir, "/tmp/esem-bench-XXXXXX");
-    if (!mkdtemp(run.tmpdir)) {
-        fprintf(stderr, "esem-bench: mkdtemp %s: %s\n", run.tmpdir, strerror(errno));
+    char bind[48], workers[32];
+    const char *extra[3] = {NULL, NULL, NULL};
+    int n = 0;
+    if (COLS[col].binding) {
+        snprintf(bind, sizeof bind, "--binding=%s", COLS[col].binding);
+        extra[n++] = bind;
+    }
+    if (run.workers) {
+        snprintf(workers, sizeof workers, "--workers=%u", run.workers);
+        extra[n++] = workers;
+    }
+    /* its own process group: a ^C at the terminal reaches only esem-bench,
+     * which then stops the daemon itself after cleaning up */
+    struct esem_launch how = {.esemd = path, .dir_prefix = "/tmp/esem-bench", .extra = extra,
+                              .own_group = 1};
+    struct esem_launched l;
+    int r = esem_launch(&how, &l);
+    if (r < 0) {
+        fprintf(stderr, "esem-bench: starting %s: %s\n", path, strerror(-r));
         exit(2);
     }
-    snprintf(run.sock, sizeof run.sock, "%s/esemd.sock", run.tmpdir);
-    snprintf(run.logpath, sizeof run.logpath, "%s/esemd.log", run.tmpdir);
+    snprintf(run.tmpdir, sizeof run.tmpdir, "%s", l.dir);
+    snprintf(run.sock, sizeof run.sock, "%s", l.sock);
+    snprintf(run.logpath, sizeof run.logpath, "%s", l.out); /* its stderr is its log */
     snprintf(run.lockpath, sizeof run.lockpath, "%s/esemd.sock.lock", run.tmpdir);
-    int logfd = open(run.logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (logfd < 0) {
-        fprintf(stderr, "esem-bench: %s: %s\n", run.logpath, strerror(errno));
-        rmdir(run.tmpdir);
-        exit(2);
-    }
     run.daemon_path = path;
-    pid_t parent = getpid();
-    fflush(stdout);
-    fflush(stderr);
-    pid_t p = fork();
-    if (p < 0) {
-        fprintf(stderr, "esem-bench: fork: %s\n", strerror(errno));
-        exit(2);
-    }
-    if (p == 0) {
-        /* Own process group: a ^C at the terminal reaches only esem-bench,
-         * which then stops the daemon itself after cleaning up. */
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(127);
-        int nul = open("/dev/null", O_RDONLY);
-        if (nul >= 0)
-            dup2(nul, 0);
-        dup2(logfd, 1);
-        dup2(logfd, 2);
-        char bind[48], workers[32];
-        const char *argv[8];
-        int n = 0;
-        argv[n++] = path;
-        argv[n++] = "-f";
-        argv[n++] = "-s";
-        argv[n++] = run.sock;
-        if (COLS[col].binding) {
-            snprintf(bind, sizeof bind, "--binding=%s", COLS[col].binding);
-            argv[n++] = bind;
-        }
-        if (run.workers) {
-            snprintf(workers, sizeof workers, "--workers=%u", run.workers);
-            argv[n++] = workers;
-        }
-        argv[n] = NULL;
-        execv(path, (char *const *)argv);
-        dprintf(2, "esem-bench: exec %s: %s\n", path, strerror(errno));
-        _exit(127);
-    }
-    close(logfd);
+    pid_t p = l.pid;
     run.daemon_pid = p;
     if (setenv("ESEM_SOCKET", run.sock, 1) < 0)
         die("setenv: %s", strerror(errno));

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 
 #include "esem.h"
+#include "launch.h"
 
 extern char **environ;
 
@@ -702,76 +703,61 @@ int daemon_start(struct daemon *d, int as_lab)
     return daemon_start_args(d, as_lab, NULL);
 }
 
+/* In the daemon's child, as root: the directory goes to the lab user (when
+ * dropping), 0711 (other uids reach the socket by its full path and list
+ * nothing), then the drop itself. */
+static int daemon_child(const struct esem_launched *l, void *arg)
+{
+    int drop = *(const int *)arg;
+    if (drop && chown(l->dir, lab.lab_uid, lab.lab_gid) < 0)
+        return -1;
+    if (chmod(l->dir, 0711) < 0)
+        return -1;
+    return drop && become(WHO_LAB) < 0 ? -1 : 0;
+}
+
+/* Serving: a process of the daemon's uid gets an admin answer (a root
+ * orchestrator cannot ask a daemon of another uid: see docs/ATTACKS.md,
+ * esemd refuses it; then its start line in the log). */
+static int daemon_serving(const struct esem_launched *l, void *arg)
+{
+    int drop = *(const int *)arg;
+    return drop ? file_has(l->log, "start: socket") : admin_ping(l->sock) == 0;
+}
+
 int daemon_start_args(struct daemon *d, int as_lab, const char *const *extra)
 {
     memset(d, 0, sizeof *d);
-    char tmpl[] = "/tmp/esemlab-XXXXXX";
-    if (!mkdtemp(tmpl)) {
-        perror("attacklab: mkdtemp");
-        return -1;
-    }
-    snprintf(d->dir, sizeof d->dir, "%s", tmpl);
-    snprintf(d->sock, sizeof d->sock, "%s/esemd.sock", d->dir);
-    snprintf(d->log, sizeof d->log, "%s/esemd.log", d->dir);
     int drop = as_lab && lab.root;
-    /* 0711: other uids reach the socket by its full path, list nothing */
-    if ((drop && chown(d->dir, lab.lab_uid, lab.lab_gid) < 0) || chmod(d->dir, 0711) < 0) {
-        perror("attacklab: chown/chmod of the daemon directory");
+    struct esem_launch how = {.esemd = lab.esemd, .dir_prefix = "/tmp/esemlab", .extra = extra,
+                              .with_log = 1, .in_child = daemon_child, .arg = &drop};
+    struct esem_launched l;
+    int r = esem_launch(&how, &l);
+    if (r < 0) {
+        fprintf(stderr, "attacklab: starting esemd: %s\n", strerror(-r));
         return -1;
     }
-    char errp[400];
-    snprintf(errp, sizeof errp, "%s/esemd.stderr", d->dir);
-    pid_t parent = getpid();
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
+    d->pid = l.pid;
+    snprintf(d->dir, sizeof d->dir, "%s", l.dir);
+    snprintf(d->sock, sizeof d->sock, "%s", l.sock);
+    snprintf(d->log, sizeof d->log, "%s", l.log);
+    r = esem_launch_wait(&l, daemon_serving, &drop, 20000, &d->status);
+    if (r == -ECHILD) {
+        d->exited = 1;
+        fprintf(stderr, "attacklab: esemd (%s) exited at start-up (status %#x)\n", lab.esemd,
+                d->status);
         return -1;
-    if (pid == 0) {
-        int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (fd < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-            _exit(127);
-        if (drop && become(WHO_LAB) < 0)
-            _exit(126);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(126);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        const char *av[32] = {"esemd", "-f", "-s", d->sock, "--log", d->log};
-        int na = 6;
-        for (int i = 0; extra && extra[i] && na < 31; i++)
-            av[na++] = extra[i];
-        av[na] = NULL;
-        execv(lab.esemd, (char *const *)av);
-        _exit(127);
     }
-    d->pid = pid;
-    long t0 = now_ms();
-    while (now_ms() - t0 < 20000) {
-        if (!daemon_alive(d)) {
-            fprintf(stderr, "attacklab: esemd (%s) exited at start-up (status %#x)\n", lab.esemd,
-                    d->status);
-            return -1;
-        }
-        /* serving: the socket exists and a process of the daemon's uid
-         * gets an admin answer (a root orchestrator cannot ask a daemon of
-         * another uid: see docs/ATTACKS.md, esemd refuses it) */
-        if (access(d->sock, F_OK) == 0 &&
-            (drop ? file_has(d->log, "start: socket") : admin_ping(d->sock) == 0)) {
-            /* A daemon shared by several uids (the other-uid attacks need
-             * one): the socket is open to all, as in the integration tests;
-             * the core's own checks are what is under test. */
-            if (lab.root && !drop)
-                chmod(d->sock, 0666);
-            return 0;
-        }
-        sleep_ms(5);
+    if (r < 0) {
+        fprintf(stderr, "attacklab: esemd did not serve %s within 20 s\n", d->sock);
+        return -1;
     }
-    fprintf(stderr, "attacklab: esemd did not serve %s within 20 s\n", d->sock);
-    return -1;
+    /* A daemon shared by several uids (the other-uid attacks need one): the
+     * socket is open to all, as in the integration tests; the core's own
+     * checks are what is under test. */
+    if (lab.root && !drop)
+        chmod(d->sock, 0666);
+    return 0;
 }
 
 static char *slurp(const char *path, size_t from)

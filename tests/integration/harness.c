@@ -1,4 +1,5 @@
 #include "harness.h"
+#include "launch.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -270,6 +271,17 @@ int hx_daemon_start(struct hx_daemon *d)
     return hx_daemon_start_args(d, NULL);
 }
 
+/* Serving means: an admin hello is answered (esemctl stats). */
+static int serving(const struct esem_launched *l, void *arg)
+{
+    (void)arg;
+    int st;
+    char *out = ctl_at(l->sock, &st, "stats", (char *)NULL);
+    int up = out && st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    free(out);
+    return up;
+}
+
 int hx_daemon_start_args(struct hx_daemon *d, const char *const *extra)
 {
     memset(d, 0, sizeof *d);
@@ -278,67 +290,33 @@ int hx_daemon_start_args(struct hx_daemon *d, const char *const *extra)
         fprintf(stderr, "harness: $ESEMD (path to esemd) is not set\n");
         return -1;
     }
-    char tmpl[] = "/tmp/esem-itest-XXXXXX";
-    if (!mkdtemp(tmpl)) {
-        perror("harness: mkdtemp");
+    struct esem_launch how = {.esemd = bin, .dir_prefix = "/tmp/esem-itest", .extra = extra,
+                              .with_log = 1};
+    struct esem_launched l;
+    int r = esem_launch(&how, &l);
+    if (r < 0) {
+        fprintf(stderr, "harness: starting esemd (%s): %s\n", bin, strerror(-r));
         return -1;
     }
-    snprintf(d->dir, sizeof d->dir, "%s", tmpl);
-    snprintf(d->sock, sizeof d->sock, "%s/esemd.sock", tmpl);
-    snprintf(d->log, sizeof d->log, "%s/esemd.log", tmpl);
-    snprintf(d->err, sizeof d->err, "%s/esemd.stderr", tmpl);
-    pid_t parent = getpid();
-    fflush(stdout);
-    fflush(stderr);
-    pid_t p = fork();
-    if (p < 0) {
-        perror("harness: fork");
+    d->pid = l.pid;
+    snprintf(d->dir, sizeof d->dir, "%s", l.dir);
+    snprintf(d->sock, sizeof d->sock, "%s", l.sock);
+    snprintf(d->log, sizeof d->log, "%s", l.log);
+    snprintf(d->err, sizeof d->err, "%s", l.out);
+    r = esem_launch_wait(&l, serving, NULL, 20000, &d->status);
+    if (r == 0)
+        return 0;
+    if (r == -ECHILD) {
+        d->exited = 1;
+        fprintf(stderr, "harness: esemd (%s) exited at start-up: %s\n", bin,
+                hx_status_str(d->status));
+        dump_file("esemd stderr", d->err);
+        dump_file("esemd log", d->log);
         return -1;
-    }
-    if (p == 0) {
-        /* Never outlive the test: a test killed by its alarm takes its
-         * daemon along. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(127);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int fd = open(d->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (fd < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-            _exit(127);
-        const char *argv[32] = {"esemd", "-f", "-s", d->sock, "--log", d->log};
-        int argc = 6;
-        for (int i = 0; extra && extra[i] && argc < 31; i++)
-            argv[argc++] = extra[i];
-        argv[argc] = NULL;
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    d->pid = p;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (elapsed_ms(&t0) < 20000) {
-        if (!hx_daemon_alive(d)) {
-            fprintf(stderr, "harness: esemd (%s) exited at start-up: %s\n", bin,
-                    hx_status_str(d->status));
-            dump_file("esemd stderr", d->err);
-            dump_file("esemd log", d->log);
-            return -1;
-        }
-        /* Serving means: an admin hello is answered (esemctl stats). */
-        int st;
-        char *out = access(d->sock, F_OK) == 0 ? ctl_at(d->sock, &st, "stats", (char *)NULL) : NULL;
-        int up = out && st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        free(out);
-        if (up)
-            return 0;
-        hx_sleep_ms(5);
     }
     fprintf(stderr, "harness: esemd did not start serving %s in time\n", d->sock);
-    kill(p, SIGKILL);
-    hx_reap(p, 5000);
+    kill(d->pid, SIGKILL);
+    hx_reap(d->pid, 5000);
     d->exited = 1;
     return -1;
 }
