@@ -9,6 +9,9 @@
 #                                stress-ng, PostgreSQL, Apache (needs root)
 #   3. scripts/vault-bench.sh --reps 3 --seconds 5 -> docs/perf/vault.txt
 #
+# `scripts/perf-docs.sh bench realapps vault` names the parts to run (default:
+# all three); the others keep what they have.
+#
 # Each result replaces the part of its document between the markers
 #   <!-- BEGIN perf-docs: NAME -->  and  <!-- END perf-docs: NAME -->
 # (NAME: bench in PERFORMANCE.md; realapps and vault in REALAPPS.md); the
@@ -39,17 +42,28 @@ splice() {
   mv "$doc.new" "$doc"
 }
 
+parts=" ${*:-bench realapps vault} "
+for p in $parts; do
+  case $p in bench|realapps|vault) ;; *) echo "perf-docs: unknown part $p (bench, realapps, vault)" >&2; exit 2 ;; esac
+done
+want() { case $parts in *" $1 "*) return 0 ;; esac; return 1; }
+
 mkdir -p docs/perf
-scripts/bench-report.sh >/dev/null
-# the report's own heading level is one below the document's section
-sed 's/^## /### /; s/^### \(The\|Throughput\|Scale\|Curves\)/#### \1/' docs/perf/report.md >docs/perf/report.section.md
-splice docs/PERFORMANCE.md bench docs/perf/report.section.md
-rm -f docs/perf/report.section.md
-
 rc=0
-scripts/realapps.sh --quick --reps 3 --markdown docs/perf/realapps.md build | tee docs/perf/realapps.txt || rc=$?
-splice docs/REALAPPS.md realapps docs/perf/realapps.md
+if want bench; then
+  scripts/bench-report.sh >/dev/null
+  # the report's own heading level is one below the document's section
+  sed 's/^## /### /; s/^### \(The\|Throughput\|Scale\|Curves\)/#### \1/' docs/perf/report.md >docs/perf/report.section.md
+  splice docs/PERFORMANCE.md bench docs/perf/report.section.md
+  rm -f docs/perf/report.section.md
+fi
 
+if want realapps; then
+  scripts/realapps.sh --quick --reps 3 --markdown docs/perf/realapps.md build | tee docs/perf/realapps.txt || rc=$?
+  splice docs/REALAPPS.md realapps docs/perf/realapps.md
+fi
+
+want vault || { echo "perf-docs: done (exit $rc)" >&2; exit $rc; }
 scripts/vault-bench.sh --reps 3 --seconds 5 build | tee docs/perf/vault.txt || rc=$?
 {
   echo "* command: \`scripts/vault-bench.sh --reps 3 --seconds 5\`; date: $(date -u '+%Y-%m-%d %H:%M UTC'); tree: $(git rev-parse --short HEAD)"

@@ -648,6 +648,18 @@ ab_check() { # ab_check FILE N WHAT: complete, no failed request, no non-2xx
   grep -E '^(Complete requests|Failed requests|Non-2xx|Requests per second)' "$1" | sed 's/^/    /'
 }
 
+# ab_check_kill FILE N WHAT: a run in which one child was killed: at most
+# the one connection it was serving fails (a lost accept mutex would stop
+# the server: ab would time out or fail many), no non-2xx
+ab_check_kill() {
+  local ndone failed
+  ndone=$(ab_field "$1" 'Complete requests'); failed=$(ab_field "$1" 'Failed requests')
+  [ -n "$ndone" ] && [ "$ndone" -ge $(($2 - 1)) ] || fail "$3: $ndone of $2 requests completed (see $1)"
+  [ -n "$failed" ] && [ "$failed" -le 1 ] || fail "$3: $failed failed requests, at most 1 allowed (see $1)"
+  grep -q '^Non-2xx' "$1" && fail "$3: non-2xx responses (see $1)"
+  grep -E '^(Complete requests|Failed requests|Non-2xx|Requests per second)' "$1" | sed 's/^/    /'
+}
+
 ap_start() { # ap_start glibc|esem
   local side=$1 rc
   if [ "$side" = glibc ]; then
@@ -801,7 +813,11 @@ ap_sysv() { # ap_sysv glibc|esem REP: ab -n AB_N -c 8; on the first run, the kil
   [ "$side" = esem ] && { l0=$(log_lines "$ROOT_LOG"); sysv_mark; }
   ap_start "$side" || { stop_apache; AP_CONF=$conf_saved; return; }
   out=$W/ab-sysv.$side.$rep.out
-  timeout 600 ab -n "$AB_N" -c 8 "$URL" >"$out" 2>&1 &
+  # the kill run: ab -r goes on after a receive error (the connection the
+  # killed child had accepted may be reset, on either side)
+  local abr=()
+  first "$rep" && abr=(-r)
+  timeout 600 ab "${abr[@]}" -n "$AB_N" -c 8 "$URL" >"$out" 2>&1 &
   pid=$!
   BG_PIDS+=("$pid")
   if first "$rep"; then
@@ -820,7 +836,11 @@ ap_sysv() { # ap_sysv glibc|esem REP: ab -n AB_N -c 8; on the first run, the kil
     fi
   fi
   wait "$pid" || fail "ab -n $AB_N (sysvsem) on $side: exit $? (see $out)"
-  ab_check "$out" "$AB_N" "ab (sysvsem) on $side"
+  if first "$rep"; then
+    ab_check_kill "$out" "$AB_N" "ab (sysvsem) on $side, holder killed"
+  else
+    ab_check "$out" "$AB_N" "ab (sysvsem) on $side"
+  fi
   ab_ok || fail "apache (sysvsem) on $side does not answer after the kill -9"
   record absysv "$side" "$(ab_field "$out" 'Requests per second')"
   record absysvf "$side" "$(ab_field "$out" 'Failed requests')"
@@ -870,7 +890,7 @@ row_of "apache2 prefork" "failed requests" abf none
 row_of "apache2 graceful restart" "requests/s (ab -n $AB_GRACE_N -c 8)" abg
 row_of "apache2 graceful restart" "failed requests" abgf none
 row_of "apache2 Mutex sysvsem" "requests/s (ab -n $AB_N -c 8)" absysv
-row_of "apache2 Mutex sysvsem" "failed requests, holder killed" absysvf none
+row_of "apache2 Mutex sysvsem" "failed requests (run 1: holder killed)" absysvf none
 
 step "results"
 say "command: $0${ARGS_SHOWN:+ $ARGS_SHOWN}"
