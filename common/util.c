@@ -20,21 +20,15 @@ int esem_util_default_socket(char *buf, size_t len)
         n = snprintf(buf, len, "%s/esem/esemd.sock", xdg);
     else
         n = snprintf(buf, len, "/tmp/esem-%u/esemd.sock", (unsigned)getuid());
-    if (n < 0 || (size_t)n >= len) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    return 0;
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 int esem_util_client_socket(char *buf, size_t len)
 {
     const char *env = secure_getenv("ESEM_SOCKET");
     if (env && env[0]) {
-        if (strlen(env) >= len) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
+        if (strlen(env) >= len)
+            return -ENAMETOOLONG;
         strcpy(buf, env);
         return 0;
     }
@@ -43,10 +37,8 @@ int esem_util_client_socket(char *buf, size_t len)
      * program would then hold different semaphores of the same name). */
     const char *sys = secure_getenv("ESEM_SYSTEM");
     if (sys && strcmp(sys, "1") == 0) {
-        if (sizeof ESEM_SYSTEM_SOCKET > len) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
+        if (sizeof ESEM_SYSTEM_SOCKET > len)
+            return -ENAMETOOLONG;
         strcpy(buf, ESEM_SYSTEM_SOCKET);
         return 0;
     }
@@ -91,7 +83,8 @@ int esem_util_futex_wake(uint32_t *addr, int n)
 
 int esem_util_pidfd_open(pid_t pid)
 {
-    return (int)syscall(SYS_pidfd_open, pid, 0);
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : fd;
 }
 
 int esem_util_pidfd_alive(int pidfd)
@@ -139,16 +132,17 @@ int esem_util_proc_stat(pid_t pid, uint64_t *start_time, pid_t *ppid)
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
+        return -errno;
     ssize_t n = read(fd, buf, sizeof buf - 1);
+    int e = n < 0 ? errno : EIO;
     close(fd);
     if (n <= 0)
-        return -1;
+        return -e;
     buf[n] = 0;
     /* comm may hold spaces and parentheses: parse from the last ')'. */
     char *p = strrchr(buf, ')');
     if (!p)
-        return -1;
+        return -EINVAL;
     p += 2; /* field 3 (state) */
     unsigned long long v = 0;
     for (int field = 3; field <= 22 && *p; field++) {
@@ -160,7 +154,7 @@ int esem_util_proc_stat(pid_t pid, uint64_t *start_time, pid_t *ppid)
             break;
         p = strchr(p, ' ');
         if (!p)
-            return -1;
+            return -EINVAL;
         p++;
     }
     if (start_time)

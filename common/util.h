@@ -1,4 +1,8 @@
-/* Small helpers shared by the untrusted programs (not the core). */
+/* Small helpers shared by the untrusted programs (not the core).
+ *
+ * Convention: a function returns 0 (or what it makes: a descriptor, a
+ * count, an index) on success and -errno on failure, and leaves errno
+ * alone; the predicate esem_util_pidfd_alive returns 1 or 0. */
 #ifndef ESEM_UTIL_H
 #define ESEM_UTIL_H
 
@@ -15,20 +19,24 @@
  * /tmp/esem-$UID/esemd.sock.  For clients: $ESEM_SOCKET if set and not
  * empty, else ESEM_SYSTEM_SOCKET if $ESEM_SYSTEM is "1", else the default;
  * no fallback from one daemon to another (see esem(3)).
- * Returns 0, or -1 with errno = ENAMETOOLONG. */
+ * 0, or -ENAMETOOLONG. */
 int esem_util_default_socket(char *buf, size_t len);
 int esem_util_client_socket(char *buf, size_t len);
 
 /* Wrappers for calls glibc 2.36 has no function for. */
-int esem_util_futex_wait(uint32_t *addr, uint32_t val, const struct timespec *rel);
 /* Sleep while *w[i] == v[i] for each of the n (at most 4) words
  * (futex_waitv, Linux >= 5.16), until abs on clock (NULL: no deadline).
  * The index of the word whose wake (or change) ended the sleep, -EINTR,
  * -ETIMEDOUT, or -ENOSYS where the kernel lacks futex_waitv. */
 int esem_util_futex_waitv(uint32_t *const *w, const uint32_t *v, unsigned n, clockid_t clock,
                           const struct timespec *abs);
+/* 0 when woken (or *addr != val), -EINTR, -ETIMEDOUT, -EAGAIN... */
+int esem_util_futex_wait(uint32_t *addr, uint32_t val, const struct timespec *rel);
+/* The number of threads woken, or -errno. */
 int esem_util_futex_wake(uint32_t *addr, int n);
+/* A pidfd (close-on-exec is the kernel's default for pidfds), or -errno. */
 int esem_util_pidfd_open(pid_t pid);
+/* 1 while the process has not exited, else 0 (no permission needed). */
 int esem_util_pidfd_alive(int pidfd);
 
 /* The process's fs uid/gid through PIDFD_GET_INFO (Linux >= 6.13): no /proc
@@ -36,7 +44,8 @@ int esem_util_pidfd_alive(int pidfd);
 int esem_util_pidfd_fscreds(int pidfd, uint32_t *fsuid, uint32_t *fsgid);
 unsigned long esem_util_pidfd_get_info_cmd(void);
 
-/* From /proc/PID/stat: start time (clock ticks since boot) and ppid. */
+/* From /proc/PID/stat: start time (clock ticks since boot) and ppid
+ * (either may be NULL).  0 or -errno. */
 int esem_util_proc_stat(pid_t pid, uint64_t *start_time, pid_t *ppid);
 
 /* How long either side spins without yielding the CPU while it waits for

@@ -770,8 +770,9 @@ static int principal_ok(const struct core_principal *p)
     }
 }
 
-/* Grant (revoke == 0) or revoke rights for a principal; owner only. */
-static int32_t do_sem_grant(struct core *c, struct core_sem_grant_args *a, int revoke)
+/* Grant (revoke == 0) or revoke rights for a principal; owner only.  Called
+ * through do_sem_grant and do_sem_revoke. */
+static int32_t sem_grant_or_revoke(struct core *c, struct core_sem_grant_args *a, int revoke)
 {
     struct core_sem_grant_args in;
     copy(&in, a, sizeof in);
@@ -827,6 +828,16 @@ static int32_t do_sem_grant(struct core *c, struct core_sem_grant_args *a, int r
     }
     a->notes = c->nnotes;
     return CORE_OK;
+}
+
+static int32_t do_sem_grant(struct core *c, struct core_sem_grant_args *a)
+{
+    return sem_grant_or_revoke(c, a, 0);
+}
+
+static int32_t do_sem_revoke(struct core *c, struct core_sem_grant_args *a)
+{
+    return sem_grant_or_revoke(c, a, 1);
 }
 
 /* Cursor = 1 + index of the next entry; 0 = start. */
@@ -995,7 +1006,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
     case CORE_ECALL_SEM_REVOKE: {
         struct core_sem_grant_args o = {.session = session, .handle = q->handle,
                                         .who = q->who, .rights = q->flags};
-        r = do_sem_grant(c, &o, q->call == CORE_ECALL_SEM_REVOKE);
+        r = q->call == CORE_ECALL_SEM_REVOKE ? do_sem_revoke(c, &o) : do_sem_grant(c, &o);
         a->notes = o.notes;
         break;
     }
@@ -1055,8 +1066,9 @@ static int32_t do_sem_info(struct core *c, struct core_sem_info_args *a)
     return CORE_OK;
 }
 
-/* Cursor = 1 + index of the next record to report; 0 = start of the list. */
-static int32_t do_sem_members(struct core *c, struct core_sem_member_args *a, int waiters)
+/* Cursor = 1 + index of the next record to report; 0 = start of the list.
+ * Called through do_sem_holders and do_sem_waiters. */
+static int32_t sem_members(struct core *c, struct core_sem_member_args *a, int waiters)
 {
     uint32_t si;
     core_id_t h = a->handle;
@@ -1100,6 +1112,16 @@ static int32_t do_sem_members(struct core *c, struct core_sem_member_args *a, in
     }
     a->found = 1;
     return CORE_OK;
+}
+
+static int32_t do_sem_holders(struct core *c, struct core_sem_member_args *a)
+{
+    return sem_members(c, a, 0);
+}
+
+static int32_t do_sem_waiters(struct core *c, struct core_sem_member_args *a)
+{
+    return sem_members(c, a, 1);
 }
 
 static int32_t do_session_info(struct core *c, struct core_session_info_args *a)
@@ -1262,15 +1284,15 @@ static int32_t dispatch(struct core *c, uint32_t call, void *args)
     case CORE_ECALL_SEM_CANCEL: return do_sem_cancel(c, args);
     case CORE_ECALL_SEM_GETVALUE: return do_sem_getvalue(c, args);
     case CORE_ECALL_SEM_INFO: return do_sem_info(c, args);
-    case CORE_ECALL_SEM_HOLDERS: return do_sem_members(c, args, 0);
-    case CORE_ECALL_SEM_WAITERS: return do_sem_members(c, args, 1);
+    case CORE_ECALL_SEM_HOLDERS: return do_sem_holders(c, args);
+    case CORE_ECALL_SEM_WAITERS: return do_sem_waiters(c, args);
     case CORE_ECALL_STATS: return do_stats(c, args);
     case CORE_ECALL_SESSION_INFO: return do_session_info(c, args);
     case CORE_ECALL_SESSION_SETCRED: return do_session_setcred(c, args);
     case CORE_ECALL_KEY_ADD: return do_key_add(c, args);
     case CORE_ECALL_REQUEST: return do_request(c, args);
-    case CORE_ECALL_SEM_GRANT: return do_sem_grant(c, args, 0);
-    case CORE_ECALL_SEM_REVOKE: return do_sem_grant(c, args, 1);
+    case CORE_ECALL_SEM_GRANT: return do_sem_grant(c, args);
+    case CORE_ECALL_SEM_REVOKE: return do_sem_revoke(c, args);
     case CORE_ECALL_SEM_ACL: return do_sem_acl(c, args);
     case CORE_ECALL_NOTES: return do_notes(c, args);
     case CORE_ECALL_KEY_REMOVE: return do_key_remove(c, args);

@@ -350,13 +350,13 @@ int main(int argc, char **argv)
         /* System-wide, root opens nothing for writing on the daemon's
          * behalf: the log is opened as the daemon user (a link planted in
          * its directory leads nowhere it could not write anyway). */
-        if (sys_on && sys_as_user(&sysc, 1, sysc.gid) < 0) {
+        if (sys_on && sys_become_user(&sysc, sysc.gid) < 0) {
             fprintf(stderr, "esemd: cannot switch to %s: %s\n", sysc.user, strerror(errno));
             return 1;
         }
         FILE *logf = fopen(logpath, "ae");
         int err = errno;
-        if (sys_on && sys_as_user(&sysc, 0, 0) < 0)
+        if (sys_on && sys_become_root() < 0)
             return 1;
         if (!logf) {
             fprintf(stderr, "esemd: cannot open log %s: %s%s\n", logpath, strerror(err),
@@ -400,13 +400,13 @@ int main(int argc, char **argv)
         sys_memlock(asz);
         /* Lock file and socket are made by the daemon user (the socket in
          * the --group if any), in its directory. */
-        if (sys_as_user(&sysc, 1, sysc.sock_gid) < 0) {
+        if (sys_become_user(&sysc, sysc.sock_gid) < 0) {
             esemd_log("cannot switch to %s: %s", sysc.user, strerror(errno));
             return 1;
         }
     }
     listen_fd = activated >= 0 ? activated : listen_open(sock_path, sys_on, sysc.group_only);
-    if (sys_on && sys_as_user(&sysc, 0, 0) < 0) {
+    if (sys_on && sys_become_root() < 0) {
         esemd_log("cannot switch back to root: %s", strerror(errno));
         return 1;
     }

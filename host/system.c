@@ -150,17 +150,19 @@ int sys_runtime_dir(const char *dir, const struct sys_conf *sc)
     return 0;
 }
 
-/* Switch the effective ids (fs ids follow) to the daemon user and `gid`, or
- * back to root; the saved set-user-ID stays 0 until sys_drop(). */
-int sys_as_user(const struct sys_conf *sc, int on, gid_t gid)
+/* Switch the effective ids (fs ids follow) to the daemon user and `gid`;
+ * the saved set-user-ID stays 0 until sys_drop().  0 or -1. */
+int sys_become_user(const struct sys_conf *sc, gid_t gid)
 {
-    if (on) {
-        if (setresgid((gid_t)-1, gid, (gid_t)-1) < 0 || setresuid((uid_t)-1, sc->uid, (uid_t)-1) < 0)
-            return -1;
-    } else if (setresuid((uid_t)-1, 0, (uid_t)-1) < 0 || setresgid((gid_t)-1, 0, (gid_t)-1) < 0) {
-        return -1;
-    }
-    return 0;
+    return setresgid((gid_t)-1, gid, (gid_t)-1) < 0 || setresuid((uid_t)-1, sc->uid, (uid_t)-1) < 0
+               ? -1
+               : 0;
+}
+
+/* Back to root (effective ids).  0 or -1. */
+int sys_become_root(void)
+{
+    return setresuid((uid_t)-1, 0, (uid_t)-1) < 0 || setresgid((gid_t)-1, 0, (gid_t)-1) < 0 ? -1 : 0;
 }
 
 /* The core arena was locked while root (CAP_IPC_LOCK ignores the limit)
@@ -214,7 +216,7 @@ static int caps_none(void)
  * capability (the bounding set emptied too), no_new_privs. */
 int sys_drop(const struct sys_conf *sc)
 {
-    if (sys_as_user(sc, 0, 0) < 0) { /* from a known state: all root */
+    if (sys_become_root() < 0) { /* from a known state: all root */
         esemd_log("privilege drop: cannot return to root first: %s", strerror(errno));
         return -1;
     }
@@ -273,11 +275,13 @@ int sys_probe_peers(void)
     if (pfd < 0) {
         esemd_log("cannot open a pidfd for pid 1 as uid %u: %s; clients of other users would be "
                   "refused",
-                  (unsigned)geteuid(), strerror(errno));
+                  (unsigned)geteuid(), strerror(-pfd));
         return -1;
     }
-    if (esem_util_proc_stat(1, &st, &pp) < 0 || proc_creds_read(NULL, 1, &pc) < 0) {
-        int e = errno;
+    int e = -esem_util_proc_stat(1, &st, &pp);
+    if (e == 0 && proc_creds_read(NULL, 1, &pc) < 0)
+        e = errno;
+    if (e) {
         close(pfd);
         esemd_log("cannot read /proc/1/stat and /proc/1/status as uid %u: %s (is /proc mounted "
                   "with hidepid=?); clients of other users would be refused",

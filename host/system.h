@@ -16,7 +16,8 @@ struct sys_conf {
 /* Root check and name look-ups; messages on stderr.  0, or an exit status. */
 int sys_resolve(const char *user, const char *group, struct sys_conf *sc);
 int sys_runtime_dir(const char *dir, const struct sys_conf *sc);
-int sys_as_user(const struct sys_conf *sc, int on, gid_t gid);
+int sys_become_user(const struct sys_conf *sc, gid_t gid);
+int sys_become_root(void);
 void sys_memlock(uint64_t locked);
 int sys_drop(const struct sys_conf *sc);
 int sys_probe_peers(void);

@@ -33,8 +33,9 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "sockpath") == 0) {
         char p[108];
-        if (esem_util_client_socket(p, sizeof p) < 0)
-            return say_err(errno);
+        int r = esem_util_client_socket(p, sizeof p);
+        if (r < 0)
+            return say_err(-r);
         printf("%s\n", p);
         return 0;
     }
