@@ -75,7 +75,6 @@ static struct {
         uint64_t handle;
         uint32_t len;           /* bytes of data it brought (in pend's rdata) */
     } vrep[ESEM_NSLOTS];
-    _Atomic uint64_t rejected; /* replies refused: bad MAC (forged or altered) */
 } proc_conn = {.mu = PTHREAD_MUTEX_INITIALIZER, .sock = -1, .efd = -1};
 
 static _Thread_local int t_slot = -1; /* this thread's own slot */
@@ -591,7 +590,6 @@ static int reply_ready(struct esem_slot *s, uint32_t seq)
     /* Not the core's reply (a forged grant, say): refuse it and keep
      * waiting.  Put the sequence back so the futex can sleep again; if the
      * real reply landed meanwhile its fields check out now. */
-    atomic_fetch_add(&proc_conn.rejected, 1);
     uint32_t exp = seq;
     atomic_compare_exchange_strong(rs, &exp, seq - 1);
     if (reply_authentic(s)) {
@@ -671,9 +669,9 @@ static int queued(const struct esem_slot *s, uint32_t seq)
  * core queued has no answer soon: the daemon says so (queued_seq) and, if
  * at_queued, the spin ends.  Not for a woken waiter's retry that the core
  * queued again (a barger took the permit): it keeps spinning, as the next
- * post usually comes within the spin, and sleeping there instead cost 2-5x
- * of the contended throughput (esem-bench --throughput --sems 1, N x 1 and
- * 1 x M rows, 2 runs alternated).  A signal handler that runs during the spin (one round trip)
+ * post usually comes within the spin (sleeping there at once cut the
+ * contended throughput several-fold: docs/DESIGN.md, "The client
+ * library").  A signal handler that runs during the spin (one round trip)
  * does not end a wait, as one that runs in glibc's sem_wait before its
  * futex sleep does not.  1: the reply is there (and, in a key session,
  * passed its MAC check); 0: sleep for it. */
@@ -913,8 +911,8 @@ static int rpc(struct esemi_call *c)
      * of the worker and that of a waiter run in parallel.  A spinning
      * worker handles the post at once and wakes the waiter the core chose;
      * a hint then only wakes some sleeper for nothing (the futex queue
-     * and the core's queue differ once a woken waiter lost to a barger):
-     * with hints on every post the contended throughput fell 5-50x. */
+     * and the core's queue differ once a woken waiter lost to a barger),
+     * which cut the contended throughput (docs/DESIGN.md). */
     if (send_req(&f, c) && c->op == ESEM_OP_POST)
         hint_wake(c->handle);
     int again = 0; /* a woken waiter asking again */
@@ -974,7 +972,7 @@ int esemi_rpc(struct esemi_call *c)
 
 /* ---- handle-level operations (0 or -errno) ---- */
 
-int esemi_norm_name(const char *name, const char **out, uint32_t *len)
+static int norm_name(const char *name, const char **out, uint32_t *len)
 {
     if (!name)
         return -EINVAL;
@@ -996,7 +994,7 @@ int esemi_open(const char *name, int oflag, mode_t mode, unsigned int value, uin
 {
     const char *n;
     uint32_t len;
-    int r = esemi_norm_name(name, &n, &len);
+    int r = norm_name(name, &n, &len);
     if (r < 0)
         return r;
     struct esemi_call c = {.op = ESEM_OP_OPEN, .name = n, .name_len = len};
@@ -1059,7 +1057,7 @@ int esemi_unlink(const char *name)
 {
     const char *n;
     uint32_t len;
-    int r = esemi_norm_name(name, &n, &len);
+    int r = norm_name(name, &n, &len);
     if (r < 0)
         return r;
     struct esemi_call c = {.op = ESEM_OP_UNLINK, .name = n, .name_len = len};
@@ -1107,9 +1105,8 @@ int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs, int
         pthread_testcancel();
     /* One round trip when a permit is there; only a wait that will block
      * pays for looking up the thread's scheduling priority.  (A single
-     * WAIT request, granted or queued, saves the trywait's round trip when
-     * the wait blocks, but measured slower: the cross-process hand-off of
-     * esem-bench --latency went from 11-12 to 16-23 us, 3 runs each.) */
+     * WAIT request, granted or queued, would save the trywait's round trip
+     * when the wait blocks, but measured slower: docs/DESIGN.md.) */
     int r = esemi_trywait(handle);
     if (r != -EAGAIN)
         return r;
@@ -1242,11 +1239,6 @@ int esemi_read_key_file(const char *path, uint8_t key[CORE_KEY_BYTES])
 uint64_t esemi_key_id(const uint8_t key[CORE_KEY_BYTES])
 {
     return core_auth_key_id(key);
-}
-
-uint64_t esemi_rejected_replies(void)
-{
-    return atomic_load(&proc_conn.rejected);
 }
 
 _Static_assert(ESEM_R_OPEN == CORE_R_OPEN && ESEM_R_WAIT == CORE_R_WAIT &&

@@ -12,7 +12,6 @@
 
 #define ESEMI __attribute__((visibility("hidden")))
 
-ESEMI int esemi_norm_name(const char *name, const char **out, uint32_t *len);
 ESEMI int esemi_open(const char *name, int oflag, mode_t mode, unsigned int value, uint64_t *handle);
 ESEMI int esemi_create(unsigned int value, uint64_t *handle);
 ESEMI int esemi_close(uint64_t handle);
@@ -37,7 +36,6 @@ ESEMI int esemi_set_key(const uint8_t key[32]);
  * the open or read, or -ENOKEY. */
 ESEMI int esemi_read_key_file(const char *path, uint8_t key[32]);
 ESEMI uint64_t esemi_key_id(const uint8_t key[32]);
-ESEMI uint64_t esemi_rejected_replies(void);
 
 /* One request on this thread's slot (the channel protocol in proto.h).
  * For the calls that do not fit the handle-level ones (System V). */
