@@ -1,7 +1,8 @@
 /*
- * A small fixture for the core's unit-test programs that are split by
- * topic (test_barging.c, test_boundary.c): a fresh core per test, and the
- * few calls those tests drive, each through core_ecall only.
+ * A small fixture for the core's unit-test programs (one per topic): a
+ * fresh core per test, and the few calls test_barging.c, test_boundary.c,
+ * test_sysv.c and test_quota.c drive, each through core_ecall only;
+ * core_tests.h adds the larger set of helpers of test_core_*.c.
  */
 #ifndef ESEM_CORE_FIXTURE_H
 #define ESEM_CORE_FIXTURE_H
