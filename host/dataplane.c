@@ -434,7 +434,7 @@ static int take(struct client *c, uint32_t k, struct taken *t)
             memcpy(r->name, s->name, r->name_len);
         }
         /* Unlink is checked against the uid alone (sticky /dev/shm), which
-         * the pidfd gives without rendering /proc/PID/status (tens of µs);
+         * the pidfd gives without rendering /proc/PID/status (far dearer);
          * an open needs the groups and umask too.  Groups last read stay
          * in the session for the unlink case, where they do not count. */
         t->pc = c->creds;
@@ -768,10 +768,11 @@ static void take_doorbells(struct worker *w, const struct epoll_event *ev, int n
  *
  * After its last request a worker keeps polling for a while, so that a busy
  * client's next request needs no doorbell (a system call) and no wake-up of
- * the worker (an idle vCPU takes 10-20 us to wake on a VM: the profile of the
- * cross-process hand-off showed it as one of its two big costs).  How long:
+ * the worker (waking a thread on an idle vCPU is slow on a VM: the profile
+ * of the cross-process hand-off in docs/DESIGN.md showed it as one of its
+ * two big costs).  How long:
  *
- *  - spin_ns (--spin-us, 50 us) after any request;
+ *  - spin_ns (--spin-us) after any request;
  *  - longer, up to ARM_MAX_NS, while a wait is queued in the core (someone
  *    will want the post that ends it, and the post should find the worker
  *    awake): twice the recent idle gaps that a request ended (a decaying
@@ -785,7 +786,7 @@ static void take_doorbells(struct worker *w, const struct epoll_event *ev, int n
  *    the sample said).  A spinning worker on an oversubscribed machine
  *    takes the CPU from the very threads it waits for (2 vCPUs: poster,
  *    waiter and worker), so there it yields from the first poll and sleeps
- *    after BUSY_SPIN_NS (10 us) -- unless spinning has been paying: while
+ *    after BUSY_SPIN_NS -- unless spinning has been paying: while
  *    most recent idle spells ended with a request inside the spin
  *    (w->hits, a saturating score: +1 per hit, -4 per spell that ended in
  *    sleep), it keeps the spin_ns spin, as a client streaming requests
@@ -794,8 +795,8 @@ static void take_doorbells(struct worker *w, const struct epoll_event *ev, int n
  * Spinning is a pure spin for ESEM_PURE_SPIN_NS (none when no CPU is
  * free), then sched_yield between polls, so a thread that shares our CPU
  * runs at once.  The sample is taken
- * at most every LOAD_SAMPLE_NS (an lseek+read of a descriptor kept open,
- * about 2 us), so it costs nothing measurable. */
+ * at most every LOAD_SAMPLE_NS (an lseek+read of a descriptor kept open),
+ * so it costs nothing measurable. */
 #define ARM_MAX_NS 500000ull     /* longest spin while a wait is queued */
 #define LOAD_SAMPLE_NS 1000000ull /* how often /proc/loadavg is read */
 #define YIELD_SLOW_NS 50000ull    /* a yield this long: another thread ran */
@@ -860,9 +861,9 @@ static uint64_t spin_budget(struct worker *w, uint64_t now, int sample)
 }
 
 /* How long to spin without yielding: with no CPU free, not at all -- the
- * thread we wait for may be queued behind us on this very CPU (the profile
+ * thread we wait for may be queued behind us on this very CPU (a profile
  * showed client and worker sharing one CPU, the worker spinning out its
- * 4 us, then sleeping, and every request paying a doorbell). */
+ * pure spin, then sleeping, and every request paying a doorbell). */
 static uint64_t pure_spin(struct worker *w)
 {
     return w->load_free ? ESEM_PURE_SPIN_NS : 0;
