@@ -371,7 +371,7 @@ run_stressng() { # run_stressng glibc|esem|esem-core REP
   fi
   wait "$pid"; rc=$?
   if [ "$side" != glibc ]; then
-    probe_end "stress-ng"
+    if [ "$side" = esem-core ]; then probe_end "stress-ng, ESEM_PRIVATE=esem"; else probe_end "stress-ng, in the process"; fi
     shm_check "stress-ng, after"
     local a
     a=$(audit_since "$ROOT_LOG" "$l0")
