@@ -17,7 +17,7 @@
 # (NAME: bench in PERFORMANCE.md; realapps and vault in REALAPPS.md); the
 # prose around them is kept.  Run it on a quiet machine: nothing else
 # running (the figures of a 2-vCPU machine change several-fold with a build
-# beside them); it warns when the load average says otherwise.  About 20
+# beside them); it warns when the load average says otherwise.  About 6-8
 # minutes on 2 vCPUs.  As root (realapps starts servers as other users).
 set -euo pipefail
 cd "$(dirname "$0")/.."
