@@ -20,7 +20,7 @@
 /* Bump with every change of a wire format or of the channel layout: a
  * library and a daemon from different builds then refuse each other with
  * EPROTO instead of misreading each other. */
-#define ESEM_PROTO_VERSION 5u
+#define ESEM_PROTO_VERSION 6u
 
 #define ESEM_NSLOTS 1024u
 #define ESEM_NAME_BUF 256u
@@ -110,7 +110,7 @@ enum esem_op {
     ESEM_OP_WAIT,    /* may block: reply comes when granted */
     ESEM_OP_TRYWAIT,
     ESEM_OP_GETVALUE,
-    ESEM_OP_GRANT,  /* oflag = CORE_R_* rights, name = struct core_principal */
+    ESEM_OP_GRANT,  /* name = struct esem_grant_req (below) */
     ESEM_OP_REVOKE, /* same */
     ESEM_OP_FORK,   /* name = ESEM_TOKEN_BYTES of a fresh inheritance token (the
                      * daemon's own business: no core call, no core MAC) */
@@ -122,6 +122,16 @@ enum esem_op {
                      * oflag = CORE_WAIT_TRY: a try that never queues */
     ESEM_OP_SEMCTL, /* handle = semid, oflag = cmd, value = semnum, mode = arg, name = data */
     ESEM_OP_MAX_
+};
+
+/* What GRANT and REVOKE carry, in the slot's name buffer (name_len =
+ * sizeof): whom they name and which CORE_R_* rights.  The slot's request
+ * line has no room for per-op fields, so an op's own fields are a struct in
+ * the payload, and esem_req_canon is the one reader. */
+struct esem_grant_req {
+    struct core_principal who;
+    uint32_t rights;
+    uint32_t reserved; /* 0 */
 };
 
 /* Reply status for a wait the client cancelled before it was granted. */
@@ -271,9 +281,12 @@ static inline int esem_req_canon(uint32_t op, uint32_t oflag, uint32_t value, ui
     case ESEM_OP_TRYWAIT: q->flags = CORE_WAIT_TRY; break;
     case ESEM_OP_GRANT:
     case ESEM_OP_REVOKE:
-        q->flags = oflag;
-        if (name_len == sizeof q->who)
-            __builtin_memcpy(&q->who, name, sizeof q->who);
+        if (name_len == sizeof(struct esem_grant_req)) {
+            struct esem_grant_req g;
+            __builtin_memcpy(&g, name, sizeof g);
+            q->who = g.who;
+            q->rights = g.rights;
+        }
         break;
     case ESEM_OP_SEMGET:
         q->value = value;

@@ -1005,7 +1005,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
     case CORE_ECALL_SEM_GRANT:
     case CORE_ECALL_SEM_REVOKE: {
         struct core_sem_grant_args o = {.session = session, .handle = q->handle,
-                                        .who = q->who, .rights = q->flags};
+                                        .who = q->who, .rights = q->rights};
         r = q->call == CORE_ECALL_SEM_REVOKE ? do_sem_revoke(c, &o) : do_sem_grant(c, &o);
         a->notes = o.notes;
         break;

@@ -403,7 +403,8 @@ struct core_sysv_limits { /* IPC_INFO, SEM_INFO out: struct seminfo's order */
  * of name, then the per-slot sequence number, then runs it.
  *   call:  CORE_ECALL_SEM_OPEN, _CREATE, _CLOSE, _DESTROY, _UNLINK, _POST,
  *          _WAIT, _GETVALUE, _GRANT, _REVOKE
- *   flags: OPEN: CORE_O_*; WAIT: CORE_WAIT_TRY; GRANT/REVOKE: CORE_R_*
+ *   flags: OPEN: CORE_O_*; WAIT: CORE_WAIT_TRY
+ *   who, rights: GRANT/REVOKE only (the principal and its CORE_R_* rights)
  */
 struct core_req {
     uint32_t call, slot;
@@ -412,7 +413,8 @@ struct core_req {
     core_id_t handle;
     uint32_t mode;
     int32_t prio;
-    uint32_t name_len, pad_;
+    uint32_t name_len;
+    uint32_t rights;           /* GRANT/REVOKE */
     struct core_principal who; /* GRANT/REVOKE */
     char name[CORE_NAME_MAX + 1];
     uint8_t pad2_[4];

@@ -1152,16 +1152,17 @@ static int acl_op(uint32_t op, uint64_t handle, uint32_t kind, uint32_t id, uint
 {
     if (!rights || (rights & ~CORE_R_ALL))
         return -EINVAL;
-    struct core_principal p = {.kind = kind, .id = id, .ext = ext};
+    struct esem_grant_req g = {.who = {.kind = kind, .id = id, .ext = ext}, .rights = rights};
+    struct core_principal *p = &g.who;
     if (kind == CORE_P_PROC) {
         /* name the process, not its pid: a later process that reuses the
          * pid is someone else (its start time differs) */
         pid_t ppid;
-        if (id == 0 || esem_util_proc_stat((pid_t)id, &p.ext, &ppid) < 0)
+        if (id == 0 || esem_util_proc_stat((pid_t)id, &p->ext, &ppid) < 0)
             return -ESRCH;
     }
-    struct esemi_call c = {.op = op, .handle = handle, .oflag = rights, .name = (const char *)&p,
-                     .name_len = sizeof p};
+    struct esemi_call c = {.op = op, .handle = handle, .name = (const char *)&g,
+                           .name_len = sizeof g};
     return rpc(&c);
 }
 

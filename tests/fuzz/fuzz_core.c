@@ -202,10 +202,11 @@ static void step(struct st *s, struct in *in)
         break;
     }
     case 8: { /* grant / revoke */
-        struct core_principal p = {.kind = u8(in) % 6, .id = u8(in) % 3 ? 1000 : u32(in),
-                                   .ext = u8(in) % 4 ? 0 : u32(in)};
-        request(s, pick_s(s, in), u8(in) & 1 ? ESEM_OP_GRANT : ESEM_OP_REVOKE, u8(in) & 0x1f, 0, 0,
-                (const char *)&p, sizeof p, 0, pick_h(s, in), 0, &q);
+        struct esem_grant_req g = {.who = {.kind = u8(in) % 6, .id = u8(in) % 3 ? 1000 : u32(in),
+                                           .ext = u8(in) % 4 ? 0 : u32(in)},
+                                   .rights = u8(in) & 0x1f};
+        request(s, pick_s(s, in), u8(in) & 1 ? ESEM_OP_GRANT : ESEM_OP_REVOKE, 0, 0, 0,
+                (const char *)&g, sizeof g, 0, pick_h(s, in), 0, &q);
         break;
     }
     case 9: { /* semget */

@@ -671,7 +671,7 @@ static int32_t kacl(struct core *c, struct ksess *k, uint32_t call, core_id_t h,
 {
     struct core_req q = mkreq(call, h);
     q.who = who;
-    q.flags = rights;
+    q.rights = rights;
     return kreq(c, k, q, NULL);
 }
 

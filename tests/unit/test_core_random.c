@@ -268,7 +268,7 @@ static void fuzz_fill_request(struct fuzz *f, struct core_request_args *a)
     case CORE_ECALL_SEM_WAIT: q->flags = below(f, 8) ? below(f, 2) : (uint32_t)rnd(f); break;
     case CORE_ECALL_SEM_GRANT:
     case CORE_ECALL_SEM_REVOKE:
-        q->flags = below(f, 8) ? 1 + below(f, CORE_R_ALL) : (uint32_t)rnd(f);
+        q->rights = below(f, 8) ? 1 + below(f, CORE_R_ALL) : (uint32_t)rnd(f);
         break;
     default: break;
     }

@@ -469,10 +469,10 @@ static void pid_session_requests_need_no_mac(void **state)
     assert_int_equal(a.value, 1);
     struct core_req gr = mkreq(CORE_ECALL_SEM_GRANT, h);
     gr.who = who_uid(UID_B);
-    gr.flags = CORE_R_OPEN;
+    gr.rights = CORE_R_OPEN;
     assert_status(preq(c, p, gr, 0, &a), CORE_OK);
     gr.call = CORE_ECALL_SEM_REVOKE;
-    gr.flags = CORE_R_POST;
+    gr.rights = CORE_R_POST;
     assert_status(preq(c, p, gr, 0, &a), CORE_OK);
     assert_int_equal(info_of(c, h).nacl, 1);
     /* bad sessions and names are checked before anything else */
