@@ -17,6 +17,7 @@
 
 #include "admin.h"
 #include "dataplane.h"
+#include "serve.h"
 #include "log.h"
 #include "util.h"
 
@@ -193,7 +194,7 @@ static void admin_end(struct client *c)
 {
     if (c->session) {
         uint32_t nw, no, nr;
-        dp_session_end(c, &nw, &no, &nr);
+        serve_session_end(c, &nw, &no, &nr);
     }
     close(c->sock);
     if (c->pidfd >= 0)

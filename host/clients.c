@@ -21,6 +21,7 @@
 #include "admin.h"
 #include "clients.h"
 #include "dataplane.h"
+#include "serve.h"
 #include "life.h"
 #include "log.h"
 #include "proc.h"
@@ -72,7 +73,7 @@ static void session_close(struct client *c, const char *why)
     if (!c->session)
         return;
     uint32_t nw, no, nr;
-    dp_session_end(c, &nw, &no, &nr);
+    serve_session_end(c, &nw, &no, &nr);
     c->session = 0;
     if (c->kind == ESEM_HELLO_CLIENT)
         esemd_log_limited("session end pid=%d uid=%u (%s): %u waiters removed, %u opens closed%s",
