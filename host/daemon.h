@@ -84,6 +84,10 @@ struct worker {
     uint64_t gap_est;
     uint64_t load_at;
     int load_fd, load_free;
+    /* ... and the worker's own wait for a CPU, from its schedstat: the
+     * mean run_delay per time it was switched in (a decaying maximum) */
+    int sched_fd;
+    uint64_t sched_delay, sched_runs, cpu_wait_est;
     uint32_t hits; /* recent idle spells a request ended while we spun */
     _Atomic int sleeping; /* semaphore binding: asleep, poke to wake */
 };

@@ -221,7 +221,13 @@ static void take_doorbells(struct worker *w, const struct epoll_event *ev, int n
  *    maximum), so a daemon whose waiters sleep for seconds does not spin;
  *  - the longer spin only while a CPU is free: /proc/loadavg's count of
  *    runnable threads (this worker included) at most the CPUs we may use,
- *    read at most every LOAD_SAMPLE_NS and only once we have been idle a
+ *    or, where that count is high because other CPUs are busy (esemd given
+ *    a CPU of its own with CPUAffinity= or taskset while the machine is
+ *    full), the worker itself gets a CPU at once whenever it wants one:
+ *    the run_delay of its /proc/thread-self/schedstat, per time it was
+ *    switched in, at most OWN_CPU_WAIT_NS (a decaying maximum; a worker
+ *    that shares its CPU with busy threads waits a scheduler slice, ms).
+ *    Read at most every LOAD_SAMPLE_NS and only once we have been idle a
  *    while (right after a reply the client we answered still runs and
  *    would count), and no sched_yield of ours took longer than
  *    YIELD_SLOW_NS (then someone else was waiting for our CPU, whatever
@@ -242,14 +248,11 @@ static void take_doorbells(struct worker *w, const struct epoll_event *ev, int n
 #define ARM_MAX_NS 500000ull     /* longest spin while a wait is queued */
 #define LOAD_SAMPLE_NS 1000000ull /* how often /proc/loadavg is read */
 #define YIELD_SLOW_NS 50000ull    /* a yield this long: another thread ran */
+#define OWN_CPU_WAIT_NS 100000ull /* a CPU of our own: switched in this fast */
 
 /* With sample == 0 the last verdict (optimistic before the first). */
-static int cpu_free(struct worker *w, uint64_t now, int sample)
+static int loadavg_free(struct worker *w)
 {
-    if (!sample || (w->load_at && now - w->load_at < LOAD_SAMPLE_NS))
-        return w->load_free;
-    w->load_at = now;
-    w->load_free = 0;
     if (w->load_fd < 0)
         w->load_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
     char buf[128];
@@ -261,8 +264,52 @@ static int cpu_free(struct worker *w, uint64_t now, int sample)
     buf[n] = 0;
     unsigned long running = 0;
     /* "0.66 1.44 1.91 2/345 12345": runnable now / threads */
-    if (sscanf(buf, "%*s %*s %*s %lu/", &running) == 1)
-        w->load_free = running <= (unsigned long)esemd.ncpu;
+    return sscanf(buf, "%*s %*s %*s %lu/", &running) == 1 &&
+           running <= (unsigned long)esemd.ncpu;
+}
+
+/* Does this worker get a CPU as soon as it wants one?  Only this thread
+ * reads its own schedstat ("run_ns run_delay_ns timeslices"). */
+static int own_cpu_free(struct worker *w)
+{
+    if (w->sched_fd == -1)
+        w->sched_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    if (w->sched_fd < 0) {
+        w->sched_fd = -2; /* not on this kernel: do not try again */
+        return 0;
+    }
+    char buf[96];
+    ssize_t n = -1;
+    if (lseek(w->sched_fd, 0, SEEK_SET) == 0)
+        n = read(w->sched_fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    unsigned long long run, delay, runs;
+    if (sscanf(buf, "%llu %llu %llu", &run, &delay, &runs) != 3)
+        return 0;
+    uint64_t est = w->cpu_wait_est - w->cpu_wait_est / 4;
+    if (w->sched_runs && runs > w->sched_runs && delay >= w->sched_delay) {
+        uint64_t per = (delay - w->sched_delay) / (runs - w->sched_runs);
+        if (per > est)
+            est = per;
+    } else if (!w->sched_runs) {
+        est = 10 * OWN_CPU_WAIT_NS; /* no history yet: not free until it decays */
+    }
+    w->cpu_wait_est = est;
+    w->sched_delay = delay;
+    w->sched_runs = runs;
+    return est <= OWN_CPU_WAIT_NS;
+}
+
+static int cpu_free(struct worker *w, uint64_t now, int sample)
+{
+    if (!sample || (w->load_at && now - w->load_at < LOAD_SAMPLE_NS))
+        return w->load_free;
+    w->load_at = now;
+    /* both, every sample: the schedstat estimate must see every window */
+    int own = own_cpu_free(w);
+    w->load_free = loadavg_free(w) || own;
     return w->load_free;
 }
 
@@ -500,6 +547,8 @@ static void *worker_main(void *arg)
     }
     if (w->load_fd >= 0)
         close(w->load_fd);
+    if (w->sched_fd >= 0)
+        close(w->sched_fd);
     free(sn.c);
     return NULL;
 }
@@ -548,6 +597,8 @@ static void *helper_main(void *arg)
     }
     if (w->load_fd >= 0)
         close(w->load_fd);
+    if (w->sched_fd >= 0)
+        close(w->sched_fd);
     free(sn.c);
     return NULL;
 }
@@ -569,6 +620,7 @@ int dp_start(int nworkers)
         struct worker *w = &esemd.workers[i];
         w->index = i;
         w->load_fd = -1;
+        w->sched_fd = -1;
         w->load_free = 1; /* until the first sample says otherwise */
         w->hits = HITS_SPIN;
         pthread_mutex_init(&w->mu, NULL);

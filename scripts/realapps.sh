@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/realapps.sh [--quick] [--reps N] [BUILD_DIR]
+# scripts/realapps.sh [--quick] [--reps N] [--pin] [BUILD_DIR]
 #
 # Real, unmodified programs from Debian, each run first on glibc's semaphores
 # and then on esem (through libesem-preload.so), in the same run:
@@ -25,6 +25,9 @@
 #               alternated, and report the medians (default 1)
 #   --markdown FILE  also write the results (run record and table) to FILE
 #               in markdown (scripts/perf-docs.sh puts it in docs/REALAPPS.md)
+#   --pin       esemd on a CPU of its own (the last one), the programs, their
+#               load generators and glibc's side on the others (taskset), as
+#               a machine with a CPU set aside for esemd would run them
 #   BUILD_DIR   the esem build tree (default: build, relative to the repo)
 #
 # Runs as root.  Installs stress-ng, postgresql-15, postgresql-client-15,
@@ -35,13 +38,14 @@
 # ESEMD_ARGS="--spin-us 0 ..." adds esemd options; ESEM_SPIN_US reaches the shim.
 set -uo pipefail
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 ARGS_SHOWN="$*"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 quick=0
 REPS=1
 MD_OUT=
+pin=0
 build_arg=
 while [ $# -gt 0 ]; do
   case $1 in
@@ -49,6 +53,7 @@ while [ $# -gt 0 ]; do
     --reps) REPS=${2:-}; shift ;;
     --reps=*) REPS=${1#--reps=} ;;
     --markdown) MD_OUT=${2:-}; shift; [ -n "$MD_OUT" ] || usage ;;
+    --pin) pin=1 ;;
     -h|--help) usage ;;
     -*) echo "realapps: unknown option $1" >&2; usage ;;
     *) [ -z "$build_arg" ] || usage; build_arg=$1 ;;
@@ -57,6 +62,17 @@ while [ $# -gt 0 ]; do
 done
 
 case $REPS in ''|*[!0-9]*|0) echo "realapps: --reps needs a number >= 1" >&2; exit 2 ;; esac
+# --pin: this script and all it starts on CPUs 0..N-2, esemd on CPU N-1
+PIN_D=()
+PINNED=
+if [ "$pin" = 1 ]; then
+  ncpu=$(nproc)
+  [ "$ncpu" -ge 2 ] || { echo "realapps: --pin needs at least 2 CPUs" >&2; exit 2; }
+  if [ "$ncpu" = 2 ]; then app_cpus=0; else app_cpus=0-$((ncpu - 2)); fi
+  taskset -pc "$app_cpus" $$ >/dev/null || { echo "realapps: taskset failed" >&2; exit 1; }
+  PIN_D=(taskset -c $((ncpu - 1)))
+  PINNED="programs and load on CPU(s) $app_cpus, esemd on CPU $((ncpu - 1))"
+fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 build_arg=${build_arg:-build}
 if [ -d "$build_arg" ]; then
@@ -297,7 +313,7 @@ mkdir -m 0700 "$W/esem-root"
 ROOT_SOCK=$W/esem-root/esemd.sock
 ROOT_LOG=$W/esemd-root.log
 # shellcheck disable=SC2086 # ESEMD_ARGS: extra daemon options, word-split on purpose
-"$ESEMD" --socket "$ROOT_SOCK" --foreground ${ESEMD_ARGS:-} >"$ROOT_LOG" 2>&1 </dev/null &
+"${PIN_D[@]}" "$ESEMD" --socket "$ROOT_SOCK" --foreground ${ESEMD_ARGS:-} >"$ROOT_LOG" 2>&1 </dev/null &
 ROOT_ESEMD=$!
 wait_esemd "$ROOT_SOCK" || { fail "esemd (root) did not answer on $ROOT_SOCK"; cat "$ROOT_LOG"; exit 1; }
 say "  esemd as root:     pid $ROOT_ESEMD, socket $ROOT_SOCK, log $ROOT_LOG"
@@ -307,7 +323,7 @@ as_pg mkdir -m 0700 "$W/pg/esem"
 PG_SOCK=$W/pg/esem/esemd.sock
 PG_LOG=$W/esemd-postgres.log # written through our stderr redirection
 # shellcheck disable=SC2086
-"${AS_PG[@]}" "$ESEMD" --socket "$PG_SOCK" --foreground ${ESEMD_ARGS:-} >"$PG_LOG" 2>&1 </dev/null &
+"${AS_PG[@]}" "${PIN_D[@]}" "$ESEMD" --socket "$PG_SOCK" --foreground ${ESEMD_ARGS:-} >"$PG_LOG" 2>&1 </dev/null &
 PG_ESEMD=$!
 wait_esemd "$PG_SOCK" as_pg || { fail "esemd (postgres) did not answer on $PG_SOCK"; cat "$PG_LOG"; exit 1; }
 say "  esemd as postgres: pid $PG_ESEMD, socket $PG_SOCK, log $PG_LOG"
@@ -898,6 +914,7 @@ say "date: $(date -u '+%Y-%m-%d %H:%M UTC'); nproc: $(nproc); CPU: $(sed -n 's/^
 say "esem: $ESEM_FROM"
 say "esem tuning: esemd ${ESEMD_ARGS:-(defaults)}; clients ESEM_SPIN_US=${ESEM_SPIN_US:-(default)}"
 say "load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -n "$PINNED" ] && say "pinned: $PINNED"
 [ "$REPS" -gt 1 ] && say "each measured figure: the median of $REPS runs per side, glibc and esem alternated"
 say ""
 printf '%-26s %-34s %12s %12s %10s\n' program metric glibc esem esem/glibc
@@ -918,9 +935,10 @@ if [ -n "$MD_OUT" ]; then
   {
     echo "* command: \`scripts/realapps.sh${ARGS_SHOWN:+ $ARGS_SHOWN}\`"
     echo "* date: $(date -u '+%Y-%m-%d %H:%M UTC'); tree: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    echo "* machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)"
+    echo "* machine: $(nproc --all) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)"
     echo "* esem tuning: esemd ${ESEMD_ARGS:-(defaults)}; clients ESEM_SPIN_US=${ESEM_SPIN_US:-(default)}"
     echo "* load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    [ -n "$PINNED" ] && echo "* pinned: $PINNED"
     [ "$REPS" -gt 1 ] && echo "* each figure: the median of $REPS runs per side, glibc and esem alternated"
     echo
     echo "| program | metric | glibc | esem | esem/glibc |"
