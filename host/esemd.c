@@ -1,15 +1,17 @@
 /*
  * esemd — the host daemon (untrusted runtime) around the trusted core.
  *
- * This file is main only, a list of named steps: parse the options, size
- * the core, detach, open the log, start the core (hardened arena, keys),
- * listen, drop privileges (--system), start the workers and the seccomp
- * filter, serve until a signal, shut down.  What each step uses lives in
- * its own module (docs/DESIGN.md, "Where things live"):
+ * This file is main only, a list of named steps, each a function below:
+ * parse_options, size_core, choose_socket, detach, open_log, start_core
+ * (hardened arena, keys), listen_and_drop (--system), start_serving (the
+ * workers, ready, the seccomp filter), serve until a signal, shut_down.
+ * What each step uses lives in its own module (docs/DESIGN.md, "Where
+ * things live"):
  *   log.c      log lines and the audit ring      proc.c     /proc credentials
  *   listen.c   runtime directory and socket      keyring.c  --keyring
  *   clients.c  accept, hello, session end        admin.c    esemctl's protocol
- *   dataplane.c the workers                      life.c     the life page
+ *   dataplane.c the workers                      serve.c    one request
+ *   life.c     the life page and wake words      notify.c   systemd
  *   harden.c   process hardening, seccomp        system.c   --system
  */
 #include <errno.h>
@@ -44,11 +46,24 @@
 
 struct daemon_state esemd;
 
+/* What the command line asked for. */
+struct options {
+    const char *path, *logpath, *keyring, *run_user, *run_group;
+    int foreground, nworkers, use_seccomp;
+    uint64_t spin_us;
+    struct core_config cfg; /* max_sems, max_sessions, flags; the rest is sized */
+    long user_lim[4];       /* --user-sems/-waits/-clients/-pending; -1: default */
+};
+
+/* What the start-up steps hand on to each other. */
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int listen_fd = -1, sig_fd = -1, ep_fd = -1;
-static int shutting_down;
-static int sys_on;           /* --system */
-static struct sys_conf sysc; /* its user, group and socket group */
+static int activated = -1;  /* the socket systemd passed, or -1 */
+static int ready_fd = -1;   /* detached: tells the starter we serve */
+static struct sys_conf sysc; /* --system: its user, group and socket group */
+static uint64_t arena_size;
+static const char *arena_kind = "none";
+static volatile int shutting_down;
 
 static void usage(FILE *f)
 {
@@ -116,7 +131,8 @@ static void status_tick(void)
     notify_status(st);
 }
 
-int main(int argc, char **argv)
+/* Step 1.  Returns 0, or the exit status (--help and --version exit). */
+static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option opts[] = {
         {"socket", required_argument, 0, 's'}, {"foreground", no_argument, 0, 'f'},
@@ -132,29 +148,23 @@ int main(int argc, char **argv)
         {"user-pending", required_argument, 0, 1004},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
-    const char *path = NULL, *logpath = NULL;
-    int foreground = 0;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int nworkers = ncpu >= 4 ? (int)(ncpu / 2) : 1;
-    struct core_config cfg = {.max_sems = 131072, .max_sessions = 4096};
-    uint64_t spin_us = 50;
-    int use_seccomp = 1;
-    int system_mode = 0;          /* --system: /run/esem, a dedicated user */
-    const char *run_user = NULL;  /* --user: who the system daemon runs as */
-    const char *keyring = NULL;   /* --keyring: keys provisioned to the core */
-    const char *run_group = NULL; /* --group: who may connect to it */
-    long user_lim[4] = {-1, -1, -1, -1}; /* --user-sems/-waits/-clients/-pending; -1: default */
-    int o;
-    while ((o = getopt_long(argc, argv, "s:fl:w:hV", opts, NULL)) != -1) {
-        switch (o) {
-        case 's': path = optarg; break;
-        case 'f': foreground = 1; break;
-        case 'l': logpath = optarg; break;
-        case 'w': nworkers = (int)parse_u32(optarg, "--workers"); break;
-        case 'S': cfg.max_sems = parse_u32(optarg, "--max-sems"); break;
-        case 'C': cfg.max_sessions = parse_u32(optarg, "--max-clients"); break;
-        case 'P': spin_us = strtoull(optarg, NULL, 10); break;
-        case 'N': use_seccomp = 0; break;
+    *o = (struct options){.nworkers = ncpu >= 4 ? (int)(ncpu / 2) : 1,
+                          .use_seccomp = 1,
+                          .spin_us = 50,
+                          .cfg = {.max_sems = 131072, .max_sessions = 4096},
+                          .user_lim = {-1, -1, -1, -1}};
+    int c;
+    while ((c = getopt_long(argc, argv, "s:fl:w:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': o->path = optarg; break;
+        case 'f': o->foreground = 1; break;
+        case 'l': o->logpath = optarg; break;
+        case 'w': o->nworkers = (int)parse_u32(optarg, "--workers"); break;
+        case 'S': o->cfg.max_sems = parse_u32(optarg, "--max-sems"); break;
+        case 'C': o->cfg.max_sessions = parse_u32(optarg, "--max-clients"); break;
+        case 'P': o->spin_us = strtoull(optarg, NULL, 10); break;
+        case 'N': o->use_seccomp = 0; break;
         case 'B':
             if (strcmp(optarg, "process") == 0)
                 esemd.binding = ESEM_BIND_PROCESS;
@@ -165,11 +175,11 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'Y': system_mode = 1; break;
-        case 'K': keyring = optarg; break;
+        case 'Y': esemd.system_mode = 1; break;
+        case 'K': o->keyring = optarg; break;
         case 'O':
             if (strcmp(optarg, "strict") == 0)
-                cfg.flags |= CORE_CFG_STRICT;
+                o->cfg.flags |= CORE_CFG_STRICT;
             else if (strcmp(optarg, "posix") != 0) {
                 fprintf(stderr, "esemd: --policy is posix or strict, not %s\n", optarg);
                 return 2;
@@ -177,7 +187,7 @@ int main(int argc, char **argv)
             break;
         case 'R':
             if (strcmp(optarg, "fifo") == 0)
-                cfg.flags |= CORE_CFG_FIFO;
+                o->cfg.flags |= CORE_CFG_FIFO;
             else if (strcmp(optarg, "barging") != 0) {
                 fprintf(stderr, "esemd: --order is barging or fifo, not %s\n", optarg);
                 return 2;
@@ -193,13 +203,13 @@ int main(int argc, char **argv)
                 fprintf(stderr, "esemd: bad value for a per-user limit: %s\n", optarg);
                 return 2;
             }
-            user_lim[o - 1001] = (long)v;
+            o->user_lim[c - 1001] = (long)v;
             break;
         }
-        case 'U': run_user = optarg; break;
-        case 'G': run_group = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': puts("esemd " ESEM_VERSION); return 0;
+        case 'U': o->run_user = optarg; break;
+        case 'G': o->run_group = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        case 'V': puts("esemd " ESEM_VERSION); exit(0);
         default: usage(stderr); return 2;
         }
     }
@@ -207,50 +217,58 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if ((run_user || run_group) && !system_mode) {
+    if ((o->run_user || o->run_group) && !esemd.system_mode) {
         fprintf(stderr, "esemd: --user and --group need --system\n");
         return 2;
     }
-    if (system_mode) {
-        int rc = sys_resolve(run_user, run_group, &sysc);
+    if (esemd.system_mode) {
+        int rc = sys_resolve(o->run_user, o->run_group, &sysc);
         if (rc)
             return rc;
-        sys_on = 1;
-        esemd.system_mode = 1;
         /* The log and lock file are the daemon's alone; the socket sets its
          * own mode. */
         umask(0077);
     }
-    if (nworkers > 64)
-        nworkers = 64;
-    cfg.max_opens = cfg.max_sems <= (1u << 23) ? cfg.max_sems * 2 : 1u << 24;
-    cfg.max_waiters = cfg.max_sems / 2 > 1024 ? cfg.max_sems / 2 : 1024;
-    cfg.max_long_names = cfg.max_sems / 16 > 64 ? cfg.max_sems / 16 : 64;
-    cfg.max_acls = cfg.max_sems;
-    cfg.max_keys = 256;
-    cfg.max_keyed = cfg.max_sessions < 1024 ? cfg.max_sessions : 1024;
+    if (o->nworkers > 64)
+        o->nworkers = 64;
+    return 0;
+}
+
+/* Step 2: every table of the core from --max-sems and --max-clients, the
+ * per-user limits, and the descriptors that many clients need. */
+static void size_core(struct options *o)
+{
+    struct core_config *cfg = &o->cfg;
+    int sys_on = esemd.system_mode;
+    cfg->max_opens = cfg->max_sems <= (1u << 23) ? cfg->max_sems * 2 : 1u << 24;
+    cfg->max_waiters = cfg->max_sems / 2 > 1024 ? cfg->max_sems / 2 : 1024;
+    cfg->max_long_names = cfg->max_sems / 16 > 64 ? cfg->max_sems / 16 : 64;
+    cfg->max_acls = cfg->max_sems;
+    cfg->max_keys = 256;
+    cfg->max_keyed = cfg->max_sessions < 1024 ? cfg->max_sessions : 1024;
     /* System V: a quarter of the objects may be sets (the kernel's SEMMNI
      * is 32000), eight semaphores each on average, two undo records each */
-    cfg.max_sets = cfg.max_sems / 4 < CORE_SEMMNI ? cfg.max_sems / 4 : CORE_SEMMNI;
-    if (!cfg.max_sets)
-        cfg.max_sets = 1;
-    cfg.max_set_sems = cfg.max_sets * 8;
-    cfg.max_undos = cfg.max_sets * 2;
-    cfg.max_sysv_ops = cfg.max_waiters / 4 > 256 ? cfg.max_waiters / 4 : 256;
+    cfg->max_sets = cfg->max_sems / 4 < CORE_SEMMNI ? cfg->max_sems / 4 : CORE_SEMMNI;
+    if (!cfg->max_sets)
+        cfg->max_sets = 1;
+    cfg->max_set_sems = cfg->max_sets * 8;
+    cfg->max_undos = cfg->max_sets * 2;
+    cfg->max_sysv_ops = cfg->max_waiters / 4 > 256 ? cfg->max_waiters / 4 : 256;
     /* Per-user limits: one user of the system daemon must not take what
      * every other user needs (issue #11); a per-user daemon serves one. */
-    cfg.uid_objects = (uint32_t)(user_lim[0] >= 0 ? user_lim[0] : sys_on ? cfg.max_sems / 16 : 0);
-    cfg.uid_waiters = (uint32_t)(user_lim[1] >= 0 ? user_lim[1] : sys_on ? cfg.max_waiters / 16 : 0);
-    cfg.exempt_uid = sys_on ? (uint32_t)sysc.uid : (uint32_t)geteuid();
-    esemd.user_clients = (uint32_t)(user_lim[2] >= 0 ? user_lim[2] : sys_on ? cfg.max_sessions / 8 : 0);
-    esemd.user_pending = (uint32_t)(user_lim[3] >= 0 ? user_lim[3] : sys_on ? 16 : 0);
-    esemd.exempt_uid = cfg.exempt_uid;
+    const long *lim = o->user_lim;
+    cfg->uid_objects = (uint32_t)(lim[0] >= 0 ? lim[0] : sys_on ? cfg->max_sems / 16 : 0);
+    cfg->uid_waiters = (uint32_t)(lim[1] >= 0 ? lim[1] : sys_on ? cfg->max_waiters / 16 : 0);
+    cfg->exempt_uid = sys_on ? (uint32_t)sysc.uid : (uint32_t)geteuid();
+    esemd.user_clients = (uint32_t)(lim[2] >= 0 ? lim[2] : sys_on ? cfg->max_sessions / 8 : 0);
+    esemd.user_pending = (uint32_t)(lim[3] >= 0 ? lim[3] : sys_on ? 16 : 0);
+    esemd.exempt_uid = cfg->exempt_uid;
     /* Descriptors: a client costs its socket, pidfd, doorbell and /proc
      * status descriptor; raise the soft limit to what --max-clients needs
      * (up to the hard limit), so the table, not EMFILE, is the bound. */
     struct rlimit nofile;
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
-        rlim_t want = (rlim_t)cfg.max_sessions * 4 + 64;
+        rlim_t want = (rlim_t)cfg->max_sessions * 4 + 64;
         if (want > nofile.rlim_max)
             want = nofile.rlim_max;
         if (want > nofile.rlim_cur) {
@@ -258,8 +276,14 @@ int main(int argc, char **argv)
             setrlimit(RLIMIT_NOFILE, &nofile);
         }
     }
+}
 
+/* Step 3: the socket's path (or systemd's socket) and its directory. */
+static int choose_socket(struct options *o)
+{
+    int sys_on = esemd.system_mode;
     char defpath[sizeof sock_path];
+    const char *path = o->path;
     if (!path && sys_on) {
         path = ESEM_SYSTEM_SOCKET;
     } else if (!path) {
@@ -278,11 +302,11 @@ int main(int argc, char **argv)
     /* Socket-activated (systemd's esemd.socket, systemd-socket-activate):
      * the socket is systemd's, and the daemon stays in the foreground, the
      * process systemd started (Type=notify). */
-    int activated = notify_listen_fd();
+    activated = notify_listen_fd();
     if (activated == -2)
         return 1;
     if (activated >= 0)
-        foreground = 1;
+        o->foreground = 1;
     /* The default directory must exist before the log beside the socket.
      * System-wide, the socket's directory is always the runtime directory:
      * created by root, handed to the daemon user, vetted. */
@@ -306,98 +330,122 @@ int main(int argc, char **argv)
         if (listen_private_dir(defdir) < 0)
             return 1;
     }
+    return 0;
+}
 
-    /* Detach before creating threads; the parent waits until we listen so
-     * that "esemd && client" works. */
-    int ready[2] = {-1, -1};
-    if (!foreground) {
-        if (pipe2(ready, O_CLOEXEC) < 0)
-            return 1;
-        pid_t p = fork();
-        if (p < 0)
-            return 1;
-        if (p > 0) {
-            char ok = 0;
-            close(ready[1]);
-            if (read(ready[0], &ok, 1) != 1 || ok != 1) {
-                fprintf(stderr, "esemd: failed to start (see the log)\n");
-                return 1;
-            }
-            return 0;
+/* Step 4: detach (unless --foreground) before creating threads.  The
+ * starter waits until we listen, so that "esemd && client" works, and
+ * exits here. */
+static int detach(struct options *o)
+{
+    if (o->foreground)
+        return 0;
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return 1;
+    pid_t p = fork();
+    if (p < 0)
+        return 1;
+    if (p > 0) {
+        char ok = 0;
+        close(ready[1]);
+        if (read(ready[0], &ok, 1) != 1 || ok != 1) {
+            fprintf(stderr, "esemd: failed to start (see the log)\n");
+            exit(1);
         }
-        close(ready[0]);
-        setsid();
-        /* A daemon keeps none of its starter's descriptors (a pipe held open
-         * here would keep "esemd | tail" or a CI job waiting forever). */
-        if (ready[1] != 3) {
-            dup2(ready[1], 3);
-            close(ready[1]);
-            ready[1] = 3;
-        }
-        close_range(4, ~0u, 0);
-        if (!logpath) {
-            /* esemd.sock -> esemd.log, beside the socket */
-            static char lp[PATH_MAX];
-            snprintf(lp, sizeof lp, "%s", sock_path);
-            char *dot = strrchr(lp, '.');
-            if (dot && strcmp(dot, ".sock") == 0)
-                *dot = 0;
-            strncat(lp, ".log", sizeof lp - strlen(lp) - 1);
-            logpath = lp;
-        }
+        exit(0);
     }
-    if (logpath) {
-        /* System-wide, root opens nothing for writing on the daemon's
-         * behalf: the log is opened as the daemon user (a link planted in
-         * its directory leads nowhere it could not write anyway). */
-        if (sys_on && sys_become_user(&sysc, sysc.gid) < 0) {
-            fprintf(stderr, "esemd: cannot switch to %s: %s\n", sysc.user, strerror(errno));
-            return 1;
-        }
-        FILE *logf = fopen(logpath, "ae");
-        int err = errno;
-        if (sys_on && sys_become_root() < 0)
-            return 1;
-        if (!logf) {
-            fprintf(stderr, "esemd: cannot open log %s: %s%s\n", logpath, strerror(err),
-                    sys_on ? " (opened as the daemon user)" : "");
-            return 1;
-        }
-        log_to(logf);
+    close(ready[0]);
+    setsid();
+    /* A daemon keeps none of its starter's descriptors (a pipe held open
+     * here would keep "esemd | tail" or a CI job waiting forever). */
+    if (ready[1] != 3) {
+        dup2(ready[1], 3);
+        close(ready[1]);
+        ready[1] = 3;
     }
+    close_range(4, ~0u, 0);
+    ready_fd = ready[1];
+    if (!o->logpath) {
+        /* esemd.sock -> esemd.log, beside the socket */
+        static char lp[PATH_MAX];
+        snprintf(lp, sizeof lp, "%s", sock_path);
+        char *dot = strrchr(lp, '.');
+        if (dot && strcmp(dot, ".sock") == 0)
+            *dot = 0;
+        strncat(lp, ".log", sizeof lp - strlen(lp) - 1);
+        o->logpath = lp;
+    }
+    return 0;
+}
+
+/* Step 5: the log file, if any (else stderr). */
+static int open_log(const struct options *o)
+{
+    if (!o->logpath)
+        return 0;
+    int sys_on = esemd.system_mode;
+    /* System-wide, root opens nothing for writing on the daemon's behalf:
+     * the log is opened as the daemon user (a link planted in its
+     * directory leads nowhere it could not write anyway). */
+    if (sys_on && sys_become_user(&sysc, sysc.gid) < 0) {
+        fprintf(stderr, "esemd: cannot switch to %s: %s\n", sysc.user, strerror(errno));
+        return 1;
+    }
+    FILE *logf = fopen(o->logpath, "ae");
+    int err = errno;
+    if (sys_on && sys_become_root() < 0)
+        return 1;
+    if (!logf) {
+        fprintf(stderr, "esemd: cannot open log %s: %s%s\n", o->logpath, strerror(err),
+                sys_on ? " (opened as the daemon user)" : "");
+        return 1;
+    }
+    log_to(logf);
+    return 0;
+}
+
+/* Step 6: harden the process, then the core in its hardened arena, with
+ * the keys of --keyring. */
+static int start_core(struct options *o)
+{
     harden_process();
     if (sodium_init() < 0) {
         esemd_log("libsodium failed to start");
         return 1;
     }
-    randombytes_buf(&cfg.entropy, sizeof cfg.entropy);
+    randombytes_buf(&o->cfg.entropy, sizeof o->cfg.entropy);
     signal(SIGPIPE, SIG_IGN);
-
-    uint64_t asz = core_arena_size(&cfg);
-    const char *arena_kind = "none";
-    void *arena = asz ? harden_arena(asz, &arena_kind) : NULL;
-    if (!arena || !(esemd.core = core_init(arena, asz, &cfg))) {
-        esemd_log("cannot set up the core (%llu bytes)", (unsigned long long)asz);
+    arena_size = core_arena_size(&o->cfg);
+    void *arena = arena_size ? harden_arena(arena_size, &arena_kind) : NULL;
+    if (!arena || !(esemd.core = core_init(arena, arena_size, &o->cfg))) {
+        esemd_log("cannot set up the core (%llu bytes)", (unsigned long long)arena_size);
         return 1;
     }
     pthread_mutex_init(&esemd.core_mu, NULL);
-    if (keyring && keyring_load(keyring) < 0)
+    if (o->keyring && keyring_load(o->keyring) < 0)
         return 1;
-    esemd.max_sessions = cfg.max_sessions;
-    esemd.by_session = calloc(cfg.max_sessions, sizeof *esemd.by_session);
-    esemd.spin_ns = spin_us * 1000ull;
-    {
-        /* the CPUs we may run on: what the spin policy compares the
-         * runnable count with (a cpuset or taskset may give us fewer) */
-        cpu_set_t cs;
-        esemd.ncpu = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : (int)ncpu;
-        if (esemd.ncpu < 1)
-            esemd.ncpu = 1;
-    }
+    esemd.max_sessions = o->cfg.max_sessions;
+    esemd.by_session = calloc(o->cfg.max_sessions, sizeof *esemd.by_session);
+    esemd.spin_ns = o->spin_us * 1000ull;
+    /* the CPUs we may run on: what the spin policy compares the runnable
+     * count with (a cpuset or taskset may give us fewer) */
+    cpu_set_t cs;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    esemd.ncpu = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : (int)ncpu;
+    if (esemd.ncpu < 1)
+        esemd.ncpu = 1;
     esemd.start_ns = esem_util_now_ns(CLOCK_MONOTONIC);
+    return 0;
+}
 
+/* Step 7: listen (as the daemon user under --system), then, under
+ * --system, drop root for good: workers and seccomp come after. */
+static int listen_and_drop(void)
+{
+    int sys_on = esemd.system_mode;
     if (sys_on) {
-        sys_memlock(asz);
+        sys_memlock(arena_size);
         /* Lock file and socket are made by the daemon user (the socket in
          * the --group if any), in its directory. */
         if (sys_become_user(&sysc, sysc.sock_gid) < 0) {
@@ -412,18 +460,24 @@ int main(int argc, char **argv)
     }
     if (listen_fd < 0)
         return 1;
-    /* Root was needed up to here only; workers and seccomp come after. */
-    if (sys_on) {
-        if (sys_drop(&sysc) < 0 || sys_probe_peers() < 0)
-            return 1;
-        if (sysc.group_only)
-            esemd_log("system-wide: socket mode 0660, group %s (gid %u): only its members "
-                      "(and root) may connect",
-                      sysc.group, (unsigned)sysc.sock_gid);
-        else
-            esemd_log("system-wide: socket mode 0666: every local user may connect; each "
-                      "request is checked against its caller");
-    }
+    if (!sys_on)
+        return 0;
+    if (sys_drop(&sysc) < 0 || sys_probe_peers() < 0)
+        return 1;
+    if (sysc.group_only)
+        esemd_log("system-wide: socket mode 0660, group %s (gid %u): only its members "
+                  "(and root) may connect",
+                  sysc.group, (unsigned)sysc.sock_gid);
+    else
+        esemd_log("system-wide: socket mode 0666: every local user may connect; each "
+                  "request is checked against its caller");
+    return 0;
+}
+
+/* Step 8: signals, the event loop's epoll, the life page, the workers;
+ * then ready (systemd, the starter) and the seccomp filter. */
+static int start_serving(const struct options *o)
+{
     sigset_t ss;
     sigemptyset(&ss);
     sigaddset(&ss, SIGTERM);
@@ -432,8 +486,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &ss, NULL); /* workers inherit the mask */
     sig_fd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
     ep_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (!esemd.by_session || sig_fd < 0 || ep_fd < 0 || life_start(cfg.max_sems) < 0 ||
-        dp_start(nworkers) < 0) {
+    if (!esemd.by_session || sig_fd < 0 || ep_fd < 0 || life_start(o->cfg.max_sems) < 0 ||
+        dp_start(o->nworkers) < 0) {
         esemd_log("start-up failed: %s", strerror(errno));
         return 1;
     }
@@ -447,15 +501,18 @@ int main(int argc, char **argv)
     core_ecall(esemd.core, CORE_ECALL_STATS, &sa, sizeof sa);
     esemd_log("start: socket %s, %d worker(s) bound per %s, %s order, %u semaphores max, %u "
               "clients max, core arena %llu bytes (%s), %u bytes per semaphore object",
-              sock_path, nworkers, esemd.binding == ESEM_BIND_SEMAPHORE ? "semaphore" : "process",
-              (cfg.flags & CORE_CFG_FIFO) ? "fifo" : "barging", cfg.max_sems, cfg.max_sessions,
-              (unsigned long long)asz, arena_kind, sa.stats.sem_bytes);
+              sock_path, o->nworkers,
+              esemd.binding == ESEM_BIND_SEMAPHORE ? "semaphore" : "process",
+              (o->cfg.flags & CORE_CFG_FIFO) ? "fifo" : "barging", o->cfg.max_sems,
+              o->cfg.max_sessions, (unsigned long long)arena_size, arena_kind,
+              sa.stats.sem_bytes);
+    int use_seccomp = o->use_seccomp;
 #ifdef ESEM_SANITIZED
     /* LeakSanitizer stops the world with ptrace at exit: no filter here. */
     use_seccomp = 0;
     esemd_log("seccomp filter off: sanitizer build");
 #endif
-    if (!foreground) {
+    if (!o->foreground) {
         /* Let go of the starter's stdio now: dup2 is not on the seccomp
          * allow-list, and a daemon that kept them would hold a pipe such as
          * "./run demo | tail" open forever.  From here on only the log. */
@@ -469,25 +526,30 @@ int main(int argc, char **argv)
     /* systemd: ready (the core is set up, the workers run, the socket
      * listens); later messages go out on a socket opened now */
     notify_open();
-    {
-        char st[sizeof sock_path + 48];
-        snprintf(st, sizeof st, "serving %s%s", sock_path, activated >= 0 ? " (socket-activated)" : "");
-        notify_ready(st);
-    }
+    char st[sizeof sock_path + 48];
+    snprintf(st, sizeof st, "serving %s%s", sock_path, activated >= 0 ? " (socket-activated)" : "");
+    notify_ready(st);
     if (use_seccomp && harden_seccomp() < 0) {
         esemd_log("cannot install the seccomp filter: %s", strerror(errno));
         return 1;
     }
     if (use_seccomp)
         esemd_log("seccomp allow-list installed");
-    if (!foreground) {
+    if (ready_fd >= 0) {
         char ok = 1;
-        if (write(ready[1], &ok, 1) != 1)
+        if (write(ready_fd, &ok, 1) != 1)
             return 1;
-        close(ready[1]);
+        close(ready_fd);
+        ready_fd = -1;
     }
-
     clients_init(ep_fd);
+    return 0;
+}
+
+/* Step 9: the main thread's loop: new connections, hellos, hang-ups and
+ * deaths, housekeeping, until a signal. */
+static void serve(void)
+{
     int ticking = 0;
     uint64_t last_tick = 0;
     while (!shutting_down) {
@@ -523,7 +585,11 @@ int main(int argc, char **argv)
             }
         }
     }
+}
 
+/* Step 10. */
+static void shut_down(void)
+{
     notify_stopping();
     life_end();
     clients_free_all();
@@ -532,5 +598,19 @@ int main(int argc, char **argv)
     if (activated < 0)
         unlink(sock_path); /* an activated socket is systemd's */
     esemd_log("stop");
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc)
+        return rc;
+    size_core(&o);
+    if ((rc = choose_socket(&o)) || (rc = detach(&o)) || (rc = open_log(&o)) ||
+        (rc = start_core(&o)) || (rc = listen_and_drop()) || (rc = start_serving(&o)))
+        return rc;
+    serve();
+    shut_down();
     return 0;
 }
