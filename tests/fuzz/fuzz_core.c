@@ -22,35 +22,9 @@
 #include <string.h>
 
 #include "esem_core.h"
+#include "fuzz_input.h"
 #include "proto.h"
 
-struct in {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint8_t u8(struct in *in)
-{
-    if (!in->n)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
-
-static uint32_t u32(struct in *in)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v = v << 8 | u8(in);
-    return v;
-}
-
-static void bytes(struct in *in, void *out, size_t n)
-{
-    uint8_t *o = out;
-    for (size_t i = 0; i < n; i++)
-        o[i] = u8(in);
-}
 
 #define NS 4 /* sessions */
 #define NH 8 /* handles */
