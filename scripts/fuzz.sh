@@ -1,16 +1,19 @@
 #!/bin/bash
-# scripts/fuzz.sh [--update-corpus] SECONDS
+# scripts/fuzz.sh [--update-corpus] SECONDS [TARGET...]
 #
 # Builds the libFuzzer targets of tests/fuzz (clang, -Dfuzz=true, with
 # ASan and UBSan) in build-fuzz and runs each for SECONDS, starting from the
 # checked-in corpus (tests/fuzz/corpus/TARGET).  --update-corpus merges what
 # it found (a minimal set) back into the checked-in corpus, which CI
-# replays.  Ends with one line: fuzz: T targets, E execs, C crashes.
+# replays.  TARGET (core, shim, daemon) limits it to those targets.  Ends
+# with one line: fuzz: T targets, E execs, C crashes.
 set -u
 update=0
 [ "${1:-}" = --update-corpus ] && { update=1; shift; }
 secs=${1:-60}
-case $secs in ''|*[!0-9]*) echo "usage: scripts/fuzz.sh [--update-corpus] SECONDS" >&2; exit 2 ;; esac
+case $secs in ''|*[!0-9]*) echo "usage: scripts/fuzz.sh [--update-corpus] SECONDS [TARGET...]" >&2; exit 2 ;; esac
+shift
+only=" $* "
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 B=build-fuzz
@@ -24,6 +27,7 @@ targets=0 execs=0 crashes=0
 for exe in "$B"/tests/fuzz/fuzz_*; do
   [ -f "$exe" ] && [ -x "$exe" ] || continue
   name=${exe##*/fuzz_}
+  [ "$only" = "  " ] || [[ $only == *" $name "* ]] || continue
   work=$(mktemp -d /tmp/esem-fuzz-"$name".XXXXXX)
   mkdir "$work/corpus" "$work/crashes"
   log=$work/log

@@ -218,14 +218,16 @@ static void step(struct in *in)
     }
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    setup();
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int ready;
-    if (!ready) {
-        setup();
-        ready = 1;
-    }
     /* a wait on bytes that name no semaphore must fail at once: one that
      * blocks is a finding too (SIGALRM's default action ends the run) */
     alarm(10);

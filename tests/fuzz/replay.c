@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* optional, as for libFuzzer: called once before the first input */
+int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 static unsigned long runs;
 
@@ -57,6 +59,8 @@ int main(int argc, char **argv)
 {
     unsigned long gen = 0;
     uint64_t seed = 1;
+    if (LLVMFuzzerInitialize)
+        LLVMFuzzerInitialize(&argc, &argv);
     int i = 1;
     if (argc > 3 && strcmp(argv[1], "--generate") == 0) {
         gen = strtoul(argv[2], NULL, 10);
