@@ -122,7 +122,12 @@ static const struct role roles[] = {
     {"kill-part", role_kill_part},
     {"strict-victim", role_strict_victim}, {"strict-attacker", role_strict_attacker},
     {"sgx-victim", role_sgx_victim},       {"sgx-attacker", role_sgx_attacker},
-    {"sgx-sim", role_sgx_sim},         {"review", role_review},
+    {"sgx-sim", role_sgx_sim},
+    {"creds", role_creds},             {"late-hello", role_late_hello},
+    {"sleeper", role_sleeper},         {"race", role_race},
+    {"seqwrap", role_seqwrap},         {"revoke-owner", role_revoke_owner},
+    {"revoke-waiter", role_revoke_waiter}, {"reclaim", role_reclaim},
+    {"reclaim-child", role_reclaim_child}, {"privfb-victim", role_privfb_victim},
     {"sysv-victim", role_sysv_victim}, {"sysv-attacker", role_sysv_attacker},
     {"vault-exec", role_vault_exec},   {"vault-attacker", role_vault_attacker},
 };
@@ -671,6 +676,19 @@ int relay(struct proc *p, struct side *s, size_t mark, int timeout_ms)
         s_check(s, log_wait(mark, audits[i], 2000), "esemd logged \"%s\"", what);
     }
     return 0;
+}
+
+void lab_relay_role(struct side *s, enum who who, int shim, const char *role, char *const *args,
+                    int timeout_ms)
+{
+    struct proc p;
+    size_t mark = log_mark();
+    if (proc_startv(&p, who, shim, role, args) < 0) {
+        s_error(s, "cannot start the %s role", role);
+        return;
+    }
+    relay(&p, s, mark, timeout_ms);
+    proc_end(&p);
 }
 
 /* ---- esemd ---- */

@@ -135,6 +135,9 @@ void proc_end(struct proc *p);
  * Returns 0 if DONE was seen.  The audit expectations are checked against
  * the daemon log after `mark`. */
 int relay(struct proc *p, struct side *s, size_t mark, int timeout_ms);
+/* Start ROLE with ARGS as `who` (under the shim if `shim`) and relay it. */
+void lab_relay_role(struct side *s, enum who who, int shim, const char *role, char *const *args,
+                    int timeout_ms);
 
 /* ---- esemd ---- */
 
@@ -229,7 +232,8 @@ struct attack {
     void (*run_esem)(struct side *s);
 };
 
-/* Each attack file defines its runs and its roles. */
+/* Each row file (row_NAME.c, named after its row) defines its runs and its
+ * roles. */
 void life_glibc(struct side *s);
 void life_esem(struct side *s);
 void view_glibc(struct side *s);
@@ -250,7 +254,9 @@ void strict_glibc(struct side *s);
 void strict_esem(struct side *s);
 void sgx_glibc(struct side *s);
 void sgx_esem(struct side *s);
-/* a_review.c: the security review's findings */
+/* the security review's findings: row_borrowed_credentials.c, row_late_hello.c,
+ * row_boundary_double_fetch.c, row_sequence_wrap.c, row_revoke_queued.c,
+ * row_exec_reclaim.c, row_shim_private_fallback.c */
 void creds_glibc(struct side *s);
 void creds_esem(struct side *s);
 void late_glibc(struct side *s);
@@ -265,10 +271,10 @@ void reclaim_glibc(struct side *s);
 void reclaim_esem(struct side *s);
 void privfb_glibc(struct side *s);
 void privfb_esem(struct side *s);
-/* a_sysv.c: System V sets */
+/* row_sysv_accept_mutex.c: System V sets */
 void sysv_glibc(struct side *s);
 void sysv_esem(struct side *s);
-/* a_vault.c: the File Vault's two attacks */
+/* row_vault_tree_race_service_blocking.c: the File Vault's two attacks */
 void vault_race_glibc(struct side *s);
 void vault_race_esem(struct side *s);
 void vault_block_glibc(struct side *s);
@@ -294,7 +300,16 @@ int role_strict_attacker(int argc, char **argv);
 int role_sgx_victim(int argc, char **argv);
 int role_sgx_attacker(int argc, char **argv);
 int role_sgx_sim(int argc, char **argv);
-int role_review(int argc, char **argv);
+int role_creds(int argc, char **argv);
+int role_late_hello(int argc, char **argv);
+int role_sleeper(int argc, char **argv);
+int role_race(int argc, char **argv);
+int role_seqwrap(int argc, char **argv);
+int role_revoke_owner(int argc, char **argv);
+int role_revoke_waiter(int argc, char **argv);
+int role_reclaim(int argc, char **argv);
+int role_reclaim_child(int argc, char **argv);
+int role_privfb_victim(int argc, char **argv);
 int role_sysv_victim(int argc, char **argv);
 int role_sysv_attacker(int argc, char **argv);
 int role_vault_exec(int argc, char **argv);
