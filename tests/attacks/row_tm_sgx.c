@@ -71,12 +71,12 @@ struct vstate {
     int glibc;
     void *s;
 };
-static struct vstate V;
+static struct vstate victim_sem;
 
 static void *waiter_thread(void *arg)
 {
     (void)arg;
-    int r = V.glibc ? sem_wait(V.s) : esem_wait(V.s);
+    int r = victim_sem.glibc ? sem_wait(victim_sem.s) : esem_wait(victim_sem.s);
     SAY("woke %s", r == 0 ? "0" : errname(errno));
     return NULL;
 }
@@ -84,7 +84,7 @@ static void *waiter_thread(void *arg)
 static void *poster_thread(void *arg)
 {
     (void)arg;
-    int r = esem_post(V.s);
+    int r = esem_post(victim_sem.s);
     SAY("bgposted %s", r == 0 ? "0" : errname(errno));
     return NULL;
 }
@@ -95,13 +95,13 @@ int role_sgx_victim(int argc, char **argv)
     if (argc < 3)
         return 2;
     const char *name = argv[2];
-    V.glibc = strcmp(argv[1], "glibc") == 0;
+    victim_sem.glibc = strcmp(argv[1], "glibc") == 0;
     int key = strcmp(argv[1], "key") == 0;
-    if (V.glibc)
-        V.s = nsem_backend("glibc")->open(name, O_CREAT | O_EXCL, 0600, 0);
+    if (victim_sem.glibc)
+        victim_sem.s = nsem_backend("glibc")->open(name, O_CREAT | O_EXCL, 0600, 0);
     else
-        V.s = esem_open(name, O_CREAT | O_EXCL | (key ? ESEM_O_STRICT : 0), 0600, 0);
-    if (!V.s) {
+        victim_sem.s = esem_open(name, O_CREAT | O_EXCL | (key ? ESEM_O_STRICT : 0), 0600, 0);
+    if (!victim_sem.s) {
         SAY("error open: %s", errname(errno));
         return 1;
     }
@@ -110,17 +110,17 @@ int role_sgx_victim(int argc, char **argv)
     pthread_t t;
     while (hear(cmd, sizeof cmd, 80000) == 0) {
         if (strcmp(cmd, "post") == 0) {
-            int r = V.glibc ? sem_post(V.s) : esem_post(V.s);
+            int r = victim_sem.glibc ? sem_post(victim_sem.s) : esem_post(victim_sem.s);
             SAY("posted %s", r == 0 ? "0" : errname(errno));
         } else if (strcmp(cmd, "trywait") == 0) {
-            int r = V.glibc ? sem_trywait(V.s) : esem_trywait(V.s);
+            int r = victim_sem.glibc ? sem_trywait(victim_sem.s) : esem_trywait(victim_sem.s);
             SAY("trywaited %s", r == 0 ? "0" : errname(errno));
         } else if (strcmp(cmd, "value") == 0) {
             int v = -1;
-            if (V.glibc)
-                sem_getvalue(V.s, &v);
+            if (victim_sem.glibc)
+                sem_getvalue(victim_sem.s, &v);
             else
-                esem_getvalue(V.s, &v);
+                esem_getvalue(victim_sem.s, &v);
             SAY("value %d", v);
         } else if (strcmp(cmd, "wait") == 0) {
             if (pthread_create(&t, NULL, waiter_thread, NULL) == 0)
@@ -134,7 +134,7 @@ int role_sgx_victim(int argc, char **argv)
             break;
         }
     }
-    if (V.glibc)
+    if (victim_sem.glibc)
         sem_unlink(name);
     else
         esem_unlink(name);

@@ -37,7 +37,7 @@ struct simc {
     uint64_t seq[8];
 };
 
-static struct core *SC;
+static struct core *simcore;
 
 static void sim_req(struct simc *c, uint32_t op, uint32_t slot, core_id_t handle,
                     const char *name, uint32_t oflag, uint32_t value,
@@ -76,7 +76,7 @@ static int sim_accept(const struct simc *c, const struct core_req *q, int32_t st
 
 static int32_t deliver(struct core_request_args *a)
 {
-    return core_ecall(SC, CORE_ECALL_REQUEST, a, sizeof *a);
+    return core_ecall(simcore, CORE_ECALL_REQUEST, a, sizeof *a);
 }
 
 static int sim_info(core_id_t h, struct core_sem_info *out)
@@ -84,7 +84,7 @@ static int sim_info(core_id_t h, struct core_sem_info *out)
     struct core_sem_info_args a;
     memset(&a, 0, sizeof a);
     for (;;) {
-        if (core_ecall(SC, CORE_ECALL_SEM_INFO, &a, sizeof a) < 0 || !a.found)
+        if (core_ecall(simcore, CORE_ECALL_SEM_INFO, &a, sizeof a) < 0 || !a.found)
             return -1;
         if (a.info.handle == h) {
             *out = a.info;
@@ -131,8 +131,8 @@ int role_sgx_sim(int argc, char **argv)
     uint64_t sz = core_arena_size(&cfg);
     sz = (sz + 63) & ~(uint64_t)63;
     void *arena = sz ? aligned_alloc(64, sz) : NULL;
-    SC = arena ? core_init(arena, sz, &cfg) : NULL;
-    if (!SC) {
+    simcore = arena ? core_init(arena, sz, &cfg) : NULL;
+    if (!simcore) {
         say("ERR sim: core_init failed (arena %llu bytes)", (unsigned long long)sz);
         say("DONE");
         return 0;
@@ -142,7 +142,7 @@ int role_sgx_sim(int argc, char **argv)
     randombytes_buf(key, sizeof key);
     struct core_key_add_args ka;
     memcpy(ka.key, key, sizeof key);
-    int32_t r = core_ecall(SC, CORE_ECALL_KEY_ADD, &ka, sizeof ka);
+    int32_t r = core_ecall(simcore, CORE_ECALL_KEY_ADD, &ka, sizeof ka);
     /* the client's session, set up as esemd would (host-supplied identity) */
     struct simc c = {.keyed = keyed};
     struct core_session_open_args so;
@@ -157,7 +157,7 @@ int role_sgx_sim(int argc, char **argv)
     }
     uint8_t nonce[CORE_NONCE_BYTES];
     memcpy(nonce, so.nonce, sizeof nonce);
-    r = r == CORE_OK ? core_ecall(SC, CORE_ECALL_SESSION_OPEN, &so, sizeof so) : r;
+    r = r == CORE_OK ? core_ecall(simcore, CORE_ECALL_SESSION_OPEN, &so, sizeof so) : r;
     if (r != CORE_OK) {
         say("ERR sim: key add / session open: %s", core_strerror(r));
         say("DONE");
@@ -205,7 +205,7 @@ int role_sgx_sim(int argc, char **argv)
     randombytes_buf(f.mac, sizeof f.mac);
     int32_t r2 = deliver(&f);
     struct core_sem_post_args dp = {.session = c.sess, .handle = h};
-    int32_t r3 = core_ecall(SC, CORE_ECALL_SEM_POST, &dp, sizeof dp);
+    int32_t r3 = core_ecall(simcore, CORE_ECALL_SEM_POST, &dp, sizeof dp);
     if (keyed) {
         say("%s sim %s: forged post with no MAC: %s; with a random MAC: %s; direct "
             "CORE_ECALL_SEM_POST in the client's name: %s",
@@ -285,7 +285,7 @@ int role_sgx_sim(int argc, char **argv)
     int acc_other = sim_accept(&c, &wreq.req, CORE_OK, 0, 0, saved.rmac);
     /* direct ecalls in its name: a wait the host queues, a grant to itself */
     struct core_sem_wait_args dw = {.session = c.sess, .handle = h, .slot = 5, .seq = 1};
-    int32_t r6 = core_ecall(SC, CORE_ECALL_SEM_WAIT, &dw, sizeof dw);
+    int32_t r6 = core_ecall(simcore, CORE_ECALL_SEM_WAIT, &dw, sizeof dw);
     if (keyed) {
         say("%s sim %s: a wait queued (%s); grants the host made up for it — garbage MAC, no "
             "MAC, the MAC of an earlier reply — accepted by the client: %d, %d, %d; a direct "
@@ -307,19 +307,19 @@ int role_sgx_sim(int argc, char **argv)
     ho.pid = 4242;
     ho.uid = 0;
     ho.start_time = 777;
-    int32_t r7 = core_ecall(SC, CORE_ECALL_SESSION_OPEN, &ho, sizeof ho);
+    int32_t r7 = core_ecall(simcore, CORE_ECALL_SESSION_OPEN, &ho, sizeof ho);
     struct core_sem_open_args oo;
     memset(&oo, 0, sizeof oo);
     oo.session = ho.session;
     memcpy(oo.name, "simsem", 6);
     oo.name_len = 6;
-    int32_t r8 = r7 == CORE_OK ? core_ecall(SC, CORE_ECALL_SEM_OPEN, &oo, sizeof oo) : r7;
+    int32_t r8 = r7 == CORE_OK ? core_ecall(simcore, CORE_ECALL_SEM_OPEN, &oo, sizeof oo) : r7;
     struct core_session_inherit_args ih = {.child = ho.session, .parent = c.sess};
-    int32_t r9 = r7 == CORE_OK ? core_ecall(SC, CORE_ECALL_SESSION_INHERIT, &ih, sizeof ih) : r7;
+    int32_t r9 = r7 == CORE_OK ? core_ecall(simcore, CORE_ECALL_SESSION_INHERIT, &ih, sizeof ih) : r7;
     int32_t r10 = CORE_E_INVAL;
     if (r8 == CORE_OK || r9 == CORE_OK) {
         struct core_sem_post_args hp = {.session = ho.session, .handle = r8 == CORE_OK ? oo.handle : h};
-        r10 = core_ecall(SC, CORE_ECALL_SEM_POST, &hp, sizeof hp);
+        r10 = core_ecall(simcore, CORE_ECALL_SEM_POST, &hp, sizeof hp);
         created += r10 == CORE_OK;
         if (r10 == CORE_OK && hp.wake.valid && hp.wake.status == CORE_OK)
             M.held++; /* FIFO order: the host holds that grant */
@@ -334,7 +334,7 @@ int role_sgx_sim(int argc, char **argv)
          * and nonce gets another id, so another session key */
         struct core_session_open_args ro = so;
         ro.session = 0;
-        int32_t r11 = core_ecall(SC, CORE_ECALL_SESSION_OPEN, &ro, sizeof ro);
+        int32_t r11 = core_ecall(simcore, CORE_ECALL_SESSION_OPEN, &ro, sizeof ro);
         struct core_request_args x = saved;
         x.session = ro.session;
         int32_t r12 = r11 == CORE_OK ? deliver(&x) : r11;
@@ -382,7 +382,7 @@ int role_sgx_sim(int argc, char **argv)
         /* more for the PID session: the host posts and replays at will */
         for (int i = 0; i < 5; i++) {
             struct core_sem_post_args p = {.session = c.sess, .handle = h};
-            created += core_ecall(SC, CORE_ECALL_SEM_POST, &p, sizeof p) == CORE_OK;
+            created += core_ecall(simcore, CORE_ECALL_SEM_POST, &p, sizeof p) == CORE_OK;
         }
         struct core_sem_info i;
         int have = sim_info(h, &i) == 0;
