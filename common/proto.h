@@ -131,7 +131,7 @@ enum esem_op {
 struct esem_grant_req {
     struct core_principal who;
     uint32_t rights;
-    uint32_t reserved; /* 0 */
+    uint32_t pad_;
 };
 
 /* Reply status for a wait the client cancelled before it was granted. */

@@ -80,12 +80,13 @@ struct worker {
     uint32_t nhot;
     int stop;
     /* adaptive idle spin (worker-owned): running mean of the idle gaps that
-     * a request ended, and the /proc/loadavg sample behind cpu_free() */
+     * a request ended; cpu_free(), as last sampled (when, and its answer:
+     * the /proc/loadavg count or our own wait for a CPU said free) */
     uint64_t gap_est;
     uint64_t load_at;
     int load_fd, load_free;
-    /* ... and the worker's own wait for a CPU, from its schedstat: the
-     * mean run_delay per time it was switched in (a decaying maximum) */
+    /* ... the worker's own wait for a CPU, from its schedstat: run_delay
+     * per time it was switched in (a decaying maximum) */
     int sched_fd;
     uint64_t sched_delay, sched_runs, cpu_wait_est;
     uint32_t hits; /* recent idle spells a request ended while we spun */

@@ -63,7 +63,7 @@ static int ready_fd = -1;   /* detached: tells the starter we serve */
 static struct sys_conf sysc; /* --system: its user, group and socket group */
 static uint64_t arena_size;
 static const char *arena_kind = "none";
-static volatile int shutting_down;
+static int shutting_down;
 
 static void usage(FILE *f)
 {
