@@ -177,8 +177,15 @@ struct opblk { /* up to 8 operations of a queued semop */
     uint32_t next;
 };
 
+#define CORE_MAGIC 0x6553656du
+/* The arena's shape: raise it whenever a table's record or the order of
+ * the tables changes, so that a daemon never resumes a core it would
+ * misread (core_arena.c). */
+#define CORE_LAYOUT_VERSION 1u
+
 struct core {
     uint32_t magic;
+    uint32_t layout; /* CORE_LAYOUT_VERSION */
     struct core_config cfg;
     uint32_t name_buckets, open_buckets; /* powers of two */
     struct sem *sems;
@@ -292,8 +299,11 @@ CORE_INTERNAL void refresh_rights(struct core *c, uint32_t si);
 /* Arena: bytes for cfg's System V tables (after off), and their set-up. */
 CORE_INTERNAL uint64_t sysv_plan(const struct core_config *cfg, uint64_t off,
                                  uint64_t offs[5], uint32_t *key_buckets);
-CORE_INTERNAL void sysv_init(struct core *c, unsigned char *base, const uint64_t offs[5],
-                             uint32_t key_buckets);
+/* The tables' addresses in this mapping (init and resume), then their
+ * free lists (init only). */
+CORE_INTERNAL void sysv_place(struct core *c, unsigned char *base, const uint64_t offs[5],
+                              uint32_t key_buckets);
+CORE_INTERNAL void sysv_init(struct core *c);
 /* A SYSV_* request; a->req is the core's copy. */
 CORE_INTERNAL int32_t sysv_request(struct core *c, uint32_t ssi, struct core_request_args *a,
                                    uint32_t *value, core_id_t *handle);

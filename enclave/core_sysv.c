@@ -49,15 +49,19 @@ uint64_t sysv_plan(const struct core_config *cfg, uint64_t off, uint64_t offs[5]
     return al64(off + (uint64_t)kb * sizeof(uint32_t));
 }
 
-void sysv_init(struct core *c, unsigned char *base, const uint64_t offs[5], uint32_t key_buckets)
+void sysv_place(struct core *c, unsigned char *base, const uint64_t offs[5], uint32_t key_buckets)
 {
-    const struct core_config *cfg = &c->cfg;
     c->sets = (struct semset *)(base + offs[0]);
     c->cells = (struct cell *)(base + offs[1]);
     c->undos = (struct undo *)(base + offs[2]);
     c->opblks = (struct opblk *)(base + offs[3]);
     c->key_hash = (uint32_t *)(base + offs[4]);
     c->key_buckets = key_buckets;
+}
+
+void sysv_init(struct core *c)
+{
+    const struct core_config *cfg = &c->cfg;
     for (uint32_t i = 0; i < cfg->max_sets; i++) {
         c->sets[i].sem = NIL;
         c->sets[i].hash_next = i + 1 < cfg->max_sets ? i + 1 : NIL;
@@ -75,7 +79,7 @@ void sysv_init(struct core *c, unsigned char *base, const uint64_t offs[5], uint
     for (uint32_t i = 0; i < cfg->max_sysv_ops; i++)
         c->opblks[i].next = i + 1 < cfg->max_sysv_ops ? i + 1 : NIL;
     c->opblk_free = cfg->max_sysv_ops ? 0 : NIL;
-    for (uint32_t i = 0; i < key_buckets; i++)
+    for (uint32_t i = 0; i < c->key_buckets; i++)
         c->key_hash[i] = NIL;
 }
 

@@ -535,6 +535,14 @@ uint64_t core_arena_size(const struct core_config *cfg);
 /* Lay out a core in arena (size bytes, 64-byte aligned). NULL if too small. */
 struct core *core_init(void *arena, uint64_t size, const struct core_config *cfg);
 
+/* Take over the core a previous daemon laid out in arena (the same memory,
+ * mapped here at any address): checks its magic, layout version and size,
+ * and sets its table addresses for this mapping, clearing nothing.  *cfg_out
+ * (if not NULL) gets its configuration.  NULL if the arena is not a core of
+ * this build's layout.  Under SGX this is where sealed state would be
+ * unsealed; here the arena is handed over as it is (docs/DESIGN.md). */
+struct core *core_resume(void *arena, uint64_t size, struct core_config *cfg_out);
+
 /* The single gate: dispatch one ecall.  args must point to args_size bytes,
  * and args_size must equal the size of the call's struct. */
 int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size);

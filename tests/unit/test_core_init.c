@@ -221,6 +221,81 @@ static void strerror_covers_every_status(void **state)
         assert_string_equal(core_strerror(unknown[i]), "unknown status");
 }
 
+/* ---- core_resume: the state of a core handed to a new daemon ---- */
+
+/* The arena moved to another address (another process's mapping): a copy,
+ * and the old one poisoned so no pointer into it can be followed unseen. */
+static struct core *moved(struct fixture *f, void **copy, uint64_t *n)
+{
+    *n = core_arena_size(&default_cfg);
+    *copy = aligned_alloc(64, *n);
+    assert_non_null(*copy);
+    memcpy(*copy, f->arena, *n);
+    memset(f->arena, 0x5a, *n);
+    return core_resume(*copy, *n, NULL);
+}
+
+static void resume_keeps_values_sessions_and_queued_waiters(void **state)
+{
+    struct fixture *f = *state;
+    struct core *c = f->c;
+    core_id_t a = fx_session(c, 10, 1000), b = fx_session(c, 11, 1000);
+    core_id_t h = fx_open(c, a, "resumed", CORE_O_CREAT, 0600, 0);
+    core_id_t hb = fx_open(c, b, "resumed", 0, 0, 0);
+    core_id_t h2 = fx_open(c, a, "counter", CORE_O_CREAT, 0600, 3);
+    assert_status(fx_wait(c, b, hb, 5, 77, 0, 0), CORE_QUEUED); /* b sleeps */
+    void *copy;
+    uint64_t n;
+    struct core *r = moved(f, &copy, &n);
+    assert_non_null(r);
+    assert_ptr_equal(r, copy);
+    /* the queued wait is still there: a post now wakes b, slot 5, seq 77 */
+    struct core_wake w;
+    assert_status(fx_post(r, a, h, &w), CORE_OK);
+    assert_int_equal(w.session, b);
+    assert_int_equal(w.slot, 5);
+    assert_int_equal(w.seq, 77);
+    assert_int_equal(fx_info(r, h2).value, 3);
+    /* names, opens and sessions are found again (hash chains are indices) */
+    assert_int_equal(fx_open(r, a, "counter", 0, 0, 0), h2);
+    core_id_t c2 = fx_session(r, 12, 1000);
+    assert_int_not_equal(c2, 0);
+    assert_status(fx_close_session(r, a, NULL), CORE_OK);
+    struct core_stats_args sa;
+    assert_status(CALL(r, CORE_ECALL_STATS, sa), CORE_OK);
+    assert_int_equal(sa.stats.sessions_in_use, 2);
+    free(f->arena);
+    f->arena = copy; /* the teardown frees it */
+    f->c = r;
+}
+
+static void resume_refuses_what_is_not_a_core_of_this_layout(void **state)
+{
+    struct fixture *f = *state;
+    struct core_config cfg = default_cfg, got;
+    uint64_t n = core_arena_size(&cfg);
+    assert_null(core_resume(NULL, n, NULL));
+    assert_null(core_resume((char *)f->arena + 8, n - 64, NULL)); /* unaligned */
+    assert_null(core_resume(f->arena, n - 64, NULL));              /* cut short */
+    assert_null(core_resume(f->arena, 16, NULL));
+    assert_non_null(core_resume(f->arena, n, &got));
+    assert_int_equal(got.max_sems, cfg.max_sems);
+    assert_int_equal(got.max_sessions, cfg.max_sessions);
+    uint32_t *word = f->arena;
+    word[1] ^= 0x100; /* another layout version */
+    assert_null(core_resume(f->arena, n, NULL));
+    word[1] ^= 0x100;
+    word[0] ^= 1; /* not a core at all */
+    assert_null(core_resume(f->arena, n, NULL));
+    word[0] ^= 1;
+    assert_non_null(core_resume(f->arena, n, NULL));
+    void *zeros = aligned_alloc(64, n);
+    assert_non_null(zeros);
+    memset(zeros, 0, n);
+    assert_null(core_resume(zeros, n, NULL));
+    free(zeros);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +313,8 @@ int main(void)
         T(ecall_rejects_null_or_uninitialised_core),
         T(ecall_counts_ok_and_refused),
         T(strerror_covers_every_status),
+        T(resume_keeps_values_sessions_and_queued_waiters),
+        T(resume_refuses_what_is_not_a_core_of_this_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -293,6 +293,41 @@ static void undo_is_applied_when_the_session_ends(void **state)
     assert_int_equal(stats(c).undos_in_use, 0);
 }
 
+/* A core handed to a new daemon (core_resume, at another address): sets,
+ * their values, queued semops and undo records come along. */
+static void resume_keeps_sets_queued_semops_and_undo(void **state)
+{
+    struct fixture *f = *state;
+    struct core *c = f->c;
+    core_id_t a = fx_session(c, 10, 1000), b = fx_session(c, 11, 1000);
+    uint32_t id;
+    assert_status(sv_get(c, a, 4242, 2, CORE_IPC_CREAT | 0600, 0, &id), CORE_OK);
+    setval(c, a, id, 0, 1);
+    assert_status(op1(c, b, 0, id, 0, -1, CORE_SEM_UNDO), CORE_OK); /* b holds it */
+    assert_status(op1(c, a, 0, id, 0, -1, 0), CORE_QUEUED);         /* a waits */
+    struct core_config cfg = sv_cfg(0);
+    uint64_t n = core_arena_size(&cfg);
+    void *copy = aligned_alloc(64, n);
+    assert_non_null(copy);
+    memcpy(copy, f->arena, n);
+    memset(f->arena, 0x5a, n);
+    free(f->arena);
+    f->arena = copy;
+    f->c = c = core_resume(copy, n, NULL);
+    assert_non_null(c);
+    uint32_t again;
+    assert_status(sv_get(c, b, 4242, 0, 0, 0, &again), CORE_OK); /* the key finds it */
+    assert_int_equal(again, id);
+    assert_int_equal(stats(c).undos_in_use, 1);
+    assert_status(fx_close_session(c, b, NULL), CORE_OK); /* b killed: its undo runs */
+    struct core_wake w[4];
+    assert_int_equal(fx_notes(c, w, 4), 1); /* ... and a gets the mutex */
+    assert_int_equal(w[0].session, a);
+    assert_int_equal(w[0].status, CORE_OK);
+    assert_int_equal(val(c, a, id, 0), 0);
+    assert_int_equal(stats(c).undos_in_use, 0);
+}
+
 static void setval_clears_undo_and_child_does_not_inherit_it(void **state)
 {
     struct core *c = fx_core(state);
@@ -587,6 +622,7 @@ int main(void)
         T(zero_waiters_and_order),
         T(undo_is_applied_when_the_session_ends),
         T(setval_clears_undo_and_child_does_not_inherit_it),
+        T(resume_keeps_sets_queued_semops_and_undo),
         T(rmid_gives_waiters_eidrm_and_the_id_goes_stale),
         T(permissions_follow_the_mode_and_ipc_set),
         T(strict_set_refuses_the_same_uid),
