@@ -20,12 +20,15 @@
 /* Bump with every change of a wire format or of the channel layout: a
  * library and a daemon from different builds then refuse each other with
  * EPROTO instead of misreading each other. */
-#define ESEM_PROTO_VERSION 6u
+#define ESEM_PROTO_VERSION 7u
 
 #define ESEM_NSLOTS 1024u
 #define ESEM_NAME_BUF 256u
 
-enum esem_hello_kind { ESEM_HELLO_CLIENT = 1, ESEM_HELLO_ADMIN = 2 };
+/* TAKEOVER: a new esemd asking the running one for its state (restart
+ * without loss, host/handover.c); only root on the system daemon, and the
+ * daemon's own user (or root) where it runs with --allow-takeover. */
+enum esem_hello_kind { ESEM_HELLO_CLIENT = 1, ESEM_HELLO_ADMIN = 2, ESEM_HELLO_TAKEOVER = 3 };
 #define ESEM_TOKEN_BYTES 16u
 #define ESEM_TOKENS_KEPT 64u /* tokens a process has registered and no child used yet */
 
@@ -52,7 +55,10 @@ struct esem_hello_reply {
     uint32_t nslots;
     uint64_t session;
     uint64_t chan_size;
-    uint32_t inherited, pad_;
+    uint32_t inherited;
+    int32_t daemon_pid; /* the daemon that answers: after a restart without
+                         * loss not the process that made the socket, which
+                         * is what SO_PEERCRED names (it says the uid) */
     uint64_t core_nonce;           /* key sessions: see core_auth.h */
     uint8_t proof[CORE_MAC_BYTES]; /* key sessions: core_auth_proof() */
     /* SCM_RIGHTS (client only): [0] channel memfd, [1] doorbell eventfd,
@@ -76,6 +82,17 @@ struct esem_life {
     uint32_t pad_[15];
 };
 #define ESEM_LIFE_DEAD 0x40000000u /* FUTEX_OWNER_DIED */
+/* The daemon handed its state to a new one (a restart without loss) and
+ * exited: no thread id in the word, so its exit marks nothing dead.  The
+ * client reads a struct esem_relife from its socket, which brings the new
+ * daemon's life page, and sleeps on that from then on. */
+#define ESEM_LIFE_MOVED 0x20000000u
+#define ESEM_RELIFE_MAGIC 0x6566696cu /* "life" */
+struct esem_relife {
+    uint32_t magic; /* ESEM_RELIFE_MAGIC */
+    int32_t pid;    /* the daemon that serves from now on */
+    /* SCM_RIGHTS: its life page memfd (as [2] of the hello reply) */
+};
 
 /*
  * The wake words: in the same memfd as the life page, from ESEM_WAKE_OFF,

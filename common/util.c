@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -160,4 +161,29 @@ int esem_util_proc_stat(pid_t pid, uint64_t *start_time, pid_t *ppid)
     if (start_time)
         *start_time = v;
     return 0;
+}
+
+ssize_t esem_util_send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds)
+{
+    union {
+        char buf[CMSG_SPACE(253 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds < 0 || nfds > 253) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (nfds) {
+        memset(u.buf, 0, CMSG_SPACE((size_t)nfds * sizeof(int)));
+        mh.msg_control = u.buf;
+        mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+    }
+    return sendmsg(sock, &mh, MSG_NOSIGNAL);
 }

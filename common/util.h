@@ -36,6 +36,9 @@ int esem_util_futex_wait(uint32_t *addr, uint32_t val, const struct timespec *re
 int esem_util_futex_wake(uint32_t *addr, int n);
 /* A pidfd (close-on-exec is the kernel's default for pidfds), or -errno. */
 int esem_util_pidfd_open(pid_t pid);
+/* One sendmsg of len bytes from buf with nfds descriptors (SCM_RIGHTS, at
+ * most 253), MSG_NOSIGNAL: bytes sent, or -1 with errno. */
+ssize_t esem_util_send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
 /* 1 while the process has not exited, else 0 (no permission needed). */
 int esem_util_pidfd_alive(int pidfd);
 

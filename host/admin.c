@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin.h"
@@ -187,6 +188,61 @@ static int admin_request(struct client *c)
     }
 }
 
+/* The live admin connections, so that a restart without loss can end
+ * them (their core sessions are not handed over). */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_cv = PTHREAD_COND_INITIALIZER;
+static struct client **live;
+static uint32_t nlive, live_cap;
+
+static int live_add(struct client *c)
+{
+    pthread_mutex_lock(&live_mu);
+    if (nlive == live_cap) {
+        uint32_t cap = live_cap ? live_cap * 2 : 16;
+        struct client **n = realloc(live, cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&live_mu);
+            return -1;
+        }
+        live = n;
+        live_cap = cap;
+    }
+    live[nlive++] = c;
+    pthread_mutex_unlock(&live_mu);
+    return 0;
+}
+
+static void live_remove(struct client *c)
+{
+    pthread_mutex_lock(&live_mu);
+    for (uint32_t i = 0; i < nlive; i++)
+        if (live[i] == c) {
+            live[i] = live[--nlive];
+            break;
+        }
+    pthread_cond_broadcast(&live_cv);
+    pthread_mutex_unlock(&live_mu);
+}
+
+void admin_end_all(int timeout_ms)
+{
+    pthread_mutex_lock(&live_mu);
+    for (uint32_t i = 0; i < nlive; i++)
+        shutdown(live[i]->sock, SHUT_RDWR); /* its thread reads EOF and ends */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (nlive && pthread_cond_timedwait(&live_cv, &live_mu, &until) == 0)
+        ;
+    pthread_mutex_unlock(&live_mu);
+}
+
 /* An admin connection gets its own thread, so a long listing or a stuck
  * esemctl never stalls the main loop (hellos, death detection).  The send
  * timeout bounds how long a reader that stopped reading can hold it. */
@@ -199,6 +255,7 @@ static void admin_end(struct client *c)
     close(c->sock);
     if (c->pidfd >= 0)
         close(c->pidfd);
+    live_remove(c); /* (its session is over: admin_end_all may go on) */
     free(c);
 }
 
@@ -222,7 +279,7 @@ void admin_start(struct client *c)
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     pthread_t t;
-    if (pthread_create(&t, &at, admin_main, c) != 0)
+    if (live_add(c) < 0 || pthread_create(&t, &at, admin_main, c) != 0)
         admin_end(c);
     pthread_attr_destroy(&at);
 }

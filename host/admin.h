@@ -9,5 +9,9 @@
  * the caller has already taken it off its tables; c and its descriptors
  * are freed when the connection ends. */
 void admin_start(struct client *c);
+/* Restart without loss: end every admin connection (their core sessions
+ * are not handed over; esemctl connects again), waiting up to timeout_ms
+ * for their threads to close them. */
+void admin_end_all(int timeout_ms);
 
 #endif

@@ -40,7 +40,9 @@ void clients_init(int epfd)
     ep_fd = epfd;
 }
 
-static struct client *client_new(int sock)
+/* Put c in a free place of the table (grown if full): its id, a new
+ * generation.  0, or -1 out of memory. */
+static int table_put(struct client *c)
 {
     uint32_t id = 0;
     while (id < nclients_cap && clients[id])
@@ -49,20 +51,29 @@ static struct client *client_new(int sock)
         uint32_t cap = nclients_cap ? nclients_cap * 2 : 64;
         struct client **n = realloc(clients, cap * sizeof *n);
         if (!n)
-            return NULL;
+            return -1;
         memset(n + nclients_cap, 0, (cap - nclients_cap) * sizeof *n);
         clients = n;
         nclients_cap = cap;
     }
+    c->id = id;
+    c->gen = ++client_gen & 0xffffffu;
+    clients[id] = c;
+    atomic_fetch_add(&esemd.nclients, 1);
+    return 0;
+}
+
+static struct client *client_new(int sock)
+{
     struct client *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->id = id;
-    c->gen = ++client_gen & 0xffffffu;
     c->sock = sock;
-    c->pidfd = c->efd = c->status_fd = -1;
-    clients[id] = c;
-    atomic_fetch_add(&esemd.nclients, 1);
+    c->pidfd = c->efd = c->status_fd = c->chan_fd = -1;
+    if (table_put(c) < 0) {
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -95,6 +106,8 @@ static void client_free(struct client *c, const char *why)
         close(c->efd);
     if (c->status_fd >= 0)
         close(c->status_fd);
+    if (c->chan_fd >= 0)
+        close(c->chan_fd);
     clients[c->id] = NULL;
     atomic_fetch_sub(&esemd.nclients, 1);
     free(c);
@@ -103,24 +116,7 @@ static void client_free(struct client *c, const char *why)
 
 static int send_reply(int sock, const struct esem_hello_reply *rep, const int *fds, int nfds)
 {
-    struct iovec iov = {.iov_base = (void *)rep, .iov_len = sizeof *rep};
-    union {
-        char buf[CMSG_SPACE(3 * sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (nfds > 3)
-        return -1;
-    if (nfds) {
-        mh.msg_control = u.buf;
-        mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-        memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
-    }
-    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof *rep ? 0 : -1;
+    return esem_util_send_fds(sock, rep, sizeof *rep, fds, nfds) == (ssize_t)sizeof *rep ? 0 : -1;
 }
 
 static void hello_fail(struct client *c, int err, const char *why)
@@ -192,6 +188,73 @@ static const char *over_user_limit(const struct client *c, int at_hello)
     return NULL;
 }
 
+/* A new esemd asks for our state (restart without loss).  Whoever gets it
+ * can forge every permit: on the system daemon only root, on a per-user
+ * daemon only if it runs with --allow-takeover, and then only its own user
+ * (or root).  The main loop hands it to handover_give(). */
+static struct client *takeover_asked;
+
+static void takeover_hello(struct client *c)
+{
+    int ok = esemd.system_mode ? c->uid == 0
+                               : esemd.allow_takeover && (c->uid == 0 || c->uid == geteuid());
+    if (!ok) {
+        hello_fail(c, EPERM,
+                   esemd.system_mode ? "takeover asked by a user other than root"
+                   : esemd.allow_takeover ? "takeover asked by another user"
+                                          : "takeover asked, but esemd runs without --allow-takeover");
+        return;
+    }
+    if (takeover_asked) {
+        hello_fail(c, EBUSY, "a takeover is already under way");
+        return;
+    }
+    struct esem_hello_reply rep = {.daemon_pid = getpid()};
+    if (send_reply(c->sock, &rep, NULL, 0) < 0) {
+        client_free(c, "hello reply failed");
+        return;
+    }
+    c->kind = ESEM_HELLO_TAKEOVER;
+    epoll_ctl(ep_fd, EPOLL_CTL_DEL, c->sock, NULL); /* handover.c reads it */
+    takeover_asked = c;
+}
+
+struct client *clients_takeover_asked(void)
+{
+    struct client *c = takeover_asked;
+    takeover_asked = NULL;
+    return c;
+}
+
+void clients_takeover_failed(struct client *c)
+{
+    client_free(c, "takeover failed");
+}
+
+uint32_t clients_cap(void)
+{
+    return nclients_cap;
+}
+
+struct client *clients_at(uint32_t i)
+{
+    return i < nclients_cap ? clients[i] : NULL;
+}
+
+int clients_adopt(struct client *c)
+{
+    if (table_put(c) < 0)
+        return -1;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = EV(EV_SOCK, c->gen, c->id)};
+    epoll_ctl(ep_fd, EPOLL_CTL_ADD, c->sock, &ev);
+    if (c->kind == ESEM_HELLO_CLIENT) {
+        esemd.by_session[(uint32_t)c->session - 1] = c;
+        ev = (struct epoll_event){.events = EPOLLIN, .data.u64 = EV(EV_PIDFD, c->gen, c->id)};
+        epoll_ctl(ep_fd, EPOLL_CTL_ADD, c->pidfd, &ev);
+    }
+    return 0;
+}
+
 static void handle_hello(struct client *c)
 {
     struct esem_hello h;
@@ -207,7 +270,8 @@ static void handle_hello(struct client *c)
         hello_fail(c, EPROTO, "protocol version mismatch");
         return;
     }
-    if (h.kind != ESEM_HELLO_CLIENT && h.kind != ESEM_HELLO_ADMIN) {
+    if (h.kind != ESEM_HELLO_CLIENT && h.kind != ESEM_HELLO_ADMIN &&
+        h.kind != ESEM_HELLO_TAKEOVER) {
         hello_fail(c, EPROTO, "unknown connection kind");
         return;
     }
@@ -230,6 +294,10 @@ static void handle_hello(struct client *c)
             c->exe_dev = (uint64_t)es.st_dev;
             c->exe_ino = (uint64_t)es.st_ino;
         }
+    }
+    if (h.kind == ESEM_HELLO_TAKEOVER) {
+        takeover_hello(c);
+        return;
     }
     /* An admin connection sees every semaphore, every user's included: on
      * the system-wide daemon, only root and the daemon's user get one —
@@ -296,6 +364,7 @@ static void handle_hello(struct client *c)
         return;
     }
     rep.session = c->session;
+    rep.daemon_pid = getpid();
     memcpy(rep.proof, so.proof, sizeof rep.proof);
     rep.core_nonce = so.core_nonce;
     if (h.kind == ESEM_HELLO_ADMIN) {
@@ -335,9 +404,9 @@ static void handle_hello(struct client *c)
     rep.nslots = ESEM_NSLOTS;
     rep.chan_size = c->chan_size;
     int fds[3] = {memfd, c->efd, life_fd()};
+    c->chan_fd = memfd; /* kept: a restart without loss hands it on */
     dp_attach(c);
     int r = send_reply(c->sock, &rep, fds, 3);
-    close(memfd);
     if (r < 0) {
         client_free(c, "hello reply failed");
         return;

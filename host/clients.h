@@ -23,4 +23,17 @@ int clients_tick(void);
 /* End every session (daemon stopping). */
 void clients_free_all(void);
 
+struct client;
+/* Restart without loss (handover.c).  The connection of a new esemd that
+ * asked for the state and may have it, once (else NULL). */
+struct client *clients_takeover_asked(void);
+/* ... the takeover failed: close that connection. */
+void clients_takeover_failed(struct client *c);
+/* The table, for handing it over: its size and the connection at i (or NULL). */
+uint32_t clients_cap(void);
+struct client *clients_at(uint32_t i);
+/* A connection handed over by the previous daemon joins the table and the
+ * main loop (its session in by_session); 0, or -1 out of memory. */
+int clients_adopt(struct client *c);
+
 #endif

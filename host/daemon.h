@@ -56,6 +56,7 @@ struct client {
     uint64_t accepted_ns;          /* when the connection was accepted */
     struct proc_creds creds; /* as last read; owned by the serving worker */
     int status_fd;           /* /proc/PID/status, kept open; same owner */
+    int chan_fd;             /* the channel's memfd, kept for a restart without loss */
     core_id_t session;
     uint64_t key_id; /* a key session's key id, 0 for a PID session */
     struct esem_chan *chan;
@@ -119,6 +120,7 @@ struct daemon_state {
     _Atomic uint32_t nclients; /* live connections (esemctl stats) */
     _Atomic uint64_t reposted, consumed; /* grants of dead waiters (esemctl stats) */
     int system_mode;           /* esemd --system */
+    int allow_takeover;        /* esemd --allow-takeover (per-user daemon) */
 };
 
 /* The daemon: its core, the lock that serialises it, the session table

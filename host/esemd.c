@@ -13,6 +13,7 @@
  *   dataplane.c the workers                      serve.c    one request
  *   life.c     the life page and wake words      notify.c   systemd
  *   harden.c   process hardening, seccomp        system.c   --system
+ *   handover.c restart without loss (--takeover)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@
 #include "daemon.h"
 #include "dataplane.h"
 #include "notify.h"
+#include "handover.h"
 #include "harden.h"
 #include "keyring.h"
 #include "life.h"
@@ -50,6 +52,7 @@ struct daemon_state esemd;
 struct options {
     const char *path, *logpath, *keyring, *run_user, *run_group;
     int foreground, nworkers, use_seccomp;
+    int takeover; /* --takeover: the running daemon's state, not a new core */
     uint64_t spin_us;
     struct core_config cfg; /* max_sems, max_sessions, flags; the rest is sized */
     long user_lim[4];       /* --user-sems/-waits/-clients/-pending; -1: default */
@@ -62,6 +65,9 @@ static int activated = -1;  /* the socket systemd passed, or -1 */
 static int ready_fd = -1;   /* detached: tells the starter we serve */
 static struct sys_conf sysc; /* --system: its user, group and socket group */
 static uint64_t arena_size;
+static int arena_fd = -1;
+static void *arena_base;
+static struct handover_in ho; /* --takeover: what the running daemon gave */
 static const char *arena_kind = "none";
 static int shutting_down;
 
@@ -93,6 +99,11 @@ static void usage(FILE *f)
             "      --binding process|semaphore\n"
             "                       a worker per client process (default) or per semaphore\n"
             "      --no-seccomp     do not install the system-call allow-list\n"
+            "      --takeover       take over the state of the esemd running at the socket\n"
+            "                       (restart without loss: semaphores, sets, waiters, sessions\n"
+            "                       and connections kept; esemctl restart starts this)\n"
+            "      --allow-takeover let this user's --takeover have our state (per-user\n"
+            "                       daemon; the system daemon hands it to root only)\n"
             "      --system         system-wide daemon (as root; drops to --user):\n"
             "                       socket " ESEM_SYSTEM_SOCKET " for all local users\n"
             "      --user NAME      the system daemon's user (default " ESEM_SYSTEM_USER ")\n"
@@ -143,6 +154,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"user", required_argument, 0, 'U'},  {"group", required_argument, 0, 'G'},
         {"keyring", required_argument, 0, 'K'}, {"policy", required_argument, 0, 'O'},
         {"order", required_argument, 0, 'R'},
+        {"takeover", no_argument, 0, 1005}, {"allow-takeover", no_argument, 0, 1006},
         {"user-sems", required_argument, 0, 1001}, {"user-waits", required_argument, 0, 1002},
         {"user-clients", required_argument, 0, 1003},
         {"user-pending", required_argument, 0, 1004},
@@ -206,6 +218,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->user_lim[c - 1001] = (long)v;
             break;
         }
+        case 1005: o->takeover = 1; break;
+        case 1006: esemd.allow_takeover = 1; break;
         case 'U': o->run_user = optarg; break;
         case 'G': o->run_group = optarg; break;
         case 'h': usage(stdout); exit(0);
@@ -416,14 +430,34 @@ static int start_core(struct options *o)
     }
     randombytes_buf(&o->cfg.entropy, sizeof o->cfg.entropy);
     signal(SIGPIPE, SIG_IGN);
-    arena_size = core_arena_size(&o->cfg);
-    void *arena = arena_size ? harden_arena(arena_size, &arena_kind) : NULL;
-    if (!arena || !(esemd.core = core_init(arena, arena_size, &o->cfg))) {
-        esemd_log("cannot set up the core (%llu bytes)", (unsigned long long)arena_size);
-        return 1;
+    if (o->takeover) {
+        /* the running daemon's core, at our address; its configuration
+         * (tables, policy, order, keys) is the core's, the rest ours */
+        struct core_config cfg;
+        if (handover_take(sock_path, &ho) < 0)
+            return 1;
+        if (!(esemd.core = core_resume(ho.arena, ho.arena_size, &cfg))) {
+            esemd_log("takeover: the running daemon's core is not one this build can resume");
+            return 1;
+        }
+        arena_fd = ho.arena_fd;
+        arena_base = ho.arena;
+        arena_size = ho.arena_size;
+        arena_kind = ho.arena_secret ? "memfd_secret, handed over" : "memfd, handed over";
+        o->cfg = cfg;
+        size_core(o);
+        if (o->keyring)
+            esemd_log("takeover: --keyring ignored (the keys came with the core)");
+    } else {
+        arena_size = core_arena_size(&o->cfg);
+        arena_base = arena_size ? harden_arena(arena_size, &arena_kind, &arena_fd) : NULL;
+        if (!arena_base || !(esemd.core = core_init(arena_base, arena_size, &o->cfg))) {
+            esemd_log("cannot set up the core (%llu bytes)", (unsigned long long)arena_size);
+            return 1;
+        }
     }
     pthread_mutex_init(&esemd.core_mu, NULL);
-    if (o->keyring && keyring_load(o->keyring) < 0)
+    if (o->keyring && !o->takeover && keyring_load(o->keyring) < 0)
         return 1;
     esemd.max_sessions = o->cfg.max_sessions;
     esemd.by_session = calloc(o->cfg.max_sessions, sizeof *esemd.by_session);
@@ -441,7 +475,7 @@ static int start_core(struct options *o)
 
 /* Step 7: listen (as the daemon user under --system), then, under
  * --system, drop root for good: workers and seccomp come after. */
-static int listen_and_drop(void)
+static int listen_and_drop(const struct options *o)
 {
     int sys_on = esemd.system_mode;
     if (sys_on) {
@@ -453,7 +487,13 @@ static int listen_and_drop(void)
             return 1;
         }
     }
-    listen_fd = activated >= 0 ? activated : listen_open(sock_path, sys_on, sysc.group_only);
+    if (o->takeover) {
+        listen_fd = ho.listen_fd; /* bound and listening: nobody was refused */
+        if (ho.activated)
+            activated = listen_fd; /* still systemd's: not ours to unlink */
+    } else {
+        listen_fd = activated >= 0 ? activated : listen_open(sock_path, sys_on, sysc.group_only);
+    }
     if (sys_on && sys_become_root() < 0) {
         esemd_log("cannot switch back to root: %s", strerror(errno));
         return 1;
@@ -492,6 +532,10 @@ static int start_serving(const struct options *o)
         return 1;
     }
     esemd.wake = life_wake(&esemd.nwake);
+    clients_init(ep_fd);
+    /* --takeover: the old daemon exits, its connections join us */
+    if (o->takeover && handover_finish(&ho) < 0)
+        return 1;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV(EV_LISTEN, 0, 0)};
     epoll_ctl(ep_fd, EPOLL_CTL_ADD, listen_fd, &ev);
     ev.data.u64 = EV(EV_SIGNAL, 0, 0);
@@ -542,7 +586,6 @@ static int start_serving(const struct options *o)
         close(ready_fd);
         ready_fd = -1;
     }
-    clients_init(ep_fd);
     return 0;
 }
 
@@ -584,6 +627,18 @@ static void serve(void)
                 clients_event(evs[i].data.u64, evs[i].events);
             }
         }
+        struct client *t = clients_takeover_asked();
+        if (t) {
+            /* returns only if the takeover failed: we serve on */
+            struct handover_give_args g = {.listen_fd = listen_fd,
+                                           .activated = activated >= 0,
+                                           .arena_fd = arena_fd,
+                                           .arena = arena_base,
+                                           .arena_size = arena_size,
+                                           .nworkers = esemd.nworkers,
+                                           .arena_secret = strncmp(arena_kind, "memfd_secret", 12) == 0};
+            handover_give(t, &g);
+        }
     }
 }
 
@@ -608,7 +663,7 @@ int main(int argc, char **argv)
         return rc;
     size_core(&o);
     if ((rc = choose_socket(&o)) || (rc = detach(&o)) || (rc = open_log(&o)) ||
-        (rc = start_core(&o)) || (rc = listen_and_drop()) || (rc = start_serving(&o)))
+        (rc = start_core(&o)) || (rc = listen_and_drop(&o)) || (rc = start_serving(&o)))
         return rc;
     serve();
     shut_down();

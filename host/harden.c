@@ -5,6 +5,7 @@
  * allow-list once start-up is over.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <stdint.h>
 #include <string.h>
@@ -27,40 +28,53 @@ void harden_process(void)
     setrlimit(RLIMIT_CORE, &rl);
 }
 
-void *harden_arena(uint64_t size, const char **kind)
+/* Map an arena descriptor shared, out of core dumps, locked if we may
+ * (memfd_secret memory is locked by the kernel). */
+static void *arena_map(int fd, uint64_t size, const char **kind, int secret)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    madvise(p, size, MADV_DONTDUMP);
+    if (!secret && mlock(p, size) < 0) {
+        esemd_log("mlock of the %llu-byte arena failed (%s; RLIMIT_MEMLOCK?): it may be swapped",
+                  (unsigned long long)size, strerror(errno));
+        if (kind)
+            *kind = "memfd, NOT locked";
+    }
+    return p;
+}
+
+void *harden_arena(uint64_t size, const char **kind, int *fd)
 {
 #ifdef SYS_memfd_secret
-    int fd = (int)syscall(SYS_memfd_secret, 0);
-    if (fd >= 0) {
+    *fd = (int)syscall(SYS_memfd_secret, O_CLOEXEC);
+    if (*fd >= 0) {
         void *p = MAP_FAILED;
-        if (ftruncate(fd, (off_t)size) == 0)
-            p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        int err = errno;
-        close(fd);
+        if (ftruncate(*fd, (off_t)size) == 0)
+            p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
         if (p != MAP_FAILED) {
             *kind = "memfd_secret (not in the kernel's direct map, locked)";
             return p;
         }
-        esemd_log("memfd_secret arena of %llu bytes failed (%s); falling back to locked "
-                  "anonymous memory",
-                  (unsigned long long)size, strerror(err));
+        esemd_log("memfd_secret arena of %llu bytes failed (%s); falling back to a locked memfd",
+                  (unsigned long long)size, strerror(errno));
+        close(*fd);
     } else {
-        esemd_log("memfd_secret unavailable (%s); falling back to locked anonymous memory",
+        esemd_log("memfd_secret unavailable (%s); falling back to a locked memfd",
                   strerror(errno));
     }
 #endif
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    *fd = memfd_create("esem-arena", MFD_CLOEXEC);
+    if (*fd < 0 || ftruncate(*fd, (off_t)size) < 0)
         return NULL;
-    madvise(p, size, MADV_DONTDUMP);
-    if (mlock(p, size) == 0) {
-        *kind = "anonymous, locked";
-    } else {
-        esemd_log("mlock of the %llu-byte arena failed (%s; RLIMIT_MEMLOCK?): it may be swapped",
-                  (unsigned long long)size, strerror(errno));
-        *kind = "anonymous, NOT locked";
-    }
-    return p;
+    *kind = "memfd, locked";
+    return arena_map(*fd, size, kind, 0);
+}
+
+void *harden_arena_map(int fd, uint64_t size, int secret)
+{
+    return arena_map(fd, size, NULL, secret);
 }
 
 /* What esemd does after start-up, and nothing more.  Anything else fails
@@ -72,6 +86,7 @@ int harden_seccomp(void)
         SCMP_SYS(openat), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx),
         SCMP_SYS(lseek), SCMP_SYS(fcntl), SCMP_SYS(flock), SCMP_SYS(unlink),
         SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+        SCMP_SYS(epoll_create1), /* workers started again after a failed takeover */
         SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(sendto),
         SCMP_SYS(sendmsg), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(shutdown),
         SCMP_SYS(memfd_create), SCMP_SYS(ftruncate), SCMP_SYS(eventfd2),

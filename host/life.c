@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,6 +69,30 @@ struct esem_wake *life_wake(uint32_t *n)
 int life_fd(void)
 {
     return life_memfd;
+}
+
+void life_moved(void)
+{
+    atomic_store((_Atomic uint32_t *)&life->word, ESEM_LIFE_MOVED);
+    esem_util_futex_wake(&life->word, INT_MAX);
+}
+
+int life_inherit_wake(int old_fd)
+{
+    struct stat st;
+    if (fstat(old_fd, &st) < 0 || (uint64_t)st.st_size != life_len)
+        return -1; /* another --max-sems: the table indices would not match */
+    const char *old = mmap(NULL, life_len, PROT_READ, MAP_SHARED, old_fd, 0);
+    if (old == MAP_FAILED)
+        return -1;
+    const struct esem_wake *ow = (const struct esem_wake *)(old + ESEM_WAKE_OFF);
+    struct esem_wake *nw = (struct esem_wake *)((char *)life + ESEM_WAKE_OFF);
+    for (uint32_t i = 0; i < life_nwake; i++)
+        if (ow[i].sleepers) /* (pages stay unallocated where nobody slept) */
+            atomic_store((_Atomic uint32_t *)&nw[i].sleepers,
+                         atomic_load((_Atomic const uint32_t *)&ow[i].sleepers));
+    munmap((void *)old, life_len);
+    return 0;
 }
 
 void life_end(void)

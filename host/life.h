@@ -16,5 +16,12 @@ struct esem_wake *life_wake(uint32_t *n);
 int life_fd(void);
 /* A clean stop: mark the word dead and wake every sleeper. */
 void life_end(void);
+/* Restart without loss.  The old daemon, its state handed over: the word
+ * says moved (no thread id in it, so our exit marks nothing dead) and
+ * every sleeper wakes to read its new page (struct esem_relife). */
+void life_moved(void);
+/* The new daemon: the sleepers counts of the previous daemon's wake words
+ * (its life memfd, mapped read-only here), so the counts stay balanced. */
+int life_inherit_wake(int old_fd);
 
 #endif

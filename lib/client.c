@@ -190,6 +190,16 @@ static void slot_leave(int k, int borrowed)
 
 /* ---- connection ---- */
 
+/* Map a life page memfd read-only (*len: its size), or MAP_FAILED. */
+static struct esem_life *life_map(int fd, size_t *len)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(struct esem_life))
+        return MAP_FAILED;
+    *len = (size_t)st.st_size;
+    return mmap(NULL, *len, PROT_READ, MAP_SHARED, fd, 0);
+}
+
 /* Called with proc_conn.mu held (or in the child after fork, single-threaded). */
 static int do_connect_once(void)
 {
@@ -239,11 +249,7 @@ static int do_connect_once(void)
     struct esem_life *life = MAP_FAILED;
     size_t life_len = 0;
     if (fds[2] >= 0) {
-        struct stat st;
-        if (fstat(fds[2], &st) == 0 && st.st_size >= (off_t)sizeof *life) {
-            life_len = (size_t)st.st_size;
-            life = mmap(NULL, life_len, PROT_READ, MAP_SHARED, fds[2], 0);
-        }
+        life = life_map(fds[2], &life_len);
         close(fds[2]);
     }
     if (n != (ssize_t)sizeof rep || rep.err || fds[0] < 0 || life == MAP_FAILED ||
@@ -349,8 +355,91 @@ static int daemon_alive(void)
     struct timespec zero = {0, 0};
     long r = syscall(SYS_ppoll, &p, 1, &zero, NULL, 0);
     /* POLLNVAL: the program closed our descriptor; we cannot talk to the
-     * daemon any more, which is as good as gone. */
-    return !(r > 0 && (p.revents & (POLLHUP | POLLERR | POLLIN | POLLNVAL)));
+     * daemon any more, which is as good as gone.  (POLLIN alone is a new
+     * daemon's life page after a restart, struct esem_relife.) */
+    return !(r > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)));
+}
+
+/* The daemon's life page now (a restart without loss replaces it). */
+static struct esem_life *life_page(void)
+{
+    return __atomic_load_n(&proc_conn.life, __ATOMIC_ACQUIRE);
+}
+
+/* The daemon handed its state to a new one and exited (ESEM_LIFE_MOVED in
+ * the life word; docs/DESIGN.md, "Restart without loss"): read the new
+ * daemon's life page from our socket (struct esem_relife, sent by the old
+ * daemon before it marked its page) and use that from now on.  Old pages
+ * stay mapped: another thread may still be looking at one.  Returns 0 when
+ * the current page is not a moved one (or another thread is taking the new
+ * one: look again), -EINTR if a signal's handler ran while we waited for
+ * the message, -EIO if it never comes (the daemons are gone). */
+static int life_follow(void)
+{
+    static _Atomic int following;
+    uint32_t w = atomic_load_explicit((_Atomic uint32_t *)&life_page()->word, memory_order_acquire);
+    if (!(w & ESEM_LIFE_MOVED) || (w & ESEM_LIFE_DEAD))
+        return 0;
+    int idle = 0;
+    if (!atomic_compare_exchange_strong(&following, &idle, 1)) {
+        struct timespec ms = {0, 1000000};
+        return syscall(SYS_nanosleep, &ms, NULL) < 0 && errno == EINTR ? -EINTR : 0;
+    }
+    int r = -EIO;
+    for (int tries = 0; tries < 10000; tries++) { /* about 10 s */
+        struct esem_relife m;
+        struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } u;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                            .msg_controllen = sizeof u.buf};
+        ssize_t n = recvmsg(proc_conn.sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n == 0)
+            break; /* hung up: nobody took over after all */
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            break;
+        if (n < 0) {
+            /* raw system call: poll() would be a cancellation point */
+            struct pollfd p = {.fd = proc_conn.sock, .events = POLLIN};
+            struct timespec ms = {0, 1000000};
+            if (syscall(SYS_ppoll, &p, 1, &ms, NULL, 0) < 0 && errno == EINTR) {
+                r = -EINTR;
+                break;
+            }
+            continue;
+        }
+        int fd = -1;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+        if (fd < 0)
+            continue; /* not a life page: nothing else is ever sent */
+        size_t len = 0;
+        struct esem_life *life = n == (ssize_t)sizeof m && m.magic == ESEM_RELIFE_MAGIC
+                                     ? life_map(fd, &len)
+                                     : MAP_FAILED;
+        close(fd);
+        if (life == MAP_FAILED)
+            continue;
+        uint32_t nwake = len > ESEM_WAKE_OFF
+                             ? (uint32_t)((len - ESEM_WAKE_OFF) / sizeof(struct esem_wake))
+                             : 0;
+        if (nwake < proc_conn.nwake)
+            __atomic_store_n(&proc_conn.nwake, nwake, __ATOMIC_RELEASE);
+        __atomic_store_n(&proc_conn.wake,
+                         nwake ? (struct esem_wake *)((char *)life + ESEM_WAKE_OFF) : NULL,
+                         __ATOMIC_RELEASE);
+        __atomic_store_n(&proc_conn.nwake, nwake, __ATOMIC_RELEASE);
+        proc_conn.life_len = len;
+        __atomic_store_n(&proc_conn.life, life, __ATOMIC_RELEASE);
+        r = 0;
+        break;
+    }
+    atomic_store(&following, 0);
+    return r;
 }
 
 static void mark_broken(void)
@@ -638,7 +727,8 @@ static uint32_t reply_data(struct esem_slot *s, struct esemi_call *c)
 static struct esem_wake *wake_of(uint64_t handle)
 {
     uint64_t idx = (handle & 0xffffffffu) - 1;
-    return proc_conn.wake && idx < proc_conn.nwake ? &proc_conn.wake[idx] : NULL;
+    struct esem_wake *w = __atomic_load_n(&proc_conn.wake, __ATOMIC_ACQUIRE);
+    return w && idx < __atomic_load_n(&proc_conn.nwake, __ATOMIC_ACQUIRE) ? &w[idx] : NULL;
 }
 
 /* After sending a post: if waits sleep on the semaphore, wake one now, so
@@ -724,7 +814,7 @@ ESEM_NO_ASAN static int sleep_for(struct esem_slot *s, uint32_t seq, const struc
      * sleeps where nothing would report it. */
     const struct timespec *abs = may_abandon && c->deadline ? c->deadline : NULL;
     int interruptible = may_abandon && c->interruptible;
-    uint32_t *lifew = (uint32_t *)&proc_conn.life->word;
+    uint32_t *lifew = (uint32_t *)&life_page()->word;
     /* A POSIX wait also sleeps on its semaphore's wake word, for a poster's
      * hint (struct esem_wake in proto.h). */
     struct esem_wake *wk = c->op == ESEM_OP_WAIT ? wake_of(c->handle) : NULL;
@@ -745,6 +835,21 @@ ESEM_NO_ASAN static int sleep_for(struct esem_slot *s, uint32_t seq, const struc
             esem_util_futex_wake(lifew, INT_MAX);
             mark_broken();
             return -EIO;
+        }
+        if (life & ESEM_LIFE_MOVED) {
+            /* a restart without loss: our request is in the new daemon's
+             * hands; sleep on its life page from now on */
+            int f = life_follow();
+            if (f == -EIO) {
+                mark_broken();
+                return -EIO;
+            }
+            if (f == -EINTR && interruptible)
+                return -EINTR;
+            lifew = (uint32_t *)&life_page()->word;
+            wk = c->op == ESEM_OP_WAIT ? wake_of(c->handle) : NULL;
+            hint = wk ? &wk->word : NULL;
+            continue;
         }
         atomic_store_explicit((_Atomic uint32_t *)&s->client_sleeping, 1, memory_order_seq_cst);
         uint32_t cur = atomic_load_explicit((_Atomic uint32_t *)&s->rep_seq, memory_order_seq_cst);
@@ -1130,12 +1235,18 @@ int esemi_rpc_blocking(struct esemi_call *c)
          * into the critical section.  Block until a waiter slot is free —
          * ended only by the deadline, a signal (EINTR, any handler) or
          * the daemon's death — looking again after a growing pause. */
-        uint32_t life = atomic_load_explicit((_Atomic uint32_t *)&proc_conn.life->word,
-                                             memory_order_acquire);
+        struct esem_life *lp = life_page();
+        uint32_t life = atomic_load_explicit((_Atomic uint32_t *)&lp->word, memory_order_acquire);
         if (life & ESEM_LIFE_DEAD)
             return -EIO;
+        if (life & ESEM_LIFE_MOVED) {
+            int f = life_follow();
+            if (f == -EIO || f == -EINTR)
+                return f;
+            continue;
+        }
         struct timespec rel = {0, backoff_ns};
-        int s = esem_util_futex_wait((uint32_t *)&proc_conn.life->word, life, &rel);
+        int s = esem_util_futex_wait((uint32_t *)&lp->word, life, &rel);
         if (s == -EINTR)
             return -EINTR;
         if (c->deadline && deadline_passed(c->clock, c->deadline))

@@ -21,6 +21,7 @@
 
 #include "esem.h"
 #include "proto.h"
+#include "restart.h"
 #include "util.h"
 
 static int json;
@@ -48,6 +49,11 @@ static void usage(FILE *f)
                "                operations a second (every S seconds, N times; 0: until ^C)\n"
                "  audit         the last refused requests (up to 1024), oldest first\n"
                "  stop          ask esemd to shut down\n"
+               "  restart [--esemd PATH] [-- ESEMD-OPTIONS]\n"
+               "                start a new esemd that takes the running one's state over\n"
+               "                (semaphores, sets, waiters, sessions, connections): clients\n"
+               "                notice a pause only.  esemd must run with --allow-takeover\n"
+               "                (per-user) or be the system daemon (then as root)\n"
                "  grant NAME PRINCIPAL RIGHTS\n"
                "                give rights on a semaphore (as its owner: esem_grant)\n"
                "  revoke NAME PRINCIPAL RIGHTS\n"
@@ -71,6 +77,8 @@ static int admin_connect(void)
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     return connect_kind(ESEM_HELLO_ADMIN, path, sizeof path);
 }
+
+static pid_t daemon_pid; /* as the last hello's reply said */
 
 /* Connect and say hello as kind (an admin, or a plain client for ping). */
 static int connect_kind(uint32_t kind, char *path_out, size_t path_len)
@@ -109,6 +117,7 @@ static int connect_kind(uint32_t kind, char *path_out, size_t path_len)
         close(s);
         return -1;
     }
+    daemon_pid = rep.daemon_pid;
     return s;
 }
 
@@ -117,7 +126,9 @@ static int connect_kind(uint32_t kind, char *path_out, size_t path_len)
  * root and the daemon's user); prints the socket and the daemon's pid and
  * uid as the kernel reports them (SO_PEERCRED), which is what a client
  * trusts: a PID session cannot tell a genuine esemd from another program
- * of that uid on the socket (docs/ATTACKS.md), a key session can. */
+ * of that uid on the socket (docs/ATTACKS.md), a key session can.  After
+ * a restart without loss the kernel still names the process that made the
+ * socket; the daemon's own pid comes from its reply. */
 static int cmd_ping(void)
 {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -132,11 +143,15 @@ static int cmd_ping(void)
         fprintf(stderr, "esemctl: ping: %s\n", strerror(errno));
         return 1;
     }
+    pid_t pid = daemon_pid > 0 ? daemon_pid : cr.pid;
     if (json)
-        printf("{\"socket\":\"%s\",\"pid\":%d,\"uid\":%u}\n", path, (int)cr.pid,
-               (unsigned)cr.uid);
+        printf("{\"socket\":\"%s\",\"pid\":%d,\"uid\":%u,\"socket_pid\":%d}\n", path,
+               (int)pid, (unsigned)cr.uid, (int)cr.pid);
+    else if (pid != cr.pid)
+        printf("esemd at %s: pid %d, uid %u (restarted without loss; the socket was made by "
+               "pid %d)\n", path, (int)pid, (unsigned)cr.uid, (int)cr.pid);
     else
-        printf("esemd at %s: pid %d, uid %u\n", path, (int)cr.pid, (unsigned)cr.uid);
+        printf("esemd at %s: pid %d, uid %u\n", path, (int)pid, (unsigned)cr.uid);
     return 0;
 }
 
@@ -999,6 +1014,48 @@ static int cmd_acl(int revoke, const char *name, const char *who, const char *ri
     return 0;
 }
 
+/* esemctl restart [--esemd PATH] [-- ESEMD-OPTIONS]: a new esemd takes
+ * the running one's state over (restart without loss). */
+static int cmd_restart(int argc, char **argv)
+{
+    const char *esemd_opt = NULL;
+    int i = 0;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--esemd") == 0 && i + 1 < argc) {
+            esemd_opt = argv[++i];
+        } else if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else {
+            fprintf(stderr, "usage: esemctl restart [--esemd PATH] [-- ESEMD-OPTIONS]\n");
+            return 2;
+        }
+    }
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    int s = connect_kind(ESEM_HELLO_CLIENT, path, sizeof path);
+    if (s < 0)
+        return 1;
+    close(s);
+    pid_t old = daemon_pid;
+    const char *esemd = restart_esemd(esemd_opt);
+    int rc = restart_run(esemd, path, strcmp(path, ESEM_SYSTEM_SOCKET) == 0, argc - i, argv + i);
+    if (rc != 0) {
+        fprintf(stderr, "esemctl: restart: %s --takeover failed (status %d); the running esemd "
+                "(pid %d) serves on unless its log says otherwise\n", esemd, rc, (int)old);
+        return 1;
+    }
+    if ((s = connect_kind(ESEM_HELLO_CLIENT, path, sizeof path)) < 0)
+        return 1;
+    close(s);
+    if (json)
+        printf("{\"socket\":\"%s\",\"old_pid\":%d,\"pid\":%d}\n", path, (int)old,
+               (int)daemon_pid);
+    else
+        printf("esemd at %s restarted without loss: pid %d -> %d\n", path, (int)old,
+               (int)daemon_pid);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"socket", required_argument, 0, 's'},
@@ -1052,6 +1109,8 @@ int main(int argc, char **argv)
         return cmd_stats(argv[optind] + 9);
     if (strcmp(cmd, "top") == 0)
         return cmd_top(argc - optind, argv + optind);
+    if (strcmp(cmd, "restart") == 0)
+        return cmd_restart(argc - optind, argv + optind);
     if (strcmp(cmd, "stop") == 0 && optind == argc)
         return cmd_stop();
     if (strcmp(cmd, "audit") == 0 && optind == argc)

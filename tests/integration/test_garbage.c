@@ -322,11 +322,14 @@ static void bad_magic_version_or_kind_is_refused_and_audited(void **state)
     assert_int_equal(hello_err(&h, sizeof h), EPROTO);
     h.version = 0;
     assert_int_equal(hello_err(&h, sizeof h), EPROTO);
-    static const uint32_t kinds[] = {0, 3, 0x80000000u, 0xffffffffu};
+    static const uint32_t kinds[] = {0, 4, 0x80000000u, 0xffffffffu};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         h = good_hello(kinds[i]);
         assert_int_equal(hello_err(&h, sizeof h), EPROTO);
     }
+    /* a takeover (restart without loss) needs --allow-takeover */
+    h = good_hello(ESEM_HELLO_TAKEOVER);
+    assert_int_equal(hello_err(&h, sizeof h), EPERM);
     assert_true(hx_log_wait(mark, "audit: refused connection", 5000));
     assert_true(hx_log_wait(mark, "malformed hello", 5000));
     assert_true(hx_log_wait(mark, "protocol version mismatch", 5000));

@@ -31,7 +31,7 @@ LSN=$!
 for _ in $(seq 50); do [ -S "$T/notify" ] && break; sleep 0.05; done
 
 systemd-socket-activate --seqpacket -l "$T/esemd.sock" -E NOTIFY_SOCKET="$T/notify" \
-  "$ESEMD" --foreground --socket "$T/esemd.sock" --log "$T/esemd.log" >"$T/act.out" 2>&1 &
+  "$ESEMD" --foreground --socket "$T/esemd.sock" --log "$T/esemd.log" --allow-takeover >"$T/act.out" 2>&1 &
 ACT=$!
 for _ in $(seq 50); do [ -S "$T/esemd.sock" ] && break; sleep 0.05; done
 [ -S "$T/esemd.sock" ] && pass "systemd-socket-activate listens on $T/esemd.sock" || fail "no socket"
@@ -50,6 +50,17 @@ grep -q 'start: socket' "$T/esemd.log" && pass "esemd logged its start" || fail 
 sleep 1.2
 grep -q 'STATUS=.* clients, .* semaphores and sets' "$T/notes" && pass "STATUS= with the live counts" || fail "no counts in STATUS: $(grep STATUS "$T/notes" | tail -2)"
 pid=$(grep -o 'MAINPID=[0-9]*' "$T/notes" | head -1 | cut -d= -f2)
+# a restart without loss (the unit's ExecReload): the new daemon takes the
+# activated socket over and tells systemd it is the main process now
+NOTIFY_SOCKET=$T/notify ESEMD=$ESEMD "$ESEMCTL" --socket "$T/esemd.sock" restart -- --log "$T/esemd.log" >"$T/restart" 2>&1 &&
+  pass "esemctl restart: $(cat "$T/restart")" || fail "restart: $(cat "$T/restart")"
+sleep 0.3
+newpid=$(grep -o 'MAINPID=[0-9]*' "$T/notes" | tail -1 | cut -d= -f2)
+[ -n "$newpid" ] && [ "$newpid" != "$pid" ] && pass "MAINPID=$newpid from the new daemon" || fail "no new MAINPID (notes: $(tail -3 "$T/notes"))"
+kill -0 "$pid" 2>/dev/null && fail "the old daemon $pid still runs" || pass "the old daemon exited"
+"$ESEMCTL" --socket "$T/esemd.sock" ping >"$T/ping2" 2>&1 && grep -q "pid $newpid" "$T/ping2" &&
+  pass "the activated socket is answered by the new daemon" || fail "ping after restart: $(cat "$T/ping2")"
+pid=$newpid
 kill -TERM "$pid" 2>/dev/null
 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 grep -q 'STOPPING=1' "$T/notes" && pass "STOPPING=1 at SIGTERM" || fail "no STOPPING=1"

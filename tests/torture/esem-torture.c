@@ -6,7 +6,11 @@
  * permit is accounted for.
  *
  *   esem-torture [--procs N] [--threads M] [--seconds S] [--kill-ms K] [--stop]
- *                [--esemctl PATH]
+ *                [--esemctl PATH] [--restart-ms R]
+ *
+ * --restart-ms R: every R ms the daemon is restarted without loss
+ * (`ESEMCTL restart`: a new esemd takes the running one's state over; it
+ * must run with --allow-takeover), while the workers keep going.
  *
  * Accounting: each thread marks the operation it is about to make in shared
  * memory, counts it once it succeeded, then clears the mark.  A worker
@@ -164,7 +168,7 @@ static pid_t spawn(int proc)
 
 int main(int argc, char **argv)
 {
-    int procs = 8, kill_ms = 100, stopping = 0;
+    int procs = 8, kill_ms = 100, stopping = 0, restart_ms = 0;
     double seconds = 20;
     const char *ctl = NULL;
     static const struct option opts[] = {{"procs", required_argument, 0, 'p'},
@@ -173,10 +177,11 @@ int main(int argc, char **argv)
                                          {"kill-ms", required_argument, 0, 'k'},
                                          {"stop", no_argument, 0, 'S'},
                                          {"esemctl", required_argument, 0, 'c'},
+                                         {"restart-ms", required_argument, 0, 'R'},
                                          {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     int o;
-    while ((o = getopt_long(argc, argv, "p:t:s:k:Sc:V", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "p:t:s:k:Sc:R:V", opts, NULL)) != -1) {
         switch (o) {
         case 'p': procs = atoi(optarg); break;
         case 't': threads = atoi(optarg); break;
@@ -184,16 +189,18 @@ int main(int argc, char **argv)
         case 'k': kill_ms = atoi(optarg); break;
         case 'S': stopping = 1; break;
         case 'c': ctl = optarg; break;
+        case 'R': restart_ms = atoi(optarg); break;
         case 'V': puts("esem-torture " ESEM_VERSION); return 0;
         default:
             fprintf(stderr, "usage: esem-torture [--procs N] [--threads M] [--seconds S] "
-                            "[--kill-ms K] [--stop] [--esemctl PATH]\n");
+                            "[--kill-ms K] [--stop] [--esemctl PATH] [--restart-ms R]\n");
             return 2;
         }
     }
     if (procs < 1 || procs > MAXP || threads < 1 || threads > MAXT || seconds <= 0 ||
-        kill_ms < 0) {
-        fprintf(stderr, "esem-torture: 1..%d procs, 1..%d threads, seconds > 0\n", MAXP, MAXT);
+        kill_ms < 0 || restart_ms < 0 || (restart_ms && !ctl)) {
+        fprintf(stderr, "esem-torture: 1..%d procs, 1..%d threads, seconds > 0 (--restart-ms "
+                        "needs --esemctl)\n", MAXP, MAXT);
         return 2;
     }
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -213,7 +220,8 @@ int main(int argc, char **argv)
     pid_t pid[MAXP];
     for (int i = 0; i < procs; i++)
         pid[i] = spawn(i);
-    uint64_t rs = (uint64_t)getpid() | 1, kills = 0, stops = 0;
+    uint64_t rs = (uint64_t)getpid() | 1, kills = 0, stops = 0, restarts = 0, restart_fails = 0;
+    double last_restart = 0;
     uint64_t unc_post[NSEM] = {0}, unc_wait[NSEM] = {0};
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -222,6 +230,16 @@ int main(int argc, char **argv)
         double el = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
         if (el >= seconds)
             break;
+        if (restart_ms && (el - last_restart) * 1000 >= restart_ms) {
+            /* a new esemd takes the state over while everybody works on */
+            char cmd[600];
+            snprintf(cmd, sizeof cmd, "%s restart >/dev/null", ctl);
+            if (system(cmd) == 0)
+                restarts++;
+            else
+                restart_fails++;
+            last_restart = el;
+        }
         struct timespec nap = {0, (kill_ms ? kill_ms : 100) * 1000000L};
         nanosleep(&nap, NULL);
         if (!kill_ms)
@@ -255,8 +273,11 @@ int main(int argc, char **argv)
             ;
     int bad = 0;
     uint64_t total = 0;
-    printf("esem-torture: %d procs x %d threads, %.0f s, %llu kill -9, %llu SIGSTOP\n", procs,
-           threads, seconds, (unsigned long long)kills, (unsigned long long)stops);
+    printf("esem-torture: %d procs x %d threads, %.0f s, %llu kill -9, %llu SIGSTOP, %llu "
+           "daemon restart(s)%s\n",
+           procs, threads, seconds, (unsigned long long)kills, (unsigned long long)stops,
+           (unsigned long long)restarts, restart_fails ? " (SOME FAILED)" : "");
+    bad |= restart_fails != 0;
     for (int s = 0; s < NSEM; s++) {
         int v = -1;
         if (s == S_NAMED)
