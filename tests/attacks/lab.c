@@ -96,6 +96,11 @@ static const struct attack attacks[] = {
      "a client writes the daemon's life page (mapping, write, mprotect) to tell every other "
      "client that esemd died, and wakes every wake word after it",
      0, 0, life_glibc, life_esem},
+    /* restart without loss (issue #11) */
+    {"state-takeover", "TM-host",
+     "a process of the daemon's uid, another uid and root ask esemd for its whole state, as a "
+     "restarting esemd does (TAKEOVER hello)",
+     1, 0, takeover_glibc, takeover_esem},
     /* System V (issue #12) */
     {"sysv-accept-mutex", "TM-host",
      "Apache's Mutex sysvsem: an unrelated same-uid process releases the held accept mutex with "
@@ -130,6 +135,7 @@ static const struct role roles[] = {
     {"reclaim-child", role_reclaim_child}, {"privfb-victim", role_privfb_victim},
     {"sysv-victim", role_sysv_victim}, {"sysv-attacker", role_sysv_attacker},
     {"vault-exec", role_vault_exec},   {"vault-attacker", role_vault_attacker},
+    {"takeover-thief", role_takeover_thief},
 };
 
 /* ---- small helpers ---- */

@@ -271,6 +271,9 @@ void reclaim_glibc(struct side *s);
 void reclaim_esem(struct side *s);
 void privfb_glibc(struct side *s);
 void privfb_esem(struct side *s);
+/* row_state_takeover.c: the state a restart without loss hands over */
+void takeover_glibc(struct side *s);
+void takeover_esem(struct side *s);
 /* row_sysv_accept_mutex.c: System V sets */
 void sysv_glibc(struct side *s);
 void sysv_esem(struct side *s);
@@ -290,6 +293,7 @@ int role_uid_victim(int argc, char **argv);
 int role_uid_attacker(int argc, char **argv);
 int role_pid_victim(int argc, char **argv);
 int role_pid_attacker(int argc, char **argv);
+int role_takeover_thief(int argc, char **argv);
 int role_mem_victim(int argc, char **argv);
 int role_mem_attacker(int argc, char **argv);
 int role_seg_victim(int argc, char **argv);
