@@ -103,6 +103,7 @@ static void setup(void)
     esemd.ncpu = 1;
     esemd.exempt_uid = cfg.exempt_uid;
     esemd.start_ns = esem_util_now_ns(CLOCK_MONOTONIC);
+    esemd.allow_takeover = 1; /* a TAKEOVER hello gets through its gate */
     ep_fd = epoll_create1(EPOLL_CLOEXEC);
     if (!esemd.by_session || ep_fd < 0 || life_start(cfg.max_sems) < 0 || dp_start(1) < 0)
         die("start");
@@ -132,6 +133,11 @@ static void pump(void)
             return;
         for (int i = 0; i < n; i++)
             clients_event(evs[i].data.u64, evs[i].events);
+        /* a takeover the gate let through: no second daemon here to hand
+         * the state to, so it ends as a failed one does */
+        struct client *t = clients_takeover_asked();
+        if (t)
+            clients_takeover_failed(t);
     }
 }
 
@@ -262,7 +268,11 @@ static void connection(struct in *in)
     } else {
         h.magic = form % 8 == 1 ? u32(in) : ESEM_PROTO_MAGIC;
         h.version = form % 8 == 2 ? u32(in) : ESEM_PROTO_VERSION;
-        h.kind = form % 8 == 3 ? u32(in) : u8(in) % 4 ? ESEM_HELLO_CLIENT : ESEM_HELLO_ADMIN;
+        uint8_t k = u8(in) % 16;
+        h.kind = form % 8 == 3 ? u32(in)
+                 : k == 15    ? ESEM_HELLO_TAKEOVER
+                 : k % 4      ? ESEM_HELLO_CLIENT
+                              : ESEM_HELLO_ADMIN;
         if (u8(in) % 4 == 0) { /* an inheritance claim */
             h.inherit_session = u8(in) & 1 ? (uint64_t)u8(in) % 4 + 1 : (uint64_t)u32(in) << 32 | u32(in);
             bytes(in, h.inherit_token, sizeof h.inherit_token);
