@@ -226,6 +226,34 @@ expect "member: posts" ok "$(ESEM_SOCKET=$B/esemd.sock as_member "$SYSCLIENT" po
 expect "member: takes" ok "$(ESEM_SOCKET=$B/esemd.sock as_member "$SYSCLIENT" trywait "$R-m")"
 expect "root (not a member) still connects" 0 "$(ESEM_SOCKET=$B/esemd.sock "$SYSCLIENT" value "$R-m")"
 expect "member: unlinks" ok "$(ESEM_SOCKET=$B/esemd.sock as_member "$SYSCLIENT" unlink "$R-m")"
+
+echo "# daemon B: restart without loss (root only, on a system daemon)"
+expect "member: creates $R-keep" ok "$(ESEM_SOCKET=$B/esemd.sock as_member "$SYSCLIENT" create "$R-keep" 600 0)"
+expect "member: posts it" ok "$(ESEM_SOCKET=$B/esemd.sock as_member "$SYSCLIENT" post "$R-keep")"
+mark=$(wc -l <"$B/esemd.log")
+as_member "$ESEMD" --takeover --foreground --socket "$B/esemd.sock" >/dev/null 2>&1
+expect "a member's esemd --takeover fails" 1 "$?"
+wait_for 5 sh -c "tail -n +$((mark + 1)) '$B/esemd.log' | grep -q 'audit: refused connection pid=[0-9]* uid=$NOBODY: takeover asked by a user other than root'" &&
+    pass "daemon B log: audit line for the member's takeover" ||
+    fail "daemon B log: no audit line for the member's takeover"
+kill -0 "$BPID" && pass "daemon B still runs after the refused takeover" || fail "daemon B stopped"
+out=$(ESEMD=$ESEMD "$ESEMCTL" --socket "$B/esemd.sock" restart -- --system --user "$TUSER" --group "$TGROUP" 2>&1)
+rc=$?
+NPID=$(printf '%s\n' "$out" | sed -n 's/.*restarted without loss: pid [0-9]* -> \([0-9]*\)$/\1/p')
+[ "$rc" = 0 ] && [ -n "$NPID" ] && pass "root's esemctl restart: $out" || fail "restart: status $rc, '$out'"
+wait_for 10 gone "$BPID" && pass "the old daemon B exited" || fail "the old daemon B still runs"
+if [ -n "$NPID" ] && kill -0 "$NPID" 2>/dev/null; then
+    BPID=$NPID
+    expect "new daemon B: Uid" "$TUID $TUID $TUID $TUID" "$(status_field "$BPID" Uid | tr -s ' \t' ' ')"
+    expect "new daemon B: CapEff" 0000000000000000 "$(status_field "$BPID" CapEff)"
+    expect "new daemon B: not dumpable" 0 "$(stat -c %u "/proc/$BPID/status")"
+fi
+expect "the socket is the same: type, mode, owner, group" "socket 660 $TUSER $TGROUP" "$(stat -c '%F %a %U %G' "$B/esemd.sock")"
+expect "member: the value survived the restart" 1 "$(ESEM_SOCKET=$B/esemd.sock as_member "$SYSCLIENT" value "$R-keep")"
+expect "member: takes it" ok "$(ESEM_SOCKET=$B/esemd.sock as_member "$SYSCLIENT" trywait "$R-keep")"
+expect "member: unlinks it" ok "$(ESEM_SOCKET=$B/esemd.sock as_member "$SYSCLIENT" unlink "$R-keep")"
+expect "non-member: still refused" EACCES "$(as_nobody "$SYSCLIENT" connect "$B/esemd.sock")"
+expect_grep "daemon B log: the new daemon took over" "esemd\[$BPID\]: took over from pid" "$B/esemd.log"
 "$ESEMCTL" --socket "$B/esemd.sock" stop
 wait_for 10 gone "$BPID" && pass "daemon B stopped" || fail "daemon B did not stop"
 BPID=
