@@ -3,8 +3,9 @@
  * (esemd --takeover, esemctl restart; host/handover.c).  A waiter blocked
  * across restarts wakes on a later post; values, System V sets and their
  * undo records are kept; a connection that had not said hello yet is
- * answered by the new daemon; the daemon's pid changes, the clients' do
- * not.  A takeover that is not allowed, or that fails half-way, leaves the
+ * answered by the new daemon; a key session's replies still carry the
+ * core's MAC under its session key; the daemon's pid changes, the
+ * clients' do not.  A takeover that is not allowed, or that fails half-way, leaves the
  * running daemon serving with nothing lost.
  */
 #include "harness.h"
@@ -191,6 +192,35 @@ static void sysv_sets_and_undo_records_are_kept(void **state)
     assert_int_equal(esem_semctl(a.semid, 0, IPC_RMID), 0);
 }
 
+static char keyfile[128];
+
+/* A key session: a helper with the key (esem_set_key) waits across the
+ * restart; the grant, and every reply after it, passes its MAC check, so
+ * the new daemon is the core that holds the session key (an impostor
+ * daemon could not answer: the client would fail with EBADMSG). */
+static void a_key_session_keeps_working_across_a_restart(void **state)
+{
+    (void)state;
+    char name[64], setkey[160], create[80];
+    hx_name(name, sizeof name, "rs-key");
+    snprintf(setkey, sizeof setkey, "setkey:%s", keyfile);
+    snprintf(create, sizeof create, "create:%s", name);
+    const char *const steps[] = {setkey, create, "sync", "wait", "post", "trywait",
+                                 "getvalue:0", "close", NULL};
+    struct hx_proc h;
+    assert_int_equal(hx_helper_start(&h, NULL, steps), 0);
+    assert_int_equal(hx_helper_ready(&h, 10000), 0);
+    assert_int_equal(hx_helper_go(&h), 0);
+    assert_true(hx_wait_waiter(name, h.pid, 1, 10000));
+    assert_int_equal(restart(0), 0);
+    esem_t *s = esem_open(name, 0, 0, 0);
+    assert_non_null(s);
+    assert_int_equal(esem_post(s), 0);
+    hx_assert_ok_status(hx_helper_end(&h, 10000), "the key-session helper");
+    assert_int_equal(esem_close(s), 0);
+    assert_int_equal(esem_unlink(name), 0);
+}
+
 /* A connection made before the restart whose hello comes after it. */
 static void a_connection_before_its_hello_is_answered_by_the_new_daemon(void **state)
 {
@@ -290,9 +320,19 @@ static void esemctl_restart_starts_the_new_daemon_and_reports_both_pids(void **s
     assert_int_equal(daemon_pid(), now);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    static const char *const extra[] = {"--allow-takeover", NULL};
+    hx_helper_dispatch(argc, argv);
+    /* one key, provisioned to the daemon (a key file is a one-line keyring) */
+    unsigned char key[32];
+    FILE *r = fopen("/dev/urandom", "re");
+    if (!r || fread(key, 1, sizeof key, r) != sizeof key)
+        return 1;
+    fclose(r);
+    snprintf(keyfile, sizeof keyfile, "/tmp/esem-itest-restart-key.%d", (int)getpid());
+    if (hx_write_key(keyfile, key) < 0)
+        return 1;
+    static const char *extra[] = {"--allow-takeover", "--keyring", keyfile, NULL};
     hx_daemon_extra_args = extra;
     /* daemons started by esemctl restart detach; they become our children */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -300,10 +340,13 @@ int main(void)
         HX_TEST(waiter_sleeps_through_restarts_and_wakes_on_a_later_post),
         HX_TEST(values_and_names_are_kept),
         HX_TEST(sysv_sets_and_undo_records_are_kept),
+        HX_TEST(a_key_session_keeps_working_across_a_restart),
         HX_TEST(a_connection_before_its_hello_is_answered_by_the_new_daemon),
         HX_TEST(a_takeover_is_refused_without_allow_takeover),
         HX_TEST(a_takeover_that_fails_half_way_leaves_the_daemon_serving),
         HX_TEST(esemctl_restart_starts_the_new_daemon_and_reports_both_pids),
     };
-    return HX_RUN_GROUP(tests);
+    int rc = HX_RUN_GROUP(tests);
+    unlink(keyfile);
+    return rc;
 }
