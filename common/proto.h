@@ -84,14 +84,16 @@ struct esem_life {
 #define ESEM_LIFE_DEAD 0x40000000u /* FUTEX_OWNER_DIED */
 /* The daemon handed its state to a new one (a restart without loss) and
  * exited: no thread id in the word, so its exit marks nothing dead.  The
- * client reads a struct esem_relife from its socket, which brings the new
- * daemon's life page, and sleeps on that from then on. */
+ * client asks for the daemon's life page on its socket (a struct
+ * esem_relife with pid 0, the one message a client sends after its hello;
+ * once per daemon) and gets it back the same way, with the memfd; it
+ * sleeps on that page from then on. */
 #define ESEM_LIFE_MOVED 0x20000000u
 #define ESEM_RELIFE_MAGIC 0x6566696cu /* "life" */
 struct esem_relife {
     uint32_t magic; /* ESEM_RELIFE_MAGIC */
-    int32_t pid;    /* the daemon that serves from now on */
-    /* SCM_RIGHTS: its life page memfd (as [2] of the hello reply) */
+    int32_t pid;    /* request: 0; answer: the daemon that serves now */
+    /* answer, SCM_RIGHTS: its life page memfd (as [2] of the hello reply) */
 };
 
 /*

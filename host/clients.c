@@ -405,6 +405,7 @@ static void handle_hello(struct client *c)
     rep.chan_size = c->chan_size;
     int fds[3] = {memfd, c->efd, life_fd()};
     c->chan_fd = memfd; /* kept: a restart without loss hands it on */
+    c->relife_sent = 1;
     dp_attach(c);
     int r = send_reply(c->sock, &rep, fds, 3);
     if (r < 0) {
@@ -431,6 +432,21 @@ static void on_sock(struct client *c, uint32_t events)
      * hang-up means the process closed us, exec'd or died. */
     char junk[256];
     ssize_t n = recv(c->sock, junk, sizeof junk, MSG_DONTWAIT);
+    if (n == (ssize_t)sizeof(struct esem_relife) && c->kind == ESEM_HELLO_CLIENT &&
+        !c->relife_sent) {
+        /* after a restart without loss: our life page, once */
+        struct esem_relife q;
+        memcpy(&q, junk, sizeof q);
+        if (q.magic == ESEM_RELIFE_MAGIC && q.pid == 0) {
+            struct esem_relife a = {.magic = ESEM_RELIFE_MAGIC, .pid = getpid()};
+            int lf = life_fd();
+            c->relife_sent = 1;
+            if (esem_util_send_fds(c->sock, &a, sizeof a, &lf, 1) != (ssize_t)sizeof a)
+                esemd_log_limited("life page for pid %d not sent: %s", (int)c->pid,
+                                  strerror(errno));
+            return;
+        }
+    }
     if (n > 0) {
         esemd_refusal(c, "control message after hello", CORE_E_BADCALL);
         return;

@@ -57,6 +57,7 @@ struct client {
     struct proc_creds creds; /* as last read; owned by the serving worker */
     int status_fd;           /* /proc/PID/status, kept open; same owner */
     int chan_fd;             /* the channel's memfd, kept for a restart without loss */
+    int relife_sent;         /* it has our life page (hello, or asked once after a restart) */
     core_id_t session;
     uint64_t key_id; /* a key session's key id, 0 for a PID session */
     struct esem_chan *chan;

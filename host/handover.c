@@ -8,15 +8,16 @@
  * arena, the life page, the listening socket, a memfd with the host's view
  * of every connection (struct ho_conn), then each connection's socket,
  * pidfd, doorbell and channel in batches.  The new daemon lays the core out
- * again at its own address (core_resume) and says it is ready, sending its
- * own life page; only then does anybody serve again:
+ * again at its own address (core_resume) and says it is ready; only then
+ * does anybody serve again:
  *
  *   old: workers stop, core lock taken ... send ... wait for ready or death
  *   new: receive, core_resume, life page, workers ... ready ->
- *   old: each client gets the new life page (struct esem_relife), the old
- *        page says moved, exit
+ *   old: its life page says moved (sleepers wake), exit
  *   new: the old one gone, every connection joins the table and the
- *        workers; a request written meanwhile is seen (its doorbell rung)
+ *        workers; a request written meanwhile is seen (its doorbell rung);
+ *        a client that saw the moved page asks for ours on its socket
+ *        (struct esem_relife, answered once per client in clients.c)
  *
  * Until "ready" the new daemon has served nothing, so if it refuses or
  * dies first the old one lays the core out again (it may have been laid
@@ -258,8 +259,8 @@ out:
     return rc;
 }
 
-/* The new daemon's answer: its life page if it serves, else -1 once it
- * refused or died (never while it may still use the state). */
+/* The new daemon's answer: 0 if it is ready, else -1 once it refused or
+ * died (never while it may still use the state). */
 static int await_ready(struct client *t)
 {
     uint64_t until = esem_util_now_ns(CLOCK_MONOTONIC) + HO_READY_MS * 1000000ull;
@@ -280,12 +281,11 @@ static int await_ready(struct client *t)
             return -1;
         if (r > 0 && (p[0].revents & POLLIN)) {
             struct ho_msg m;
-            int fd = -1, nfd = 0;
-            if (recv_with_fds(t->sock, &m, sizeof m, &fd, 1, &nfd, 0) == 0 &&
-                m.magic == HO_MAGIC && m.n_or_status == 0 && nfd == 1)
-                return fd;
-            if (nfd)
-                close(fd);
+            int nfd = 0;
+            memset(&m, 0, sizeof m);
+            if (recv_with_fds(t->sock, &m, sizeof m, NULL, 0, &nfd, 0) == 0 &&
+                m.magic == HO_MAGIC && m.n_or_status == 0)
+                return 0;
             /* refused (an errno) or hung up: wait until it is gone */
             esemd_log("takeover: pid %d gave up (%s)", (int)t->pid,
                       m.magic == HO_MAGIC ? strerror(m.n_or_status) : "hang-up");
@@ -306,23 +306,12 @@ void handover_give(struct client *t, const struct handover_give_args *g)
     /* For good if it works: from here on the core is the new daemon's.
      * Admin threads block on it until we exit. */
     pthread_mutex_lock(&esemd.core_mu);
-    int newlife = give_all(t, g) == 0 ? await_ready(t) : -1;
-    if (newlife >= 0) {
-        uint32_t n = 0, missed = 0;
-        for (uint32_t i = 0; i < clients_cap(); i++) {
-            struct client *c = clients_at(i);
-            if (!c || c == t || c->kind != ESEM_HELLO_CLIENT)
-                continue;
-            struct esem_relife r = {.magic = ESEM_RELIFE_MAGIC, .pid = t->pid};
-            if (send_with_fds(c->sock, &r, sizeof r, &newlife, 1) == 0)
-                n++;
-            else
-                missed++; /* its socket is full: it will see the old page moved
-                           * and wait for a message that never comes (EIO) */
-        }
+    if (give_all(t, g) == 0 && await_ready(t) == 0) {
+        /* Sleepers wake and ask the new daemon for its life page (each
+         * client once, on its socket: clients.c).  Nothing is sent to them
+         * from here, so no client can hold the hand-over up. */
         life_moved();
-        esemd_log("handed over to pid %d: %u clients told%s; exiting", (int)t->pid, n,
-                  missed ? " (some could not be told: their sockets were full)" : "");
+        esemd_log("handed over to pid %d; exiting", (int)t->pid);
         audit_flush();
         _exit(0);
     }
@@ -474,14 +463,12 @@ int handover_finish(struct handover_in *in)
     if (life_inherit_wake(in->old_life_fd) < 0)
         esemd_log("takeover: the old wake words could not be read (their counts start at 0)");
     struct ho_msg ready = {.magic = HO_MAGIC, .n_or_status = 0};
-    int lf = life_fd();
-    if (send_with_fds(in->sock, &ready, sizeof ready, &lf, 1) < 0) {
+    if (send_with_fds(in->sock, &ready, sizeof ready, NULL, 0) < 0) {
         esemd_log("takeover: cannot tell the old daemon we are ready: %s", strerror(errno));
         return -1;
     }
-    /* From here on the state is ours.  The old daemon tells its clients
-     * where our life page is and exits; wait for that, so that nobody
-     * serves beside us. */
+    /* From here on the state is ours.  The old daemon marks its life page
+     * moved and exits; wait for that, so that nobody serves beside us. */
     struct pollfd p = {.fd = in->old_pidfd, .events = POLLIN};
     if (in->old_pidfd < 0 || poll(&p, 1, 10000) <= 0)
         esemd_log("takeover: pid %d has not exited yet", (int)in->old_pid);

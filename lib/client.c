@@ -367,23 +367,39 @@ static struct esem_life *life_page(void)
 }
 
 /* The daemon handed its state to a new one and exited (ESEM_LIFE_MOVED in
- * the life word; docs/DESIGN.md, "Restart without loss"): read the new
- * daemon's life page from our socket (struct esem_relife, sent by the old
- * daemon before it marked its page) and use that from now on.  Old pages
- * stay mapped: another thread may still be looking at one.  Returns 0 when
- * the current page is not a moved one (or another thread is taking the new
- * one: look again), -EINTR if a signal's handler ran while we waited for
- * the message, -EIO if it never comes (the daemons are gone). */
+ * the life word; docs/DESIGN.md, "Restart without loss"): ask for the new
+ * daemon's life page on our socket (struct esem_relife; the one message a
+ * client sends after its hello, answered once per daemon) and use that
+ * from now on.  Old pages stay mapped: another thread may still be looking
+ * at one.  Returns 0 when the current page is not a moved one (or another
+ * thread is taking the new one: look again), -EINTR if a signal's handler
+ * ran while we waited for the answer, -EIO if it never comes (the daemons
+ * are gone). */
 static int life_follow(void)
 {
     static _Atomic int following;
-    uint32_t w = atomic_load_explicit((_Atomic uint32_t *)&life_page()->word, memory_order_acquire);
+    static struct esem_life *asked_for; /* (under following) asked, not answered */
+    struct esem_life *cur = life_page();
+    uint32_t w = atomic_load_explicit((_Atomic uint32_t *)&cur->word, memory_order_acquire);
     if (!(w & ESEM_LIFE_MOVED) || (w & ESEM_LIFE_DEAD))
         return 0;
     int idle = 0;
     if (!atomic_compare_exchange_strong(&following, &idle, 1)) {
         struct timespec ms = {0, 1000000};
         return syscall(SYS_nanosleep, &ms, NULL) < 0 && errno == EINTR ? -EINTR : 0;
+    }
+    if (asked_for != cur) {
+        /* (a follow cut short by a signal asked already: its answer comes) */
+        struct esem_relife q = {.magic = ESEM_RELIFE_MAGIC, .pid = 0};
+        /* raw system calls here: send() and recvmsg() are cancellation
+         * points, and a thread cancelled while following would leave the
+         * others waiting for it */
+        if (syscall(SYS_sendto, proc_conn.sock, &q, sizeof q, MSG_NOSIGNAL | MSG_DONTWAIT, NULL,
+                    0) != (long)sizeof q) {
+            atomic_store(&following, 0);
+            return -EIO;
+        }
+        asked_for = cur;
     }
     int r = -EIO;
     for (int tries = 0; tries < 10000; tries++) { /* about 10 s */
@@ -395,7 +411,8 @@ static int life_follow(void)
         } u;
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
                             .msg_controllen = sizeof u.buf};
-        ssize_t n = recvmsg(proc_conn.sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        ssize_t n = (ssize_t)syscall(SYS_recvmsg, proc_conn.sock, &mh,
+                                     MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n == 0)
             break; /* hung up: nobody took over after all */
         if (n < 0 && errno != EAGAIN && errno != EINTR)
@@ -416,7 +433,7 @@ static int life_follow(void)
             cm->cmsg_len == CMSG_LEN(sizeof(int)))
             memcpy(&fd, CMSG_DATA(cm), sizeof fd);
         if (fd < 0)
-            continue; /* not a life page: nothing else is ever sent */
+            continue; /* not a life page: nothing else is ever sent to us */
         size_t len = 0;
         struct esem_life *life = n == (ssize_t)sizeof m && m.magic == ESEM_RELIFE_MAGIC
                                      ? life_map(fd, &len)
