@@ -56,6 +56,8 @@ struct shared {
     _Atomic uint32_t inflight[MAXP][MAXT]; /* 0 none, else 1 + sem * 2 + (1: wait) */
     _Atomic int32_t holder;                /* the SEM_UNDO mutex: who is inside */
     _Atomic uint64_t overlaps, mutex_rounds, errors;
+    _Atomic uint64_t longest_post_ns; /* a post waits for nobody: with restarts,
+                                       * the pause a client saw */
 };
 
 static struct shared *sh;
@@ -132,7 +134,17 @@ static void *worker_thread(void *arg)
         }
         int s = (int)(rnd(&r) % NSEM), kind = x >= 4; /* 30 % posts, 60 % waits */
         atomic_store(mark, (uint32_t)(1 + s * 2 + kind));
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         int rc = op(s, kind, &r);
+        if (!kind) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            uint64_t ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+                          (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+            uint64_t was = atomic_load(&sh->longest_post_ns);
+            while (ns > was && !atomic_compare_exchange_weak(&sh->longest_post_ns, &was, ns))
+                ;
+        }
         if (rc == 0)
             atomic_fetch_add(kind ? &sh->waits[s] : &sh->posts[s], 1);
         else if (errno != EAGAIN && errno != ETIMEDOUT && errno != EINTR && errno != ERANGE &&
@@ -302,8 +314,9 @@ int main(int argc, char **argv)
     uint64_t ov = atomic_load(&sh->overlaps), er = atomic_load(&sh->errors);
     printf("  SEM_UNDO mutex: value %d (want 1), %llu rounds, %llu overlap(s) (want 0)\n", mv,
            (unsigned long long)atomic_load(&sh->mutex_rounds), (unsigned long long)ov);
-    printf("  unexpected errors: %llu; operations counted: %llu\n", (unsigned long long)er,
-           (unsigned long long)total);
+    printf("  unexpected errors: %llu; operations counted: %llu; longest post: %.1f ms\n",
+           (unsigned long long)er, (unsigned long long)total,
+           (double)atomic_load(&sh->longest_post_ns) / 1e6);
     bad |= mv != 1 || ov != 0 || er != 0;
     if (ctl) {
         char cmd[600];
