@@ -29,6 +29,7 @@
 #include <sodium.h>
 
 #include "core_auth.h"
+#include "lifepage.h"
 #include "proto.h"
 #include "util.h"
 
@@ -40,10 +41,6 @@ static struct {
     int sock, efd;
     struct esem_chan *chan;
     size_t chan_size;
-    struct esem_life *life; /* the daemon's life page, read-only ... */
-    size_t life_len;        /* ... and after it, in the same mapping, */
-    struct esem_wake *wake; /* the wake words, one per semaphore index */
-    uint32_t nwake;
     uint64_t session;
     uint64_t inherit_from; /* after fork: the parent's session */
     uint8_t fork_token[ESEM_TOKEN_BYTES]; /* registered with esemd before fork(); the
@@ -190,16 +187,6 @@ static void slot_leave(int k, int borrowed)
 
 /* ---- connection ---- */
 
-/* Map a life page memfd read-only (*len: its size), or MAP_FAILED. */
-static struct esem_life *life_map(int fd, size_t *len)
-{
-    struct stat st;
-    if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(struct esem_life))
-        return MAP_FAILED;
-    *len = (size_t)st.st_size;
-    return mmap(NULL, *len, PROT_READ, MAP_SHARED, fd, 0);
-}
-
 /* Called with proc_conn.mu held (or in the child after fork, single-threaded). */
 static int do_connect_once(void)
 {
@@ -249,7 +236,7 @@ static int do_connect_once(void)
     struct esem_life *life = MAP_FAILED;
     size_t life_len = 0;
     if (fds[2] >= 0) {
-        life = life_map(fds[2], &life_len);
+        life = esemi_life_map(fds[2], &life_len);
         close(fds[2]);
     }
     if (n != (ssize_t)sizeof rep || rep.err || fds[0] < 0 || life == MAP_FAILED ||
@@ -291,14 +278,7 @@ static int do_connect_once(void)
     }
     /* The child of a fork() must never see this process's channel. */
     madvise(m, rep.chan_size, MADV_DONTFORK);
-    if (proc_conn.life)
-        munmap(proc_conn.life, proc_conn.life_len); /* a fork child's copy of its parent's */
-    proc_conn.life = life;
-    proc_conn.life_len = life_len;
-    proc_conn.nwake = life_len > ESEM_WAKE_OFF
-                          ? (uint32_t)((life_len - ESEM_WAKE_OFF) / sizeof(struct esem_wake))
-                          : 0;
-    proc_conn.wake = proc_conn.nwake ? (struct esem_wake *)((char *)life + ESEM_WAKE_OFF) : NULL;
+    esemi_life_set(life, life_len);
     proc_conn.chan = m;
     proc_conn.chan_size = rep.chan_size;
     proc_conn.sock = s;
@@ -358,105 +338,6 @@ static int daemon_alive(void)
      * daemon any more, which is as good as gone.  (POLLIN alone is a new
      * daemon's life page after a restart, struct esem_relife.) */
     return !(r > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)));
-}
-
-/* The daemon's life page now (a restart without loss replaces it). */
-static struct esem_life *life_page(void)
-{
-    return __atomic_load_n(&proc_conn.life, __ATOMIC_ACQUIRE);
-}
-
-/* The daemon handed its state to a new one and exited (ESEM_LIFE_MOVED in
- * the life word; docs/DESIGN.md, "Restart without loss"): ask for the new
- * daemon's life page on our socket (struct esem_relife; the one message a
- * client sends after its hello, answered once per daemon) and use that
- * from now on.  Old pages stay mapped: another thread may still be looking
- * at one.  Returns 0 when the current page is not a moved one (or another
- * thread is taking the new one: look again), -EINTR if a signal's handler
- * ran while we waited for the answer, -EIO if it never comes (the daemons
- * are gone). */
-static int life_follow(void)
-{
-    static _Atomic int following;
-    static struct esem_life *asked_for; /* (under following) asked, not answered */
-    struct esem_life *cur = life_page();
-    uint32_t w = atomic_load_explicit((_Atomic uint32_t *)&cur->word, memory_order_acquire);
-    if (!(w & ESEM_LIFE_MOVED) || (w & ESEM_LIFE_DEAD))
-        return 0;
-    int idle = 0;
-    if (!atomic_compare_exchange_strong(&following, &idle, 1)) {
-        struct timespec ms = {0, 1000000};
-        return syscall(SYS_nanosleep, &ms, NULL) < 0 && errno == EINTR ? -EINTR : 0;
-    }
-    if (asked_for != cur) {
-        /* (a follow cut short by a signal asked already: its answer comes) */
-        struct esem_relife q = {.magic = ESEM_RELIFE_MAGIC, .pid = 0};
-        /* raw system calls here: send() and recvmsg() are cancellation
-         * points, and a thread cancelled while following would leave the
-         * others waiting for it */
-        if (syscall(SYS_sendto, proc_conn.sock, &q, sizeof q, MSG_NOSIGNAL | MSG_DONTWAIT, NULL,
-                    0) != (long)sizeof q) {
-            atomic_store(&following, 0);
-            return -EIO;
-        }
-        asked_for = cur;
-    }
-    int r = -EIO;
-    for (int tries = 0; tries < 10000; tries++) { /* about 10 s */
-        struct esem_relife m;
-        struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
-        union {
-            char buf[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } u;
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                            .msg_controllen = sizeof u.buf};
-        ssize_t n = (ssize_t)syscall(SYS_recvmsg, proc_conn.sock, &mh,
-                                     MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n == 0)
-            break; /* hung up: nobody took over after all */
-        if (n < 0 && errno != EAGAIN && errno != EINTR)
-            break;
-        if (n < 0) {
-            /* raw system call: poll() would be a cancellation point */
-            struct pollfd p = {.fd = proc_conn.sock, .events = POLLIN};
-            struct timespec ms = {0, 1000000};
-            if (syscall(SYS_ppoll, &p, 1, &ms, NULL, 0) < 0 && errno == EINTR) {
-                r = -EINTR;
-                break;
-            }
-            continue;
-        }
-        int fd = -1;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-            cm->cmsg_len == CMSG_LEN(sizeof(int)))
-            memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-        if (fd < 0)
-            continue; /* not a life page: nothing else is ever sent to us */
-        size_t len = 0;
-        struct esem_life *life = n == (ssize_t)sizeof m && m.magic == ESEM_RELIFE_MAGIC
-                                     ? life_map(fd, &len)
-                                     : MAP_FAILED;
-        close(fd);
-        if (life == MAP_FAILED)
-            continue;
-        uint32_t nwake = len > ESEM_WAKE_OFF
-                             ? (uint32_t)((len - ESEM_WAKE_OFF) / sizeof(struct esem_wake))
-                             : 0;
-        if (nwake < proc_conn.nwake)
-            __atomic_store_n(&proc_conn.nwake, nwake, __ATOMIC_RELEASE);
-        __atomic_store_n(&proc_conn.wake,
-                         nwake ? (struct esem_wake *)((char *)life + ESEM_WAKE_OFF) : NULL,
-                         __ATOMIC_RELEASE);
-        __atomic_store_n(&proc_conn.nwake, nwake, __ATOMIC_RELEASE);
-        proc_conn.life_len = len;
-        __atomic_store_n(&proc_conn.life, life, __ATOMIC_RELEASE);
-        r = 0;
-        break;
-    }
-    atomic_store(&following, 0);
-    return r;
 }
 
 static void mark_broken(void)
@@ -740,20 +621,12 @@ static uint32_t reply_data(struct esem_slot *s, struct esemi_call *c)
     return len;
 }
 
-/* The wake words of the semaphore handle names (NULL: none). */
-static struct esem_wake *wake_of(uint64_t handle)
-{
-    uint64_t idx = (handle & 0xffffffffu) - 1;
-    struct esem_wake *w = __atomic_load_n(&proc_conn.wake, __ATOMIC_ACQUIRE);
-    return w && idx < __atomic_load_n(&proc_conn.nwake, __ATOMIC_ACQUIRE) ? &w[idx] : NULL;
-}
-
 /* After sending a post: if waits sleep on the semaphore, wake one now, so
  * that it wakes while the daemon handles the post (its answer, written by
  * the core, is what counts; this is a hint, as glibc's poster's wake). */
 static void hint_wake(uint64_t handle)
 {
-    struct esem_wake *wk = wake_of(handle);
+    struct esem_wake *wk = esemi_wake_of(handle);
     if (wk && atomic_load_explicit((_Atomic uint32_t *)&wk->sleepers, memory_order_relaxed))
         esem_util_futex_wake(&wk->word, 1);
 }
@@ -831,10 +704,10 @@ ESEM_NO_ASAN static int sleep_for(struct esem_slot *s, uint32_t seq, const struc
      * sleeps where nothing would report it. */
     const struct timespec *abs = may_abandon && c->deadline ? c->deadline : NULL;
     int interruptible = may_abandon && c->interruptible;
-    uint32_t *lifew = (uint32_t *)&life_page()->word;
+    uint32_t *lifew = (uint32_t *)&esemi_life_page()->word;
     /* A POSIX wait also sleeps on its semaphore's wake word, for a poster's
      * hint (struct esem_wake in proto.h). */
-    struct esem_wake *wk = c->op == ESEM_OP_WAIT ? wake_of(c->handle) : NULL;
+    struct esem_wake *wk = c->op == ESEM_OP_WAIT ? esemi_wake_of(c->handle) : NULL;
     uint32_t *hint = wk ? &wk->word : NULL;
     while (!reply_ready(s, seq)) {
         if (abs && deadline_passed(c->clock, abs))
@@ -856,15 +729,15 @@ ESEM_NO_ASAN static int sleep_for(struct esem_slot *s, uint32_t seq, const struc
         if (life & ESEM_LIFE_MOVED) {
             /* a restart without loss: our request is in the new daemon's
              * hands; sleep on its life page from now on */
-            int f = life_follow();
+            int f = esemi_life_follow(proc_conn.sock);
             if (f == -EIO) {
                 mark_broken();
                 return -EIO;
             }
             if (f == -EINTR && interruptible)
                 return -EINTR;
-            lifew = (uint32_t *)&life_page()->word;
-            wk = c->op == ESEM_OP_WAIT ? wake_of(c->handle) : NULL;
+            lifew = (uint32_t *)&esemi_life_page()->word;
+            wk = c->op == ESEM_OP_WAIT ? esemi_wake_of(c->handle) : NULL;
             hint = wk ? &wk->word : NULL;
             continue;
         }
@@ -1252,12 +1125,12 @@ int esemi_rpc_blocking(struct esemi_call *c)
          * into the critical section.  Block until a waiter slot is free —
          * ended only by the deadline, a signal (EINTR, any handler) or
          * the daemon's death — looking again after a growing pause. */
-        struct esem_life *lp = life_page();
+        struct esem_life *lp = esemi_life_page();
         uint32_t life = atomic_load_explicit((_Atomic uint32_t *)&lp->word, memory_order_acquire);
         if (life & ESEM_LIFE_DEAD)
             return -EIO;
         if (life & ESEM_LIFE_MOVED) {
-            int f = life_follow();
+            int f = esemi_life_follow(proc_conn.sock);
             if (f == -EIO || f == -EINTR)
                 return f;
             continue;
