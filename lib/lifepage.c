@@ -26,6 +26,11 @@ static struct {
     uint32_t nwake;
 } cur;
 
+/* One thread at a time asks for a new page; the page it asked for (a
+ * follow cut short by a signal asked already: its answer comes). */
+static _Atomic int following;
+static struct esem_life *asked_for;
+
 static uint32_t nwake_of(size_t len)
 {
     return len > ESEM_WAKE_OFF ? (uint32_t)((len - ESEM_WAKE_OFF) / sizeof(struct esem_wake)) : 0;
@@ -52,6 +57,9 @@ void esemi_life_set(struct esem_life *life, size_t len)
         munmap(cur.life, cur.len); /* a fork child's copy of its parent's */
     cur.life = life;
     cur.len = len;
+    /* a fork child may have copied a parent thread in the middle of a follow */
+    atomic_store(&following, 0);
+    asked_for = NULL;
     cur.nwake = nwake_of(len);
     cur.wake = cur.nwake ? (struct esem_wake *)((char *)life + ESEM_WAKE_OFF) : NULL;
 }
@@ -67,8 +75,6 @@ void esemi_life_set(struct esem_life *life, size_t len)
  * are gone). */
 int esemi_life_follow(int sock)
 {
-    static _Atomic int following;
-    static struct esem_life *asked_for; /* (under following) asked, not answered */
     struct esem_life *now = esemi_life_page();
     uint32_t w = atomic_load_explicit((_Atomic uint32_t *)&now->word, memory_order_acquire);
     if (!(w & ESEM_LIFE_MOVED) || (w & ESEM_LIFE_DEAD))
@@ -79,7 +85,6 @@ int esemi_life_follow(int sock)
         return syscall(SYS_nanosleep, &ms, NULL) < 0 && errno == EINTR ? -EINTR : 0;
     }
     if (asked_for != now) {
-        /* (a follow cut short by a signal asked already: its answer comes) */
         struct esem_relife q = {.magic = ESEM_RELIFE_MAGIC, .pid = 0};
         /* raw system calls here: send() and recvmsg() are cancellation
          * points, and a thread cancelled while following would leave the
