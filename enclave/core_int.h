@@ -294,6 +294,15 @@ CORE_INTERNAL uint32_t rights_of(const struct core *c, const struct session *ss,
                                  const struct sem *s);
 CORE_INTERNAL void refresh_rights(struct core *c, uint32_t si);
 
+/* ---- core_view.c: the admin views (dispatched by core.c) ---- */
+
+CORE_INTERNAL int32_t do_sem_info(struct core *c, struct core_sem_info_args *a);
+CORE_INTERNAL int32_t do_sem_holders(struct core *c, struct core_sem_member_args *a);
+CORE_INTERNAL int32_t do_sem_waiters(struct core *c, struct core_sem_member_args *a);
+CORE_INTERNAL int32_t do_session_info(struct core *c, struct core_session_info_args *a);
+CORE_INTERNAL int32_t do_stats(struct core *c, struct core_stats_args *a);
+CORE_INTERNAL int32_t do_sem_acl(struct core *c, struct core_sem_acl_args *a);
+
 /* ---- core_sysv.c ---- */
 
 /* Arena: bytes for cfg's System V tables (after off), and their set-up. */
