@@ -61,6 +61,11 @@ ESEMI int esemi_rpc(struct esemi_call *c);
 /* The same for a call that may block: a full waiter table (ENOSPC) makes
  * it block until there is room, as a wait must not fail for that. */
 ESEMI int esemi_rpc_blocking(struct esemi_call *c);
+/* Is the deadline d on clock past? */
+ESEMI int esemi_deadline_passed(clockid_t clock, const struct timespec *d);
+/* Semaphores this process holds (opens + creates - closes), which its fork
+ * children inherit: changed by delta. */
+ESEMI void esemi_held(long delta);
 
 /* System V (sysv.c): a result >= 0 or -errno.  semop's rel: semtimedop's
  * relative timeout (NULL: none). */
