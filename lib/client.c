@@ -862,6 +862,8 @@ ESEM_NO_ASAN static int settle(struct inflight *f)
     return st == 0 ? 0 : st > 0 ? -st : -EIO;
 }
 
+static int rpc(struct esemi_call *c);
+
 /* The thread is being cancelled inside a wait (POSIX makes sem_wait a
  * cancellation point): leave no ghost waiter behind, and if a permit had
  * already come our way, give it back rather than lose it. */
@@ -876,8 +878,10 @@ ESEM_NO_ASAN static void on_cancel(void *arg)
     if (granted)
         ack(f->s, f->seq); /* we hand it back ourselves, just below */
     slot_leave(f->k, f->borrowed);
-    if (granted)
-        esemi_post(f->handle);
+    if (granted) {
+        struct esemi_call post = {.op = ESEM_OP_POST, .handle = f->handle};
+        rpc(&post);
+    }
 }
 
 /* pthread_cleanup_push is setjmp-based in C: keep it in a frame of its own. */
