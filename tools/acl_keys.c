@@ -15,7 +15,8 @@
 #include <sodium.h>
 
 #include "esem.h"
-#include "esemctl.h"
+#include "acl_keys.h"
+#include "json.h"
 
 /* A key file, read by libesem as it reads ESEM_KEY_FILE.  0, or -1 with a
  * message. */
@@ -31,7 +32,7 @@ static int read_key_file(const char *path, unsigned char key[32])
     return -1;
 }
 
-static void print_key_id(const char *path, uint64_t id)
+static void print_key_id(const char *path, uint64_t id, int json)
 {
     if (json) {
         printf("{\"file\":");
@@ -42,18 +43,18 @@ static void print_key_id(const char *path, uint64_t id)
     }
 }
 
-int cmd_keyid(const char *path)
+int cmd_keyid(const char *path, int json)
 {
     unsigned char key[32];
     if (read_key_file(path, key) < 0)
         return 1;
     uint64_t id = esem_key_id(key);
     sodium_memzero(key, sizeof key);
-    print_key_id(path, id);
+    print_key_id(path, id, json);
     return 0;
 }
 
-int cmd_keygen(const char *path)
+int cmd_keygen(const char *path, int json)
 {
     if (sodium_init() < 0) {
         fprintf(stderr, "esemctl: keygen: libsodium cannot be initialised\n");
@@ -96,7 +97,7 @@ int cmd_keygen(const char *path)
         unlink(path);
         return 1;
     }
-    print_key_id(path, id);
+    print_key_id(path, id, json);
     return 0;
 }
 
@@ -224,7 +225,8 @@ static const char *principal_str(const struct esem_principal *p, char *buf, size
 /* grant/revoke through the public API: open the semaphore (as this
  * process, with its key if ESEM_KEY_FILE names one), change its access
  * list, close it. */
-int cmd_acl(int revoke, const char *name, const char *who, const char *rights)
+int cmd_acl(int revoke, const char *name, const char *who, const char *rights,
+            const char *sock_opt)
 {
     const char *cmd = revoke ? "revoke" : "grant";
     struct esem_principal p;

@@ -21,12 +21,13 @@
 
 #include "esem.h"
 #include "proto.h"
-#include "esemctl.h"
+#include "acl_keys.h"
+#include "json.h"
 #include "restart.h"
 #include "util.h"
 
-int json;
-const char *sock_opt;
+static int json;
+static const char *sock_opt;
 
 static void usage(FILE *f)
 {
@@ -183,21 +184,6 @@ static int next_msg(int s, struct esem_admin_msg *m)
         return -1;
     }
     return 0;
-}
-
-void json_str(const char *s, size_t n)
-{
-    putchar('"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20 || ch >= 0x7f)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
 }
 
 static const char *owner(uint32_t uid, char *buf, size_t len)
@@ -871,11 +857,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "audit") == 0 && optind == argc)
         return cmd_audit();
     if ((strcmp(cmd, "grant") == 0 || strcmp(cmd, "revoke") == 0) && optind + 3 == argc)
-        return cmd_acl(cmd[0] == 'r', argv[optind], argv[optind + 1], argv[optind + 2]);
+        return cmd_acl(cmd[0] == 'r', argv[optind], argv[optind + 1], argv[optind + 2], sock_opt);
     if (strcmp(cmd, "keygen") == 0 && optind + 1 == argc)
-        return cmd_keygen(argv[optind]);
+        return cmd_keygen(argv[optind], json);
     if (strcmp(cmd, "keyid") == 0 && optind + 1 == argc)
-        return cmd_keyid(argv[optind]);
+        return cmd_keyid(argv[optind], json);
     usage(stderr);
     return 2;
 }
