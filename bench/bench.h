@@ -1,7 +1,8 @@
 /*
  * esem-bench's parts (docs/PERFORMANCE.md, esem-bench(1)):
  *   esem-bench.c  main: options, columns (a child per column), the daemon,
- *                 the machine, clean-up
+ *                 the machine
+ *   run.c         the shared state, clean-up, dying, a child's set-up, timing
  *   latency.c     the two implementations, timing, the latency rows
  *   throughput.c  N processes x M threads on K semaphores
  *   scale.c       latency with many semaphores and many clients
@@ -76,8 +77,8 @@ extern const struct impl IMPLS[I_N];
 /* esemd --binding: the paper's two TCS binding modes.  "process" is its
  * thread-process binding (a spin lock on the semaphore), "semaphore" its
  * thread-semaphore binding ("lockless": no lock on the semaphore). */
-#define N_BINDINGS 2u /* BINDINGS (esem-bench.c) */
-extern const char *const BINDINGS[N_BINDINGS];
+#define N_BINDINGS 2u /* BINDINGS (run.c) */
+extern const char *const BINDINGS[N_BINDINGS]; /* run.c */
 #define MAX_COLS (N_BINDINGS + 1)
 
 struct column {
@@ -111,7 +112,7 @@ extern struct summary RES[R_N][MAX_COLS];
 extern struct summary TIMER;
 extern double BATCHED_PAIR[MAX_COLS];
 
-/* ---- global state for clean-up (esem-bench.c) ---- */
+/* ---- global state for clean-up (run.c) ---- */
 
 struct bench_run {
     pid_t pid;
@@ -202,7 +203,7 @@ struct colres {
 };
 
 
-/* ---- the machine (esem-bench.c) ---- */
+/* ---- the machine (run.c; filled in by esem-bench.c) ---- */
 
 extern char M_CPU[256], M_KERNEL[256], M_CLOCKSRC[64], M_LIBC[64];
 extern long M_NPROC;
@@ -219,17 +220,20 @@ static inline uint64_t now_ns(void)
 
 /* ---- functions shared by the parts ---- */
 
-/* esem-bench.c */
+/* run.c */
 __attribute__((format(printf, 1, 2))) _Noreturn void die(const char *fmt, ...);
-void check_stop(void);
+void cleanup(void);         /* what the run left: children, daemon, names */
+void on_signal(int sig);    /* SIGINT/SIGTERM/SIGHUP: g_stop */
+void check_stop(void);      /* a signal came: clean up and exit */
 void progress(const char *what);
-/* A measuring child just forked: default signals, dies with its parent. */
-void child_init(pid_t parent);
 void name_of(char *buf, size_t len, char tag, size_t i);
 void socket_path_for_message(char *buf, size_t len, const char **how);
-/* latency.c */
+/* A measuring child just forked: default signals, dies with its parent. */
+void child_init(pid_t parent);
 struct summary summarize(uint64_t *v, size_t n); /* sorts v */
 void *xcalloc(size_t n, size_t sz);              /* or die */
+void sleep_ns(uint64_t ns);
+/* latency.c */
 void bench_timer(size_t n);
 void bench_post_wait(int col, size_t n, size_t warm);
 void bench_trywait(int col, size_t n, size_t warm);
@@ -238,7 +242,6 @@ void bench_wakeup(int col, int row, size_t n, size_t warm);
 void bench_wakeup_busy(int col, size_t n, size_t warm);
 void bench_sysv(int col, size_t n, size_t warm);
 /* throughput.c */
-void sleep_ns(uint64_t ns);
 void tp_plan(void);
 void bench_throughput(int col);
 int tp_is_target(const struct tp_row *r);

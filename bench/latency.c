@@ -68,47 +68,6 @@ const struct impl IMPLS[I_N] = {
 
 /* ---- timing ---- */
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* nearest-rank percentile of sorted v[0..n) */
-static uint64_t pct(const uint64_t *v, size_t n, unsigned int p)
-{
-    size_t k = (n * p + 99) / 100;
-    if (k == 0)
-        k = 1;
-    return v[k - 1];
-}
-
-struct summary summarize(uint64_t *v, size_t n)
-{
-    struct summary s = {0};
-    if (n == 0)
-        return s;
-    qsort(v, n, sizeof *v, cmp_u64);
-    double sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum += (double)v[i];
-    s.n = n;
-    s.min = v[0];
-    s.max = v[n - 1];
-    s.med = pct(v, n, 50);
-    s.p99 = pct(v, n, 99);
-    s.mean = sum / (double)n;
-    return s;
-}
-
-void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n ? n : 1, sz);
-    if (!p)
-        die("out of memory (%zu x %zu bytes)", n, sz);
-    return p;
-}
-
 /* ---- the measurements ---- */
 
 void bench_timer(size_t n)

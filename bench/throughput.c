@@ -95,12 +95,6 @@ static uint64_t tp_sum(const struct tp_shm *shm, unsigned n)
     return s;
 }
 
-void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        check_stop();
-}
 
 static double tp_run(int col, unsigned nproc, unsigned m, unsigned k)
 {
