@@ -779,7 +779,8 @@ static int cmd_restart(int argc, char **argv)
     close(s);
     pid_t old = daemon_pid;
     const char *esemd = restart_esemd(esemd_opt);
-    int rc = restart_run(esemd, path, strcmp(path, ESEM_SYSTEM_SOCKET) == 0, argc - i, argv + i);
+    int rc = restart_run(esemd, old, path, strcmp(path, ESEM_SYSTEM_SOCKET) == 0, argc - i,
+                         argv + i);
     if (rc != 0) {
         fprintf(stderr, "esemctl: restart: %s --takeover failed (status %d); the running esemd "
                 "(pid %d) serves on unless its log says otherwise\n", esemd, rc, (int)old);

@@ -237,7 +237,9 @@ wait_for 5 sh -c "tail -n +$((mark + 1)) '$B/esemd.log' | grep -q 'audit: refuse
     pass "daemon B log: audit line for the member's takeover" ||
     fail "daemon B log: no audit line for the member's takeover"
 kill -0 "$BPID" && pass "daemon B still runs after the refused takeover" || fail "daemon B stopped"
-out=$(ESEMD=$ESEMD "$ESEMCTL" --socket "$B/esemd.sock" restart -- --system --user "$TUSER" --group "$TGROUP" 2>&1)
+# (no options given: the new daemon gets the running one's, --system --user
+# --group among them, from its command line)
+out=$(ESEMD=$ESEMD "$ESEMCTL" --socket "$B/esemd.sock" restart 2>&1)
 rc=$?
 NPID=$(printf '%s\n' "$out" | sed -n 's/.*restarted without loss: pid [0-9]* -> \([0-9]*\)$/\1/p')
 [ "$rc" = 0 ] && [ -n "$NPID" ] && pass "root's esemctl restart: $out" || fail "restart: status $rc, '$out'"
