@@ -259,6 +259,19 @@ out:
     return rc;
 }
 
+/* The new daemon gave up or went quiet: it must be gone before we serve
+ * again, never beside us.  Up to grace_ms to exit by itself, then killed. */
+static void ensure_gone(struct client *t, int grace_ms)
+{
+    struct pollfd p = {.fd = t->pidfd, .events = POLLIN};
+    if (poll(&p, 1, grace_ms) > 0)
+        return;
+    esemd_log("takeover: pid %d did not exit: killing it", (int)t->pid);
+    syscall(SYS_pidfd_send_signal, t->pidfd, SIGKILL, NULL, 0);
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+        ;
+}
+
 /* The new daemon's answer: 0 if it is ready, else -1 once it refused or
  * died (never while it may still use the state). */
 static int await_ready(struct client *t)
@@ -270,15 +283,15 @@ static int await_ready(struct client *t)
         if (now >= until) {
             /* It took the state and hangs: it must not wake up later and
              * serve beside us. */
-            esemd_log("takeover: pid %d not ready after %d s: killing it", (int)t->pid,
-                      HO_READY_MS / 1000);
-            syscall(SYS_pidfd_send_signal, t->pidfd, SIGKILL, NULL, 0);
-            poll(&p[1], 1, -1);
+            esemd_log("takeover: pid %d not ready after %d s", (int)t->pid, HO_READY_MS / 1000);
+            ensure_gone(t, 0);
             return -1;
         }
         int r = poll(p, 2, (int)((until - now) / 1000000ull) + 1);
-        if (r < 0 && errno != EINTR)
+        if (r < 0 && errno != EINTR) {
+            ensure_gone(t, 0);
             return -1;
+        }
         if (r > 0 && (p[0].revents & POLLIN)) {
             struct ho_msg m;
             int nfd = 0;
@@ -289,7 +302,7 @@ static int await_ready(struct client *t)
             /* refused (an errno) or hung up: wait until it is gone */
             esemd_log("takeover: pid %d gave up (%s)", (int)t->pid,
                       m.magic == HO_MAGIC ? strerror(m.n_or_status) : "hang-up");
-            poll(&p[1], 1, -1);
+            ensure_gone(t, 10000);
             return -1;
         }
         if (r > 0 && (p[1].revents & POLLIN))
@@ -315,7 +328,12 @@ void handover_give(struct client *t, const struct handover_give_args *g)
         audit_flush();
         _exit(0);
     }
-    /* Nothing was taken over: the core again at our address, and serve on. */
+    /* Nothing was taken over.  The new daemon may hold part of the state
+     * (the sending failed half-way): it sees the end of our connection and
+     * must be gone before we serve again.  Then the core again at our
+     * address, and serve on. */
+    shutdown(t->sock, SHUT_RDWR);
+    ensure_gone(t, 10000);
     esemd.core = core_resume(g->arena, g->arena_size, NULL);
     pthread_mutex_unlock(&esemd.core_mu);
     if (!esemd.core || dp_start(g->nworkers) < 0) {
