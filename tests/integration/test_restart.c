@@ -1,7 +1,7 @@
 /*
  * Restart without loss: a new esemd takes over the running one's state
  * (esemd --takeover, esemctl restart; host/handover.c).  A waiter blocked
- * across restarts wakes on a later post; values, System V sets and their
+ * across restarts wakes on a later post, and waiters keep their order; values, System V sets and their
  * undo records are kept; a connection that had not said hello yet is
  * answered by the new daemon; a key session's replies still carry the
  * core's MAC under its session key; the daemon's pid changes, the
@@ -114,6 +114,31 @@ static void waiter_sleeps_through_restarts_and_wakes_on_a_later_post(void **stat
     assert_int_equal(v, 0);
     assert_int_equal(esem_post(s), 0);
     hx_assert_child_ok(c, 10000);
+    assert_int_equal(esem_close(s), 0);
+    assert_int_equal(esem_unlink(name), 0);
+}
+
+/* Waiters keep their place: two queued in order on a FIFO semaphore, a
+ * restart, then one post goes to the first, the next to the second. */
+static void waiters_keep_their_place_in_the_queue(void **state)
+{
+    (void)state;
+    char name[64];
+    hx_name(name, sizeof name, "rs-order");
+    esem_t *s = esem_open(name, O_CREAT | O_EXCL | ESEM_O_FIFO, 0600, 0);
+    assert_non_null(s);
+    pid_t first = hx_fork(child_wait, s);
+    assert_true(hx_wait_waiter(name, first, 1, 10000));
+    pid_t second = hx_fork(child_wait, s);
+    assert_true(hx_wait_waiter(name, second, 1, 10000));
+    assert_int_equal(restart(0), 0);
+    assert_int_equal(esem_post(s), 0);
+    hx_assert_child_ok(first, 10000);
+    hx_sleep_ms(100);
+    assert_int_equal(waitpid(second, NULL, WNOHANG), 0); /* still waiting */
+    assert_true(hx_wait_waiter(name, second, 1, 10000));
+    assert_int_equal(esem_post(s), 0);
+    hx_assert_child_ok(second, 10000);
     assert_int_equal(esem_close(s), 0);
     assert_int_equal(esem_unlink(name), 0);
 }
@@ -338,6 +363,7 @@ int main(int argc, char **argv)
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     const struct CMUnitTest tests[] = {
         HX_TEST(waiter_sleeps_through_restarts_and_wakes_on_a_later_post),
+        HX_TEST(waiters_keep_their_place_in_the_queue),
         HX_TEST(values_and_names_are_kept),
         HX_TEST(sysv_sets_and_undo_records_are_kept),
         HX_TEST(a_key_session_keeps_working_across_a_restart),
