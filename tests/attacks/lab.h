@@ -299,6 +299,13 @@ int role_mem_attacker(int argc, char **argv);
 int role_seg_victim(int argc, char **argv);
 int role_seg_attacker(int argc, char **argv);
 int role_kill_part(int argc, char **argv);
+/* (row_kill_games.c) One kill-part command on backend ("glibc"/"esem") as the
+ * lab user: 0 if its answer starts with expect (copied to out if given). */
+int kill_part(const char *backend, const char *cmd, const char *name, const char *arg,
+              const char *expect, char *out, size_t outlen);
+/* A fresh semaphore name on backend (value 0) and a kill-part waiter
+ * blocked on it, in *w: 0, or -1 with the error said on s (nothing left). */
+int kill_part_waiter(struct side *s, const char *backend, const char *name, struct proc *w);
 int role_strict_victim(int argc, char **argv);
 int role_strict_attacker(int argc, char **argv);
 int role_sgx_victim(int argc, char **argv);

@@ -76,8 +76,8 @@ int role_kill_part(int argc, char **argv)
     return 0;
 }
 
-static int part(const char *backend, const char *cmd, const char *name, const char *arg,
-                const char *expect, char *out, size_t outlen)
+int kill_part(const char *backend, const char *cmd, const char *name, const char *arg,
+              const char *expect, char *out, size_t outlen)
 {
     struct proc p;
     char line[LAB_LINE] = "";
@@ -90,6 +90,24 @@ static int part(const char *backend, const char *cmd, const char *name, const ch
         snprintf(out, outlen, "%s", line);
     proc_end(&p);
     return r;
+}
+
+int kill_part_waiter(struct side *s, const char *backend, const char *name, struct proc *w)
+{
+    char line[LAB_LINE];
+    if (kill_part(backend, "create", name, NULL, "done 0", NULL, 0) < 0) {
+        s_error(s, "cannot create %s", name);
+        return -1;
+    }
+    if (proc_start(w, WHO_LAB, 0, "kill-part", backend, "waiter", name, NULL) < 0 ||
+        proc_expect(w, "waiting", line, sizeof line, 10000) < 0) {
+        s_error(s, "the waiter did not start");
+        proc_end(w);
+        kill_part(backend, "unlink", name, NULL, "done", NULL, 0);
+        return -1;
+    }
+    sleep_ms(200); /* asleep in its wait */
+    return 0;
 }
 
 static int nwaiters(int esem, const char *name, uint32_t *n)
@@ -136,7 +154,7 @@ static void run(struct side *s, int esem)
     const char *be = esem ? "esem" : "glibc";
     char name[128], line[LAB_LINE];
     lab_name(name, sizeof name, esem ? "kill-e" : "kill-g");
-    if (part(be, "create", name, NULL, "done 0", NULL, 0) < 0) {
+    if (kill_part(be, "create", name, NULL, "done 0", NULL, 0) < 0) {
         s_error(s, "cannot create %s", name);
         return;
     }
@@ -152,7 +170,7 @@ static void run(struct side *s, int esem)
         proc_kill(&w2);
         proc_end(&w1);
         proc_end(&w2);
-        part(be, "unlink", name, NULL, "done", NULL, 0);
+        kill_part(be, "unlink", name, NULL, "done", NULL, 0);
         return;
     }
     s_note(s, "waiters %d and %d blocked on %s (value 0)", (int)w1.pid, (int)w2.pid, name);
@@ -172,13 +190,13 @@ static void run(struct side *s, int esem)
         s_note(s, "glibc's waiter count after the kill: %u (the dead waiter's stays: a hint only)",
                nw);
     }
-    part(be, "post", name, "1", "posted", NULL, 0);
+    kill_part(be, "post", name, "1", "posted", NULL, 0);
     int got = proc_expect(&w2, "got", line, sizeof line, 5000) == 0 && strcmp(line, "got 0") == 0;
     s_check(s, got, "one post after the kill: the surviving waiter got the permit (%s)",
             got ? "got 0" : "no permit within 5 s");
     proc_end(&w2);
     /* a holder killed while it holds a permit */
-    part(be, "post", name, "1", "posted", NULL, 0);
+    kill_part(be, "post", name, "1", "posted", NULL, 0);
     if (proc_start(&h, WHO_LAB, 0, "kill-part", be, "holder", name, NULL) < 0 ||
         proc_expect(&h, "holding", line, sizeof line, 10000) < 0 ||
         strncmp(line, "holding 0", 9) != 0) {
@@ -190,7 +208,7 @@ static void run(struct side *s, int esem)
         proc_reap(&h, 5000);
         proc_end(&h);
         char chk[LAB_LINE] = "";
-        part(be, "check", name, NULL, "check", chk, sizeof chk);
+        kill_part(be, "check", name, NULL, "check", chk, sizeof chk);
         s_check(s, strcmp(chk, "check value=0 trywait=EAGAIN") == 0,
                 "a holder killed with its permit: the value stays 0, a trywait fails (%s): no "
                 "permit created by its death",
@@ -204,7 +222,7 @@ static void run(struct side *s, int esem)
                 f ? (unsigned long long)i.posts : 0ull, f ? (unsigned long long)i.waits : 0ull,
                 f ? i.nwaiters : 0);
     }
-    part(be, "unlink", name, NULL, "done", NULL, 0);
+    kill_part(be, "unlink", name, NULL, "done", NULL, 0);
     s_summary(s, "kill -9 of a blocked waiter: the next post went to the surviving waiter; kill -9 "
                  "of a holder: no permit created (value stays 0)%s",
               esem ? "; the dead waiter left the queue" : "");

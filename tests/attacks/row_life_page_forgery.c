@@ -30,19 +30,6 @@
 
 #include "proto.h"
 
-/* One kill-part command as the lab user; 0 if its answer starts with expect. */
-static int part(const char *be, const char *cmd, const char *name, const char *arg,
-                const char *expect, char *line, size_t len)
-{
-    struct proc p;
-    int r = arg ? proc_start(&p, WHO_LAB, 0, "kill-part", be, cmd, name, arg, NULL)
-                : proc_start(&p, WHO_LAB, 0, "kill-part", be, cmd, name, NULL);
-    if (r == 0)
-        r = proc_expect(&p, expect, line, len, 10000);
-    proc_end(&p);
-    return r;
-}
-
 /* A waiter (kill-part's role) on a fresh semaphore of the backend; the
  * attack runs while it waits; then one post, and the waiter must take it. */
 static void waiter_takes_post(struct side *s, const char *be,
@@ -50,32 +37,22 @@ static void waiter_takes_post(struct side *s, const char *be,
 {
     char name[128], line[LAB_LINE];
     lab_name(name, sizeof name, "life");
-    if (part(be, "create", name, NULL, "done 0", line, sizeof line) < 0) {
-        s_error(s, "cannot create %s", name);
-        return;
-    }
     struct proc w;
-    if (proc_start(&w, WHO_LAB, 0, "kill-part", be, "waiter", name, NULL) < 0 ||
-        proc_expect(&w, "waiting", line, sizeof line, 10000) < 0) {
-        s_error(s, "the waiter did not start");
-        proc_end(&w);
-        part(be, "unlink", name, NULL, "done", line, sizeof line);
+    if (kill_part_waiter(s, be, name, &w) < 0)
         return;
-    }
-    sleep_ms(200); /* asleep in its wait */
     if (attack)
         attack(s, name);
     int early = proc_line(&w, line, sizeof line, 300) == 0;
     s_check(s, !early, "the waiter is still waiting after the attack (%s)",
             early ? line : "no answer before the post");
-    part(be, "post", name, "1", "posted", line, sizeof line);
+    kill_part(be, "post", name, "1", "posted", NULL, 0);
     int r = early ? 0 : proc_expect(&w, "got", line, sizeof line, 10000);
     s_check(s, r == 0 && strcmp(line, "got 0") == 0,
             "a waiter blocked meanwhile took the post (%s)", r == 0 ? line : "no answer");
     proc_end(&w);
     if (attack)
         attack(s, NULL); /* after: the page shows no sleeper */
-    part(be, "unlink", name, NULL, "done", line, sizeof line);
+    kill_part(be, "unlink", name, NULL, "done", NULL, 0);
 }
 
 /* The waiter's semaphore's wake word in the attacker's read-only map. */

@@ -91,38 +91,15 @@ int role_takeover_thief(int argc, char **argv)
     return 0;
 }
 
-/* One kill-part command as the lab user; 0 if its answer starts with expect. */
-static int part(const char *be, const char *cmd, const char *name, const char *expect,
-                char *line, size_t len)
-{
-    struct proc p;
-    int r = cmd[0] == 'p' ? proc_start(&p, WHO_LAB, 0, "kill-part", be, cmd, name, "1", NULL)
-                          : proc_start(&p, WHO_LAB, 0, "kill-part", be, cmd, name, NULL);
-    if (r == 0)
-        r = proc_expect(&p, expect, line, len, 10000);
-    proc_end(&p);
-    return r;
-}
-
 /* A waiter on a fresh semaphore of be, the thieves, then (if it is still
  * waiting) one post: its answer is what the thieves achieved. */
 static void run(struct side *s, const char *be)
 {
     char name[128], line[LAB_LINE];
     lab_name(name, sizeof name, "takeover");
-    if (part(be, "create", name, "done 0", line, sizeof line) < 0) {
-        s_error(s, "cannot create %s", name);
-        return;
-    }
     struct proc w;
-    if (proc_start(&w, WHO_LAB, 0, "kill-part", be, "waiter", name, NULL) < 0 ||
-        proc_expect(&w, "waiting", line, sizeof line, 10000) < 0) {
-        s_error(s, "the waiter did not start");
-        proc_end(&w);
-        part(be, "unlink", name, "done", line, sizeof line);
+    if (kill_part_waiter(s, be, name, &w) < 0)
         return;
-    }
-    sleep_ms(200); /* asleep in its wait */
     int esem = strcmp(be, "esem") == 0;
     enum who thieves[3] = {WHO_LAB, WHO_OTHER, WHO_ROOT};
     int nthieves = esem ? (lab_can_other_uid() ? 3 : 1) : 1;
@@ -143,7 +120,7 @@ static void run(struct side *s, const char *be)
     if (esem) {
         s_check(s, !early, "the waiter is still waiting: nothing was handed over (%s)",
                 early ? line : "no answer before the post");
-        part(be, "post", name, "posted", line, sizeof line);
+        kill_part(be, "post", name, "1", "posted", NULL, 0);
         int r = early ? 0 : proc_expect(&w, "got", line, sizeof line, 10000);
         s_check(s, r == 0 && strcmp(line, "got 0") == 0, "the waiter took the one post (%s)",
                 r == 0 ? line : "no answer");
@@ -152,10 +129,10 @@ static void run(struct side *s, const char *be)
                 "the waiter returned from sem_wait with no sem_post by anyone (%s)",
                 early ? line : "still waiting");
         if (!early)
-            part(be, "post", name, "posted", line, sizeof line);
+            kill_part(be, "post", name, "1", "posted", NULL, 0);
     }
     proc_end(&w);
-    part(be, "unlink", name, "done", line, sizeof line);
+    kill_part(be, "unlink", name, NULL, "done", NULL, 0);
 }
 
 void takeover_glibc(struct side *s)
