@@ -430,6 +430,51 @@ static int32_t do_sem_unlink(struct core *c, struct core_sem_unlink_args *a)
     return CORE_OK;
 }
 
+/* When a post in barging order grants its permit outright to the waiter
+ * next in line (the one it would wake: highest priority, then longest
+ * queued, not already woken), as FIFO order does, instead of waking it to
+ * ask again:
+ *  - cfg.handoff_ns: that waiter has waited so long (barging's starvation
+ *    bound; 0: none);
+ *  - CORE_CFG_ADAPTIVE: always, except in a barging spell.  Waking a
+ *    sleeper to ask again costs it a round trip and leaves the permit free
+ *    meanwhile for any running thread, after which the woken waiter must
+ *    sleep again (Apache's accept mutex, docs/PERFORMANCE.md).  But when
+ *    the poster of such a grant must itself queue within HAND_QUICK_NS --
+ *    a thread looping post, wait: the convoy FIFO order makes -- the
+ *    semaphore barges for HAND_SPELL_NS.
+ * now comes from the host: a wrong clock changes only who is served
+ * first, never how many permits there are.  1: granted (wk). */
+#define HAND_QUICK_NS 20000ull
+#define HAND_SPELL_NS 100000000ull
+
+static int handoff_due(struct core *c, uint32_t si, uint32_t ssi, uint64_t now,
+                       struct core_wake *wk)
+{
+    struct sem *s = &c->sems[si];
+    int adaptive = (c->cfg.flags & CORE_CFG_ADAPTIVE) != 0;
+    if ((!c->cfg.handoff_ns && !adaptive) || s->nwaiters <= s->nwoken)
+        return 0;
+    uint32_t w = s->wait_head;
+    while (w != NIL && (c->waiters[w].woken || c->sessions[c->waiters[w].sess].closing))
+        w = c->waiters[w].q_next;
+    if (w == NIL)
+        return 0;
+    int long_wait = c->cfg.handoff_ns && now >= c->waiters[w].since &&
+                    now - c->waiters[w].since >= c->cfg.handoff_ns;
+    if (!long_wait && !(adaptive && now >= s->barge_until))
+        return 0;
+    uint32_t o = open_find(c, c->waiters[w].sess, si);
+    if (o == NIL || !(c->opens[o].rights & CORE_R_WAIT))
+        return 0; /* revoked: its own retry takes it out (EACCES) */
+    wake_fill(c, w, CORE_OK, wk);
+    waiter_unlink(c, w);
+    s->handoffs++;
+    s->handoff_at = now;
+    s->handoff_sess = ssi;
+    return 1;
+}
+
 static int32_t do_sem_post(struct core *c, struct core_sem_post_args *a)
 {
     uint32_t ssi, si, oi;
@@ -466,6 +511,12 @@ static int32_t do_sem_post(struct core *c, struct core_sem_post_args *a)
     }
     if (s->value >= CORE_SEM_VALUE_MAX)
         return CORE_E_OVERFLOW;
+    if (handoff_due(c, si, ssi, a->now_ns, &a->wake)) {
+        s->posts++;
+        s->waits++;
+        a->notes = c->nnotes;
+        return CORE_OK;
+    }
     /* Barging order (the default): the permit is free for whoever asks
      * first; a sleeping waiter is only told to ask again. */
     s->value++;
@@ -547,9 +598,13 @@ static int32_t do_sem_wait(struct core *c, struct core_sem_wait_args *a)
     }
     if (in.flags & CORE_WAIT_TRY)
         return CORE_E_AGAIN;
+    if (s->handoffs && ssi == s->handoff_sess && in.now_ns >= s->handoff_at &&
+        in.now_ns - s->handoff_at < HAND_QUICK_NS)
+        s->barge_until = in.now_ns + HAND_SPELL_NS; /* a poster looping back (handoff_due) */
     r = waiter_add(c, ssi, si, in.slot, in.seq, in.prio, &w);
     if (r)
         return r;
+    c->waiters[w].since = in.now_ns;
     s->blocks++;
     return CORE_QUEUED;
 }
@@ -785,7 +840,8 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
         break;
     }
     case CORE_ECALL_SEM_POST: {
-        struct core_sem_post_args o = {.session = session, .handle = q->handle};
+        struct core_sem_post_args o = {.session = session, .handle = q->handle,
+                                       .now_ns = a->now_ns};
         r = do_sem_post(c, &o);
         if (o.wake.valid)
             a->wake = o.wake;
@@ -795,7 +851,7 @@ static int32_t do_request(struct core *c, struct core_request_args *a)
     case CORE_ECALL_SEM_WAIT: {
         struct core_sem_wait_args o = {.session = session, .handle = q->handle,
                                        .slot = q->slot, .flags = q->flags, .prio = q->prio,
-                                       .seq = q->seq};
+                                       .seq = q->seq, .now_ns = a->now_ns};
         r = do_sem_wait(c, &o);
         a->notes = o.notes;
         break;
@@ -974,6 +1030,7 @@ static void request_copy_in(struct core_request_args *in, const struct core_requ
     copy(in->mac, a->mac, sizeof in->mac);
     in->umask = a->umask;
     in->now = a->now;
+    in->now_ns = a->now_ns;
 }
 
 int32_t core_ecall(struct core *c, uint32_t call, void *args, uint64_t args_size)

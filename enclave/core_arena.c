@@ -49,7 +49,7 @@ static int cfg_ok(const struct core_config *cfg)
            cfg->max_waiters && cfg->max_sems <= lim && cfg->max_sessions <= lim &&
            cfg->max_opens <= lim && cfg->max_waiters <= lim &&
            cfg->max_long_names <= lim && cfg->max_acls <= lim && cfg->max_keys <= 4096 &&
-           cfg->max_keyed <= (1u << 20) && !(cfg->flags & ~(CORE_CFG_STRICT | CORE_CFG_FIFO)) &&
+           cfg->max_keyed <= (1u << 20) && !(cfg->flags & ~(CORE_CFG_STRICT | CORE_CFG_FIFO | CORE_CFG_ADAPTIVE)) &&
            cfg->max_sets <= CORE_SEMMNI && cfg->max_sets <= cfg->max_sems &&
            cfg->max_set_sems <= lim && cfg->max_undos <= lim && cfg->max_sysv_ops <= lim;
 }

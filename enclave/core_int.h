@@ -60,6 +60,11 @@ struct sem {
     uint32_t nacl;                 /* entries on it (at most CORE_ACL_PER_SEM) */
     uint32_t nwoken;               /* queued waiters woken, not yet back */
     uint64_t retries;
+    uint64_t handoffs;             /* posts granted outright to a waiter (handoff_due) */
+    uint64_t handoff_at;           /* the host's clock at the last of them ... */
+    uint64_t barge_until;          /* a barging spell lasts until then (handoff_due) */
+    uint32_t handoff_sess;         /* ... and the session that posted it */
+    uint32_t pad_hand_;
     uint32_t owner_pid;            /* strict: the owner process (tree) ... */
     uint64_t owner_start;          /* ... and its start time */
     uint64_t owner_key;            /* strict: the owner key id (0: none) */
@@ -112,6 +117,8 @@ struct waiter {
     uint16_t nops, blk_num; /* System V: operations; the semaphore it waits on */
     uint8_t blk_zero, pad_[3]; /* ... for it to be zero (else to rise) */
     uint32_t acct;        /* its session's per-user account; NIL: none */
+    uint32_t pad2_;
+    uint64_t since;       /* the host's clock when it queued (cfg.handoff_ns) */
 };
 
 struct acl {
@@ -181,7 +188,7 @@ struct opblk { /* up to 8 operations of a queued semop */
 /* The arena's shape: raise it whenever a table's record or the order of
  * the tables changes, so that a daemon never resumes a core it would
  * misread (core_arena.c). */
-#define CORE_LAYOUT_VERSION 1u
+#define CORE_LAYOUT_VERSION 2u
 
 struct core {
     uint32_t magic;

@@ -28,6 +28,7 @@ static void fill_info(const struct core *c, uint32_t si, struct core_sem_info *o
     o->nacl = s->nacl;
     o->nwoken = s->nwoken;
     o->retries = s->retries;
+    o->handoffs = s->handoffs;
     if (s->set != NIL)
         sysv_fill_info(c, si, o);
 }

@@ -169,11 +169,17 @@ struct core_config {
      * waits its sessions may have queued.  uid 0 and exempt_uid (the
      * daemon's user) have none, so administration always works. */
     uint32_t uid_objects, uid_waiters, exempt_uid;
+    /* Barging order: a post hands its permit straight to the waiter next
+     * in line once that one has waited this long (the host's clock, ns;
+     * 0: never).  Bounds how long barging can pass a sleeper over. */
+    uint64_t handoff_ns;
     uint64_t entropy;       /* host randomness, mixed with the core's own
                              * (RDRAND where the CPU has it) into its boot nonce */
 };
 #define CORE_CFG_STRICT 0x1u /* every new semaphore gets the strict policy */
 #define CORE_CFG_FIFO 0x2u   /* every new semaphore hands permits off in FIFO order */
+#define CORE_CFG_ADAPTIVE 0x4u /* barging order: a post grants its permit to a sleeping
+                                * waiter outright, except in a barging spell (handoff_due) */
 #define CORE_ACL_PER_SEM 64u /* access-list entries one semaphore may hold */
 #define CORE_INLINE_NAME 64u
 
@@ -289,6 +295,7 @@ struct core_sem_post_args {
     core_id_t handle;
     struct core_wake wake; /* out: the waiter this post woke (or granted) */
     uint32_t notes, pad_;  /* out */
+    uint64_t now_ns;       /* in: the host's monotonic clock (cfg.handoff_ns) */
 };
 
 struct core_sem_wait_args {
@@ -300,6 +307,7 @@ struct core_sem_wait_args {
     uint32_t pad_;
     uint64_t seq;   /* the request number (returned with the grant) */
     uint32_t notes, pad2_; /* out */
+    uint64_t now_ns; /* in: the host's monotonic clock: when it queued */
 };
 
 struct core_sem_cancel_args {
@@ -443,6 +451,9 @@ struct core_request_args {
     uint32_t pad_;
     uint64_t now;                /* in: the host's clock (s since the epoch), for
                                   * System V's otime/ctime (the host's word) */
+    uint64_t now_ns;             /* in: POST, WAIT: the host's monotonic clock, ns
+                                  * (cfg.handoff_ns; the host's word: it can only
+                                  * change who is served first, never how many) */
     uint32_t created;            /* out: OPEN created the semaphore */
     uint32_t value;              /* out: GETVALUE */
     uint32_t notes;              /* out: replies owed to other waiters */
@@ -468,6 +479,7 @@ struct core_sem_info {
     uint32_t nacl;       /* access-list entries */
     uint32_t nwoken, pad2_; /* waiters woken and not yet back (barging) */
     uint64_t retries;    /* woken waiters that asked again */
+    uint64_t handoffs;   /* posts handed to a waiter queued cfg.handoff_ns or more */
     int32_t key;         /* System V: the set's key (0: IPC_PRIVATE) */
     uint32_t semid;      /* System V: the set's id */
     uint32_t nsems;      /* System V: semaphores in the set */

@@ -112,6 +112,7 @@ struct daemon_state {
     struct worker *workers;
     int nworkers;
     uint64_t spin_ns;
+    int handoff; /* the core's cfg.handoff_ns is set: POST and WAIT carry the clock */
     uint64_t start_ns;
     int ncpu;                  /* CPUs we may run on (sched_getaffinity) */
     _Atomic uint32_t nqueued;  /* waits queued in the core (changed under core_mu) */

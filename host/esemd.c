@@ -93,9 +93,14 @@ static void usage(FILE *f)
             "      --keyring FILE   provision the keys in FILE (64 hex digits a line, mode 0600)\n"
             "                       to the core, for key sessions (ESEM_KEY_FILE, esem_set_key)\n"
             "      --policy P       posix (default) or strict: the policy of new semaphores\n"
-            "      --order O        barging (default: a post wakes a waiter, the first to ask\n"
-            "                       takes the permit) or fifo (a post hands it to the first\n"
-            "                       waiter): the order of new semaphores\n"
+            "      --order O        adaptive (default: a post hands its permit to a sleeping\n"
+            "                       waiter, but the semaphore barges for 100 ms once a\n"
+            "                       poster loops straight back to wait), barging (a post\n"
+            "                       wakes a waiter, the first to ask takes the permit) or\n"
+            "                       fifo (a post hands it to the first waiter, always):\n"
+            "                       the order of new semaphores\n"
+            "      --handoff-us N   barging and adaptive order: a waiter queued N us or more\n"
+            "                       is granted the next post outright (default 0: never)\n"
             "      --binding process|semaphore\n"
             "                       a worker per client process (default) or per semaphore\n"
             "      --no-seccomp     do not install the system-call allow-list\n"
@@ -153,7 +158,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"binding", required_argument, 0, 'B'}, {"system", no_argument, 0, 'Y'},
         {"user", required_argument, 0, 'U'},  {"group", required_argument, 0, 'G'},
         {"keyring", required_argument, 0, 'K'}, {"policy", required_argument, 0, 'O'},
-        {"order", required_argument, 0, 'R'},
+        {"order", required_argument, 0, 'R'}, {"handoff-us", required_argument, 0, 1007},
         {"takeover", no_argument, 0, 1005}, {"allow-takeover", no_argument, 0, 1006},
         {"user-sems", required_argument, 0, 1001}, {"user-waits", required_argument, 0, 1002},
         {"user-clients", required_argument, 0, 1003},
@@ -164,7 +169,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     *o = (struct options){.nworkers = ncpu >= 4 ? (int)(ncpu / 2) : 1,
                           .use_seccomp = 1,
                           .spin_us = 50,
-                          .cfg = {.max_sems = 131072, .max_sessions = 4096},
+                          .cfg = {.max_sems = 131072, .max_sessions = 4096,
+                                  .flags = CORE_CFG_ADAPTIVE},
                           .user_lim = {-1, -1, -1, -1}};
     int c;
     while ((c = getopt_long(argc, argv, "s:fl:w:hV", opts, NULL)) != -1) {
@@ -176,6 +182,16 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'S': o->cfg.max_sems = parse_u32(optarg, "--max-sems"); break;
         case 'C': o->cfg.max_sessions = parse_u32(optarg, "--max-clients"); break;
         case 'P': o->spin_us = strtoull(optarg, NULL, 10); break;
+        case 1007: {
+            char *end;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*optarg == 0 || *end || v > 60000000ull) {
+                fprintf(stderr, "esemd: bad value for --handoff-us: %s (0 to 60000000)\n", optarg);
+                return 2;
+            }
+            o->cfg.handoff_ns = v * 1000ull;
+            break;
+        }
         case 'N': o->use_seccomp = 0; break;
         case 'B':
             if (strcmp(optarg, "process") == 0)
@@ -198,10 +214,13 @@ static int parse_options(int argc, char **argv, struct options *o)
             }
             break;
         case 'R':
+            o->cfg.flags &= ~(CORE_CFG_FIFO | CORE_CFG_ADAPTIVE);
             if (strcmp(optarg, "fifo") == 0)
                 o->cfg.flags |= CORE_CFG_FIFO;
+            else if (strcmp(optarg, "adaptive") == 0)
+                o->cfg.flags |= CORE_CFG_ADAPTIVE;
             else if (strcmp(optarg, "barging") != 0) {
-                fprintf(stderr, "esemd: --order is barging or fifo, not %s\n", optarg);
+                fprintf(stderr, "esemd: --order is barging, adaptive or fifo, not %s\n", optarg);
                 return 2;
             }
             break;
@@ -462,6 +481,7 @@ static int start_core(struct options *o)
     esemd.max_sessions = o->cfg.max_sessions;
     esemd.by_session = calloc(o->cfg.max_sessions, sizeof *esemd.by_session);
     esemd.spin_ns = o->spin_us * 1000ull;
+    esemd.handoff = o->cfg.handoff_ns != 0 || (o->cfg.flags & CORE_CFG_ADAPTIVE);
     /* the CPUs we may run on: what the spin policy compares the runnable
      * count with (a cpuset or taskset may give us fewer) */
     cpu_set_t cs;
@@ -543,11 +563,20 @@ static int start_serving(const struct options *o)
 
     struct core_stats_args sa;
     core_ecall(esemd.core, CORE_ECALL_STATS, &sa, sizeof sa);
-    esemd_log("start: socket %s, %d worker(s) bound per %s, %s order, %u semaphores max, %u "
+    char order[80];
+    const char *oname = (o->cfg.flags & CORE_CFG_FIFO)       ? "fifo"
+                        : (o->cfg.flags & CORE_CFG_ADAPTIVE) ? "adaptive"
+                                                             : "barging";
+    if (o->cfg.handoff_ns && !(o->cfg.flags & CORE_CFG_FIFO))
+        snprintf(order, sizeof order, "%s order (a waiter queued %llu us gets the next post)",
+                 oname, (unsigned long long)(o->cfg.handoff_ns / 1000));
+    else
+        snprintf(order, sizeof order, "%s order", oname);
+    esemd_log("start: socket %s, %d worker(s) bound per %s, %s, %u semaphores max, %u "
               "clients max, core arena %llu bytes (%s), %u bytes per semaphore object",
               sock_path, o->nworkers,
-              esemd.binding == ESEM_BIND_SEMAPHORE ? "semaphore" : "process",
-              (o->cfg.flags & CORE_CFG_FIFO) ? "fifo" : "barging", o->cfg.max_sems,
+              esemd.binding == ESEM_BIND_SEMAPHORE ? "semaphore" : "process", order,
+              o->cfg.max_sems,
               o->cfg.max_sessions, (unsigned long long)arena_size, arena_kind,
               sa.stats.sem_bytes);
     int use_seccomp = o->use_seccomp;

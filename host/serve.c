@@ -254,6 +254,8 @@ static int32_t execute(struct client *c, uint32_t slot, uint64_t seq, const stru
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME_COARSE, &ts);
         a.now = (uint64_t)ts.tv_sec;
+    } else if (esemd.handoff && (r->op == ESEM_OP_POST || r->op == ESEM_OP_WAIT)) {
+        a.now_ns = esem_util_now_ns(CLOCK_MONOTONIC);
     }
     int32_t st = core_ecall(esemd.core, CORE_ECALL_REQUEST, &a, sizeof a);
     out->value = a.value;

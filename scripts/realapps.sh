@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/realapps.sh [--quick] [--reps N] [--pin] [BUILD_DIR]
+# scripts/realapps.sh [--quick] [--reps N] [--pin] [--only LIST] [BUILD_DIR]
 #
 # Real, unmodified programs from Debian, each run first on glibc's semaphores
 # and then on esem (through libesem-preload.so), in the same run:
@@ -28,6 +28,9 @@
 #   --pin       esemd on a CPU of its own (the last one), the programs, their
 #               load generators and glibc's side on the others (taskset), as
 #               a machine with a CPU set aside for esemd would run them
+#   --only LIST run only these programs, comma-separated: stress-ng,
+#               stress-ng-sysv, pgbench, apache, apache-sysv (default: all;
+#               the table shows - for the others)
 #   BUILD_DIR   the esem build tree (default: build, relative to the repo)
 #
 # Runs as root.  Installs stress-ng, postgresql-15, postgresql-client-15,
@@ -38,7 +41,7 @@
 # ESEMD_ARGS="--spin-us 0 ..." adds esemd options; ESEM_SPIN_US reaches the shim.
 set -uo pipefail
 
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 ARGS_SHOWN="$*"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -46,6 +49,7 @@ quick=0
 REPS=1
 MD_OUT=
 pin=0
+ONLY=
 build_arg=
 while [ $# -gt 0 ]; do
   case $1 in
@@ -54,6 +58,8 @@ while [ $# -gt 0 ]; do
     --reps=*) REPS=${1#--reps=} ;;
     --markdown) MD_OUT=${2:-}; shift; [ -n "$MD_OUT" ] || usage ;;
     --pin) pin=1 ;;
+    --only) ONLY=${2:-}; shift; [ -n "$ONLY" ] || usage ;;
+    --only=*) ONLY=${1#--only=} ;;
     -h|--help) usage ;;
     -*) echo "realapps: unknown option $1" >&2; usage ;;
     *) [ -z "$build_arg" ] || usage; build_arg=$1 ;;
@@ -62,6 +68,12 @@ while [ $# -gt 0 ]; do
 done
 
 case $REPS in ''|*[!0-9]*|0) echo "realapps: --reps needs a number >= 1" >&2; exit 2 ;; esac
+for o in ${ONLY//,/ }; do
+  case $o in stress-ng|stress-ng-sysv|pgbench|apache|apache-sysv) ;;
+    *) echo "realapps: --only takes stress-ng, stress-ng-sysv, pgbench, apache, apache-sysv, not $o" >&2; exit 2 ;;
+  esac
+done
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; } # want PROGRAM: is it to run?
 # --pin: this script and all it starts on CPUs 0..N-2, esemd on CPU N-1
 PIN_D=()
 PINNED=
@@ -405,6 +417,7 @@ run_stressng() { # run_stressng glibc|esem|esem-core REP
   fi
 }
 
+if want stress-ng; then
 step "1. stress-ng --sem 2 -t $SNG_T --metrics-brief (esem: esem run -- stress-ng ...)"
 for r in $(seq "$REPS"); do
   run_stressng glibc "$r"
@@ -412,6 +425,7 @@ for r in $(seq "$REPS"); do
   run_stressng esem-core "$r"
 done
 VALS[sngcore.glibc]=${VALS[sng.glibc]:-}
+fi
 
 # ---------------------------------------------------------------- 1b. stress-ng, System V
 
@@ -450,11 +464,13 @@ run_sngsysv() { # run_sngsysv glibc|esem REP
   record sngsysv "$side" "$(sng_rate "$out" sem-sysv)"
 }
 
+if want stress-ng-sysv; then
 step "1b. stress-ng --sem-sysv 2 -t $SNG_T --metrics-brief (esem: esem run -- stress-ng ...)"
 for r in $(seq "$REPS"); do
   run_sngsysv glibc "$r"
   run_sngsysv esem "$r"
 done
+fi
 
 # ---------------------------------------------------------------- 2. PostgreSQL
 
@@ -588,6 +604,7 @@ pg_crash() { # pg_crash glibc|esem: kill -9 of a backend mid-run, recovery, a ru
   stop_pg
 }
 
+if want pgbench; then
 step "2. PostgreSQL 15: pgbench -i -s 10, pgbench -c 8 -T $PGB_T (esem: esem run -- pg_ctl start, as $PG_USER)"
 as_pg mkdir -m 0700 "$PGDATA" "$PGSOCKDIR"
 if as_pg timeout 180 "$PGBIN/initdb" -D "$PGDATA" -A trust -U postgres --no-locale -E UTF8 --no-sync \
@@ -609,6 +626,7 @@ EOF
   pg_crash esem
 else
   fail "initdb failed (see $W/pg/initdb.log)"
+fi
 fi
 
 # ---------------------------------------------------------------- 3. Apache
@@ -781,6 +799,7 @@ ap_graceful() { # ap_graceful glibc|esem
   ap_errors "$side" "$e0"
 }
 
+if want apache; then
 step "3. Apache 2.4 prefork, Mutex posixsem, Listen 127.0.0.1:$PORT1 and :$PORT2, ab -n $AB_N -c 8 (esem: esem run -- apache2 -k start)"
 if timeout 30 apache2 -f "$AP_CONF" -t >"$W/apache-configtest.out" 2>&1; then
   for r in $(seq "$REPS"); do
@@ -791,6 +810,7 @@ if timeout 30 apache2 -f "$AP_CONF" -t >"$W/apache-configtest.out" 2>&1; then
   ap_graceful esem
 else
   fail "apache config test failed: $(head -n 3 "$W/apache-configtest.out")"
+fi
 fi
 
 # ---------------------------------------------------------------- 3b. Apache, Mutex sysvsem
@@ -876,6 +896,7 @@ ap_sysv() { # ap_sysv glibc|esem REP: ab -n AB_N -c 8; on the first run, the kil
   AP_CONF=$conf_saved
 }
 
+if want apache-sysv; then
 step "3b. Apache 2.4 prefork, Mutex sysvsem, ab -n $AB_N -c 8; kill -9 of the accept-mutex holder on the first run"
 if timeout 30 apache2 -f "$AP_CONF_SYSV" -t >"$W/apache-sysv-configtest.out" 2>&1; then
   for r in $(seq "$REPS"); do
@@ -884,6 +905,7 @@ if timeout 30 apache2 -f "$AP_CONF_SYSV" -t >"$W/apache-sysv-configtest.out" 2>&
   done
 else
   fail "apache (sysvsem) config test failed: $(head -n 3 "$W/apache-sysv-configtest.out")"
+fi
 fi
 
 # ---------------------------------------------------------------- results

@@ -220,14 +220,15 @@ static void print_sem_json(const struct core_sem_info *i)
     }
     printf(",\"kind\":\"%s\",\"unlinked\":%s,\"value\":%u,\"waiters\":%u,\"opens\":%u,"
            "\"uid\":%u,\"gid\":%u,\"mode\":\"%04o\",\"posts\":%llu,\"waits\":%llu,"
-           "\"blocks\":%llu,\"cancels\":%llu",
+           "\"blocks\":%llu,\"cancels\":%llu,\"retries\":%llu,\"handoffs\":%llu",
            (i->flags & CORE_SEMF_SYSV)    ? "sysv"
            : (i->flags & CORE_SEMF_NAMED) ? "named"
                                           : "anonymous",
            (i->flags & CORE_SEMF_UNLINKED) ? "true" : "false", i->value, i->nwaiters,
            i->open_count, i->uid, i->gid, i->mode, (unsigned long long)i->posts,
            (unsigned long long)i->waits, (unsigned long long)i->blocks,
-           (unsigned long long)i->cancels);
+           (unsigned long long)i->cancels, (unsigned long long)i->retries,
+           (unsigned long long)i->handoffs);
     printf(",\"policy\":\"%s\",\"owner_key\":", (i->flags & CORE_SEMF_STRICT) ? "strict" : "posix");
     if (i->owner_key)
         printf("\"%016llx\"", (unsigned long long)i->owner_key);
@@ -323,13 +324,15 @@ static int cmd_show(const char *name)
                 printf("semaphore  %s\nid         #%llx\nkind       %s\nvalue      %u\n"
                        "waiters    %u\nopens      %u\nowner      %s (uid %u, gid %u)\n"
                        "mode       %04o\nposts      %llu\nwaits      %llu\nblocked    %llu\n"
-                       "cancelled  %llu\n",
+                       "cancelled  %llu\nretried    %llu (woken waiters that asked again)\n"
+                       "handed    %llu (posts granted outright to a long waiter)\n",
                        lb, (unsigned long long)m.sem.handle,
                        (m.sem.flags & CORE_SEMF_NAMED) ? "named" : "anonymous", m.sem.value,
                        m.sem.nwaiters, m.sem.open_count, owner(m.sem.uid, ob, sizeof ob),
                        m.sem.uid, m.sem.gid, m.sem.mode, (unsigned long long)m.sem.posts,
                        (unsigned long long)m.sem.waits, (unsigned long long)m.sem.blocks,
-                       (unsigned long long)m.sem.cancels);
+                       (unsigned long long)m.sem.cancels, (unsigned long long)m.sem.retries,
+                       (unsigned long long)m.sem.handoffs);
                 print_policy(&m.sem);
             }
         } else if (m.type == ESEM_ADM_HOLDER) {

@@ -129,6 +129,58 @@ static inline int32_t fx_wait(struct core *c, core_id_t s, core_id_t h, uint32_t
     return CALL(c, CORE_ECALL_SEM_WAIT, a);
 }
 
+/* The same at the host's clock now (ns): the hand-off rules read it. */
+static inline int32_t fx_post_at(struct core *c, core_id_t s, core_id_t h, uint64_t now,
+                                 struct core_wake *w)
+{
+    struct core_sem_post_args a = {.session = s, .handle = h, .now_ns = now};
+    int32_t r = CALL(c, CORE_ECALL_SEM_POST, a);
+    if (w)
+        *w = a.wake;
+    return r;
+}
+
+static inline int32_t fx_wait_at(struct core *c, core_id_t s, core_id_t h, uint32_t slot,
+                                 uint64_t seq, uint64_t now)
+{
+    struct core_sem_wait_args a = {.session = s, .handle = h, .slot = slot, .seq = seq,
+                                   .now_ns = now};
+    return CALL(c, CORE_ECALL_SEM_WAIT, a);
+}
+
+/* A poster p, two waiters a and b and a running thread x that barges, each
+ * a session of its own with semaphore "m" open (created with oflag). */
+struct fx_world {
+    struct core *c;
+    core_id_t p, a, b, x;
+    core_id_t hp, ha, hb, hx;
+};
+
+static inline struct fx_world fx_world(struct core *c, uint32_t oflag, uint32_t uid)
+{
+    struct fx_world w;
+    w.c = c;
+    w.p = fx_session(w.c, 1, uid);
+    w.a = fx_session(w.c, 2, uid);
+    w.b = fx_session(w.c, 3, uid);
+    w.x = fx_session(w.c, 4, uid);
+    w.hp = fx_open(w.c, w.p, "m", CORE_O_CREAT | oflag, 0600, 0);
+    w.ha = fx_open(w.c, w.a, "m", 0, 0, 0);
+    w.hb = fx_open(w.c, w.b, "m", 0, 0, 0);
+    w.hx = fx_open(w.c, w.x, "m", 0, 0, 0);
+    return w;
+}
+
+static inline void fx_assert_wake(const struct core_wake *wk, core_id_t session, uint32_t slot,
+                                  uint64_t seq, int32_t status)
+{
+    assert_int_equal(wk->valid, 1);
+    assert_true(wk->session == session);
+    assert_int_equal(wk->slot, slot);
+    assert_int_equal(wk->seq, seq);
+    assert_int_equal(wk->status, status);
+}
+
 static inline int32_t fx_cancel(struct core *c, core_id_t s, uint32_t slot, uint32_t *notes)
 {
     struct core_sem_cancel_args a = {.session = s, .slot = slot};

@@ -9,40 +9,12 @@
 
 enum { UID = 1000 };
 
-struct world {
-    struct core *c;
-    core_id_t p, a, b, x; /* poster, two waiters, a running thread that barges */
-    core_id_t hp, ha, hb, hx;
-};
-
-static struct world world(void **state, uint32_t oflag)
-{
-    struct world w;
-    w.c = fx_core(state);
-    w.p = fx_session(w.c, 1, UID);
-    w.a = fx_session(w.c, 2, UID);
-    w.b = fx_session(w.c, 3, UID);
-    w.x = fx_session(w.c, 4, UID);
-    w.hp = fx_open(w.c, w.p, "m", CORE_O_CREAT | oflag, 0600, 0);
-    w.ha = fx_open(w.c, w.a, "m", 0, 0, 0);
-    w.hb = fx_open(w.c, w.b, "m", 0, 0, 0);
-    w.hx = fx_open(w.c, w.x, "m", 0, 0, 0);
-    return w;
-}
-
-static void assert_wake(const struct core_wake *wk, core_id_t session, uint32_t slot,
-                        uint64_t seq, int32_t status)
-{
-    assert_int_equal(wk->valid, 1);
-    assert_true(wk->session == session);
-    assert_int_equal(wk->slot, slot);
-    assert_int_equal(wk->seq, seq);
-    assert_int_equal(wk->status, status);
-}
+#define world(state, oflag) fx_world(fx_core(state), (oflag), UID)
+#define assert_wake fx_assert_wake
 
 static void post_raises_value_and_wakes_the_first_waiter(void **state)
 {
-    struct world w = world(state, 0);
+    struct fx_world w = world(state, 0);
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 0), CORE_QUEUED);
     assert_status(fx_wait(w.c, w.b, w.hb, 1, 20, 0, 0), CORE_QUEUED);
     struct core_wake wk;
@@ -64,7 +36,7 @@ static void post_raises_value_and_wakes_the_first_waiter(void **state)
 
 static void running_thread_barges_and_the_woken_waiter_keeps_its_place(void **state)
 {
-    struct world w = world(state, 0);
+    struct fx_world w = world(state, 0);
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 0), CORE_QUEUED);
     assert_status(fx_wait(w.c, w.b, w.hb, 1, 20, 0, 0), CORE_QUEUED);
     struct core_wake wk;
@@ -90,7 +62,7 @@ static void running_thread_barges_and_the_woken_waiter_keeps_its_place(void **st
 
 static void post_while_a_woken_waiter_is_on_its_way_wakes_the_next(void **state)
 {
-    struct world w = world(state, 0);
+    struct fx_world w = world(state, 0);
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 0), CORE_QUEUED);
     assert_status(fx_wait(w.c, w.b, w.hb, 1, 20, 0, 0), CORE_QUEUED);
     struct core_wake wk;
@@ -110,7 +82,7 @@ static void woken_waiter_that_barged_less_is_only_woken_once(void **state)
 {
     /* value 1 and a already woken for it: a post that a barger undid and
      * redid does not wake b needlessly */
-    struct world w = world(state, 0);
+    struct fx_world w = world(state, 0);
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 0), CORE_QUEUED);
     assert_status(fx_wait(w.c, w.b, w.hb, 1, 20, 0, 0), CORE_QUEUED);
     struct core_wake wk;
@@ -124,7 +96,7 @@ static void woken_waiter_that_barged_less_is_only_woken_once(void **state)
 
 static void cancel_of_a_woken_waiter_passes_its_wake_on(void **state)
 {
-    struct world w = world(state, 0);
+    struct fx_world w = world(state, 0);
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 0), CORE_QUEUED);
     assert_status(fx_wait(w.c, w.b, w.hb, 3, 20, 0, 0), CORE_QUEUED);
     struct core_wake wk;
@@ -143,7 +115,7 @@ static void cancel_of_a_woken_waiter_passes_its_wake_on(void **state)
 
 static void woken_waiter_giving_up_takes_a_free_permit_or_leaves(void **state)
 {
-    struct world w = world(state, 0);
+    struct fx_world w = world(state, 0);
     struct core_wake wk;
     /* with the permit still free: the last try takes it */
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 0), CORE_QUEUED);
@@ -164,7 +136,7 @@ static void woken_waiter_giving_up_takes_a_free_permit_or_leaves(void **state)
 
 static void death_of_a_woken_waiter_passes_its_wake_on(void **state)
 {
-    struct world w = world(state, 0);
+    struct fx_world w = world(state, 0);
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 0), CORE_QUEUED);
     assert_status(fx_wait(w.c, w.b, w.hb, 1, 20, 0, 0), CORE_QUEUED);
     struct core_wake wk;
@@ -183,7 +155,7 @@ static void death_wakes_no_waiter_of_the_dying_session(void **state)
 {
     /* a session with two woken waits dies: neither wake goes to its own
      * other thread, both permits stay for the living */
-    struct world w = world(state, 0);
+    struct fx_world w = world(state, 0);
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 0), CORE_QUEUED);
     assert_status(fx_wait(w.c, w.a, w.ha, 2, 10, 0, 0), CORE_QUEUED);
     assert_status(fx_wait(w.c, w.a, w.ha, 3, 10, 0, 0), CORE_QUEUED);
@@ -204,7 +176,7 @@ static void death_wakes_no_waiter_of_the_dying_session(void **state)
 
 static void highest_priority_is_woken_first(void **state)
 {
-    struct world w = world(state, 0);
+    struct fx_world w = world(state, 0);
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 1), CORE_QUEUED);
     assert_status(fx_wait(w.c, w.b, w.hb, 1, 20, 0, 7), CORE_QUEUED);
     assert_status(fx_wait(w.c, w.x, w.hx, 1, 30, 0, 7), CORE_QUEUED);
@@ -219,7 +191,7 @@ static void highest_priority_is_woken_first(void **state)
 
 static void unlink_while_a_waiter_is_woken_keeps_the_object(void **state)
 {
-    struct world w = world(state, 0);
+    struct fx_world w = world(state, 0);
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 0), CORE_QUEUED);
     assert_status(fx_post(w.c, w.p, w.hp, NULL), CORE_OK);
     struct core_sem_unlink_args u = {.session = w.p, .name_len = 1};
@@ -231,7 +203,7 @@ static void unlink_while_a_waiter_is_woken_keeps_the_object(void **state)
 
 static void a_slot_with_a_sleeping_wait_cannot_wait_again(void **state)
 {
-    struct world w = world(state, 0);
+    struct fx_world w = world(state, 0);
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 0), CORE_QUEUED);
     /* not woken: a second wait on the slot is no retry */
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 11, 0, 0), CORE_E_BUSY);
@@ -305,7 +277,7 @@ static void woken_waiter_revoked_before_it_asks_again_gets_eacces(void **state)
 
 static void fifo_flag_per_semaphore_hands_off(void **state)
 {
-    struct world w = world(state, CORE_O_FIFO);
+    struct fx_world w = world(state, CORE_O_FIFO);
     assert_int_equal(fx_info(w.c, w.hp).flags & CORE_SEMF_FIFO, CORE_SEMF_FIFO);
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 0), CORE_QUEUED);
     struct core_wake wk;
@@ -422,7 +394,7 @@ static void notes_come_out_oldest_first_eight_at_a_time(void **state)
  * waiter its wake-up, never a permit: the value stays for the next one. */
 static void an_undelivered_wake_loses_no_permit(void **state)
 {
-    struct world w = world(state, 0);
+    struct fx_world w = world(state, 0);
     assert_status(fx_wait(w.c, w.a, w.ha, 1, 10, 0, 0), CORE_QUEUED);
     assert_status(fx_post(w.c, w.p, w.hp, NULL), CORE_OK); /* wake dropped */
     assert_status(fx_wait(w.c, w.x, w.hx, 1, 1, CORE_WAIT_TRY, 0), CORE_OK);

@@ -18,7 +18,7 @@ static void arena_size_checks_new_config_limits(void **state)
         acl_cfg((1u << 24) + 1, 0, 0, 0), acl_cfg(UINT32_MAX, 0, 0, 0),
         acl_cfg(0, 4097, 0, 0),           acl_cfg(0, UINT32_MAX, 0, 0),
         acl_cfg(0, 0, (1u << 20) + 1, 0), acl_cfg(0, 0, UINT32_MAX, 0),
-        acl_cfg(0, 0, 0, 0x4),            acl_cfg(0, 0, 0, CORE_CFG_STRICT | 0x80000000u),
+        acl_cfg(0, 0, 0, 0x8),            acl_cfg(0, 0, 0, CORE_CFG_STRICT | 0x80000000u),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(core_arena_size(&bad[i]), 0);

@@ -860,7 +860,10 @@ static void fuzz_run(void **state, uint32_t flags, uint64_t seed_mix)
     assert_true(refused > 1000);
     assert_true(f->keyed_ok > 100);
     assert_true(f->auth_refused > 100);
-    assert_true(f->acl_ok > 15);
+    /* grants that passed (under the strict default only an owner's do:
+     * 7 to 66 with ESEM_FUZZ_SEED 1..10, and as few under the default seed
+     * when an argument struct grows and the stream shifts) */
+    assert_true(f->acl_ok > ((flags & CORE_CFG_STRICT) ? 3 : 15));
     /* f->wakes_checked: key-session grants are rare here; they are checked
      * when they happen, and queued_key_wait_grant_carries_seq_and_mac covers them */
 
@@ -904,12 +907,20 @@ static void random_ecalls_under_fifo_order(void **state)
     fuzz_run(state, CORE_CFG_FIFO, 0x2545f4914f6cdd1dull);
 }
 
+/* The same in adaptive order (esemd's default) with a starvation bound:
+ * the posts and waits carry random clocks. */
+static void random_ecalls_under_adaptive_order(void **state)
+{
+    fuzz_run(state, CORE_CFG_ADAPTIVE, 0x4f1bbcdcbfa53e0bull);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(random_ecalls_never_crash_and_keep_stats_consistent),
         T(random_ecalls_under_strict_default),
         T(random_ecalls_under_fifo_order),
+        T(random_ecalls_under_adaptive_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
