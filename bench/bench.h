@@ -180,6 +180,18 @@ struct sc_row {
 };
 extern struct sc_row SC[MAX_COLS][SC_ROWS]; /* esem columns only */
 
+/* ---- the idle daemon (idle.c): part of --scale ---- */
+
+#define IDLE_S 10u /* seconds measured, after 1 s to settle (--smoke: 1, 0.2) */
+struct idle_res {
+    unsigned seconds;
+    long ticks; /* utime + stime of the spawned esemd; -1: not measured */
+    long hz;    /* sysconf(_SC_CLK_TCK) */
+};
+extern struct idle_res IDLE[MAX_COLS];
+void bench_idle(int col);
+void idle_smoke(void);
+
 /* ---- columns (esem-bench.c) ---- */
 
 enum { SEL_LATENCY = 1, SEL_THROUGHPUT = 2, SEL_SCALE = 4 };
@@ -198,6 +210,7 @@ struct colres {
     double batched;
     double rate[TP_ROWS];
     struct sc_row sc[SC_ROWS];
+    struct idle_res idle;
     char sock[sizeof run.sock];
     char daemon_start[sizeof COLS[0].daemon_start];
 };
@@ -230,6 +243,7 @@ void name_of(char *buf, size_t len, char tag, size_t i);
 void socket_path_for_message(char *buf, size_t len, const char **how);
 /* A measuring child just forked: default signals, dies with its parent. */
 void child_init(pid_t parent);
+pid_t fork_kid(void); /* flush, fork (or die), child_init in the child: 0 there */
 struct summary summarize(uint64_t *v, size_t n); /* sorts v */
 void *xcalloc(size_t n, size_t sz);              /* or die */
 void sleep_ns(uint64_t ns);

@@ -219,8 +219,10 @@ static void measure_column(int col, const struct plan *p)
     }
     if (p->sel & SEL_THROUGHPUT)
         bench_throughput(col);
-    if ((p->sel & SEL_SCALE) && COLS[col].im == &IMPLS[I_ESEM])
+    if ((p->sel & SEL_SCALE) && COLS[col].im == &IMPLS[I_ESEM]) {
         bench_scale(col);
+        bench_idle(col);
+    }
 }
 
 /* libesem connects once per process and stays with that daemon (a daemon
@@ -261,6 +263,7 @@ static void run_column(int col, const struct plan *p)
         for (size_t i = 0; i < TP_N; i++)
             cr.rate[i] = TP[i].rate[col];
         memcpy(cr.sc, SC[col], sizeof cr.sc);
+        cr.idle = IDLE[col];
         memcpy(cr.sock, run.sock, sizeof cr.sock);
         memcpy(cr.daemon_start, COLS[col].daemon_start, sizeof cr.daemon_start);
         const char *b = (const char *)&cr;
@@ -309,6 +312,7 @@ static void run_column(int col, const struct plan *p)
     for (size_t i = 0; i < TP_N; i++)
         TP[i].rate[col] = cr.rate[i];
     memcpy(SC[col], cr.sc, sizeof cr.sc);
+    IDLE[col] = cr.idle;
     if (COLS[col].im == &IMPLS[I_ESEM]) {
         memcpy(run.sock, cr.sock, sizeof run.sock);
         memcpy(COLS[col].daemon_start, cr.daemon_start, sizeof cr.daemon_start);
@@ -334,9 +338,10 @@ static void usage(FILE *f)
             "                       M threads, N or M = 1..64, on K semaphores used as mutexes\n"
             "                       (about 8 s per column and K with the default --duration)\n"
             "  --scale              esem post+wait latency and the daemon's memory with 1,\n"
-            "                       1000, 100000 semaphores and 1, 100, 1000 client processes\n"
-            "                       (25-35 s per binding mode)\n"
-            "  --all                all three (about 2.5 minutes on a 2-vCPU VM)\n"
+            "                       1000, 100000 semaphores and 1, 100, 1000 client processes;\n"
+            "                       the idle daemon's CPU over 10 s with a waiter blocked\n"
+            "                       (35-45 s per binding mode)\n"
+            "  --all                all three (about 3 minutes on a 2-vCPU VM)\n"
             "Options:\n"
             "  --spawn-daemon PATH  for each binding mode start `PATH -f -s <tmpdir>/esemd.sock\n"
             "                       --binding=MODE` for its column and stop it after; otherwise\n"
@@ -526,6 +531,7 @@ int main(int argc, char **argv)
             TP_DURATION = SMOKE_DURATION;
         TP_NT = TP_NT_SMOKE;
         scale_smoke();
+        idle_smoke();
     }
 
     /* the command line and the time, for the record in the JSON */

@@ -247,14 +247,8 @@ void bench_wakeup(int col, int row, size_t n, size_t warm)
     void *a = im->create(0), *b = im->create(0);
     if (!a || !b)
         die("%s: create: %s", im->name, strerror(errno));
-    pid_t parent = getpid();
-    fflush(stdout);
-    fflush(stderr);
-    pid_t c = fork();
-    if (c < 0)
-        die("fork: %s", strerror(errno));
+    pid_t c = fork_kid();
     if (c == 0) {
-        child_init(parent);
         if (im->post(b))
             _exit(4);
         for (size_t i = 0; i < total; i++) {

@@ -253,6 +253,24 @@ void print_scale(void)
     }
     printf("\nbase = the first row (1 semaphore, 1 client); target: every row within 1.5x of "
            "it.\nclients include esem-bench itself; semaphores include the measured one.\n");
+    unsigned secs = 0;
+    for (int c = 0; c < NCOLS; c++)
+        if (is_esem(c) && IDLE[c].seconds)
+            secs = IDLE[c].seconds;
+    printf("\nidle daemon: the spawned esemd's CPU (utime+stime) over %u s while one process "
+           "is\n  blocked for good in esem_wait and nothing else runs (target: none)\n",
+           secs);
+    for (int c = 0; c < NCOLS; c++) {
+        if (!is_esem(c))
+            continue;
+        const struct idle_res *r = &IDLE[c];
+        if (r->ticks < 0)
+            printf("  %-32s n/a (a daemon esem-bench did not spawn)\n", COLS[c].label);
+        else
+            printf("  %-32s %ld ticks (%.0f ms of CPU)%s\n", COLS[c].label, r->ticks,
+                   r->hz > 0 ? 1000.0 * (double)r->ticks / (double)r->hz : 0.0,
+                   r->ticks ? "  <- target: none" : "");
+    }
 }
 
 /* ---- JSON ---- */
@@ -404,7 +422,19 @@ static void json_scale(void)
         }
         fprintf(J, "\n    ]}");
     }
-    fprintf(J, "\n  ]}");
+    unsigned secs = 0;
+    for (int c = 0; c < NCOLS; c++)
+        if (is_esem(c) && IDLE[c].seconds)
+            secs = IDLE[c].seconds;
+    fprintf(J, "\n  ], \"idle\": {\"seconds\": %u", secs);
+    for (int c = 0; c < NCOLS; c++) {
+        if (!is_esem(c))
+            continue;
+        fprintf(J, ", \"%s\": {\"ticks\": ", COLS[c].key);
+        json_num_or_null((double)IDLE[c].ticks, IDLE[c].ticks >= 0, "%.0f");
+        fprintf(J, ", \"clk_tck\": %ld}", IDLE[c].hz);
+    }
+    fprintf(J, "}}");
 }
 
 void print_json(const struct plan *p, const char *cmdline, const char *started)

@@ -131,6 +131,19 @@ void child_init(pid_t parent)
         _exit(3); /* the parent died before the prctl */
 }
 
+pid_t fork_kid(void)
+{
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t c = fork();
+    if (c < 0)
+        die("fork: %s", strerror(errno));
+    if (c == 0)
+        child_init(parent);
+    return c;
+}
+
 _Noreturn void die(const char *fmt, ...)
 {
     va_list ap;

@@ -116,15 +116,9 @@ static double tp_run(int col, unsigned nproc, unsigned m, unsigned k)
     TPC.k = k;
     TPC.shm = shm;
     TPC.gofd = go[0];
-    pid_t parent = getpid();
-    fflush(stdout);
-    fflush(stderr);
     for (unsigned p = 0; p < nproc; p++) {
-        pid_t c = fork();
-        if (c < 0)
-            die("fork: %s", strerror(errno));
+        pid_t c = fork_kid();
         if (c == 0) {
-            child_init(parent);
             close(go[1]);
             tp_child(p * m, m);
         }

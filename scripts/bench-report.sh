@@ -113,6 +113,11 @@ j=$out/bench.json
       "\(if $r.daemon_rss_kb == null then "n/a" else ($r.daemon_rss_kb / 1024 * 10 | round / 10 | tostring) end) |")
   ' "$j"
   echo
+  echo "Idle daemon (a process blocked for good in esem_wait, nothing else running): $(jq -r '
+    .scale.idle as $i | [$i | to_entries[] | select(.value | type == "object") |
+      "\(.key | sub("esem_"; "")) \(if .value.ticks == null then "n/a" else "\(.value.ticks) ticks" end)"] |
+      join(", ") + " of CPU (utime+stime) in \($i.seconds) s"' "$j")."
+  echo
   echo "### Curves"
   echo
   for f in "$out"/throughput-k*.svg "$out"/scale.svg; do

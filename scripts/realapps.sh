@@ -921,7 +921,9 @@ row_of "stress-ng --sem 2" "bogo ops/s (real time)" sng
 row_of "stress-ng --sem 2, core" "bogo ops/s, ESEM_PRIVATE=esem" sngcore
 row_of "stress-ng --sem-sysv 2" "bogo ops/s (real time)" sngsysv
 row_of "postgresql-15 pgbench" "tps (-c 8 -T $PGB_T, scale 10)" pgb
-row "postgresql-15 kill -9" "backend killed, server recovered" "${VALS[pgrec.glibc]:-no}" "${VALS[pgrec.esem]:-no}" "-"
+pgrec_none=no
+want pgbench || pgrec_none=-
+row "postgresql-15 kill -9" "backend killed, server recovered" "${VALS[pgrec.glibc]:-$pgrec_none}" "${VALS[pgrec.esem]:-$pgrec_none}" "-"
 row_of "postgresql-15 after crash" "tps (-c 8 -T $PGB_AFTER_T)" pgafter
 row_of "apache2 prefork" "requests/s (ab -n $AB_N -c 8)" ab
 row_of "apache2 prefork" "failed requests" abf none

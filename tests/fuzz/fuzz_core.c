@@ -74,6 +74,7 @@ static int32_t request(struct st *s, core_id_t session, uint32_t op, uint32_t of
     a->session = session;
     a->umask = 022;
     a->now = 1700000000u;
+    a->now_ns = s->seq * 7919; /* ~8 us a request: spells begin and end */
     int32_t r = ecall(s, CORE_ECALL_REQUEST, a, sizeof *a);
     check(a->out_len <= CORE_SYSV_DATA);
     return r;
@@ -284,6 +285,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.uid_waiters = 2;
         cfg.exempt_uid = 1001;
     }
+    if (mode & 8) /* adaptive order (esemd's default) */
+        cfg.flags |= CORE_CFG_ADAPTIVE;
+    if (mode & 16) /* barging's starvation bound */
+        cfg.handoff_ns = 1000;
     uint64_t need = core_arena_size(&cfg);
     if (need > asz) {
         free(arena);

@@ -99,6 +99,20 @@ static void a_slow_return_is_no_convoy(void **state)
     fx_assert_wake(&wk, w.b, 1, 20, CORE_OK);
 }
 
+static void threads_of_one_process_barge(void **state)
+{
+    /* a thread of p waits; another thread of p posts: a wake, as glibc's */
+    struct fx_world w = adaptive(state, 0);
+    uint64_t t = 10 * MS;
+    assert_status(fx_wait_at(w.c, w.p, w.hp, 1, 10, t), CORE_QUEUED);
+    assert_status(fx_wait_at(w.c, w.a, w.ha, 1, 20, t), CORE_QUEUED);
+    struct core_wake wk;
+    assert_status(fx_post_at(w.c, w.p, w.hp, t + 100 * US, &wk), CORE_OK);
+    fx_assert_wake(&wk, w.p, 1, 10, CORE_RETRY);
+    assert_int_equal(fx_info(w.c, w.hp).value, 1);
+    assert_int_equal(fx_info(w.c, w.hp).handoffs, 0);
+}
+
 static void woken_waiters_are_not_granted_twice(void **state)
 {
     /* in a spell two posts woke a and b (value 2); the spell over, a third
@@ -186,6 +200,7 @@ int main(void)
         T(post_grants_a_sleeper_outright),
         T(a_poster_looping_back_starts_a_barging_spell),
         T(a_slow_return_is_no_convoy),
+        T(threads_of_one_process_barge),
         T(woken_waiters_are_not_granted_twice),
         T(revoked_sleeper_is_not_granted),
         T(barging_starvation_bound),
