@@ -259,6 +259,13 @@ static inline uint32_t hash_pair(uint32_t a, uint32_t b)
 
 CORE_INTERNAL struct session *session_get(struct core *c, core_id_t id, uint32_t *idx);
 CORE_INTERNAL struct sem *sem_get(struct core *c, core_id_t h, uint32_t *idx);
+/* (session, handle) to the session's index, the object's and its open
+ * record's: every operation is checked against its caller; resolve also
+ * refuses a System V set (no sem_t) */
+CORE_INTERNAL int32_t resolve_any(struct core *c, core_id_t session, core_id_t handle,
+                                  uint32_t *ssi, uint32_t *si, uint32_t *oi);
+CORE_INTERNAL int32_t resolve(struct core *c, core_id_t session, core_id_t handle,
+                              uint32_t *ssi, uint32_t *si, uint32_t *oi);
 CORE_INTERNAL uint32_t open_find(const struct core *c, uint32_t sess, uint32_t sem);
 CORE_INTERNAL int32_t open_add(struct core *c, uint32_t sess, uint32_t sem, uint32_t n,
                                uint32_t base);
@@ -294,6 +301,12 @@ CORE_INTERNAL void wake_fill(struct core *c, uint32_t w, int32_t status, struct 
 CORE_INTERNAL const char *sem_name(const struct core *c, const struct sem *s);
 CORE_INTERNAL void name_unhash(struct core *c, uint32_t si);
 CORE_INTERNAL void sem_maybe_free(struct core *c, uint32_t si);
+
+/* core_wait.c: the wait queue's orders (barging, adaptive, FIFO) */
+CORE_INTERNAL void rebalance(struct core *c, uint32_t si, struct core_wake *direct);
+CORE_INTERNAL int32_t do_sem_post(struct core *c, struct core_sem_post_args *a);
+CORE_INTERNAL int32_t do_sem_wait(struct core *c, struct core_sem_wait_args *a);
+CORE_INTERNAL int32_t do_sem_cancel(struct core *c, struct core_sem_cancel_args *a);
 CORE_INTERNAL int32_t name_check(const char *n, uint32_t len);
 CORE_INTERNAL uint32_t name_lookup(const struct core *c, const char *n, uint32_t len);
 CORE_INTERNAL uint32_t base_rights(const struct session *ss, const struct sem *s);

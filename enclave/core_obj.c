@@ -36,6 +36,33 @@ struct sem *sem_get(struct core *c, core_id_t h, uint32_t *idx)
     return s;
 }
 
+/* Resolve (session, handle) and check the session holds the semaphore open:
+ * every operation is checked against the caller, not just the handle. */
+int32_t resolve_any(struct core *c, core_id_t session, core_id_t handle, uint32_t *ssi,
+                    uint32_t *si, uint32_t *oi)
+{
+    if (!session_get(c, session, ssi))
+        return CORE_E_SESSION;
+    if (!sem_get(c, handle, si))
+        return CORE_E_HANDLE;
+    uint32_t o = open_find(c, *ssi, *si);
+    if (o == NIL)
+        return CORE_E_NOTOPEN;
+    if (oi)
+        *oi = o;
+    return CORE_OK;
+}
+
+/* The same for a POSIX operation: a System V set is no sem_t. */
+int32_t resolve(struct core *c, core_id_t session, core_id_t handle, uint32_t *ssi,
+                uint32_t *si, uint32_t *oi)
+{
+    int32_t r = resolve_any(c, session, handle, ssi, si, oi);
+    if (!r && (c->sems[*si].flags & CORE_SEMF_SYSV))
+        return CORE_E_HANDLE;
+    return r;
+}
+
 const char *sem_name(const struct core *c, const struct sem *s)
 {
     return s->long_name == NIL ? s->name : c->longnames[s->long_name].s;
