@@ -123,7 +123,6 @@ struct bench_run {
     char tmpdir[64];
     char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
     char logpath[128];
-    char lockpath[128]; /* esemd leaves <socket>.lock behind */
     const char *daemon_path;
     unsigned workers; /* --workers for a spawned daemon; 0: its default */
     int daemon_failed;

@@ -82,7 +82,6 @@ static void spawn_daemon(const char *path, int col)
     snprintf(run.tmpdir, sizeof run.tmpdir, "%s", l.dir);
     snprintf(run.sock, sizeof run.sock, "%s", l.sock);
     snprintf(run.logpath, sizeof run.logpath, "%s", l.out); /* its stderr is its log */
-    snprintf(run.lockpath, sizeof run.lockpath, "%s/esemd.sock.lock", run.tmpdir);
     run.daemon_path = path;
     pid_t p = l.pid;
     run.daemon_pid = p;

@@ -4,6 +4,7 @@
  * stop (die, a signal), a measuring child's set-up, timing helpers.
  */
 #include "bench.h"
+#include "launch.h"
 
 /* esemd --binding: the paper's two TCS binding modes.  "process" is its
  * thread-process binding (a spin lock on the semaphore), "semaphore" its
@@ -65,9 +66,7 @@ static void stop_daemon(void)
                 run.logpath);
         return;
     }
-    unlink(run.logpath);
-    unlink(run.lockpath);
-    rmdir(run.tmpdir);
+    esem_launch_remove(run.tmpdir);
 }
 
 static void stop_colkid(void)

@@ -96,3 +96,15 @@ int esem_launch_wait(const struct esem_launched *d, int (*ready)(const struct es
         nanosleep(&ts, NULL);
     }
 }
+
+void esem_launch_remove(const char *dir)
+{
+    static const char *const files[] = {"esemd.sock", "esemd.sock.lock", "esemd.log",
+                                        "esemd.stderr"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char p[256];
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, files[i]) < sizeof p)
+            unlink(p);
+    }
+    rmdir(dir);
+}

@@ -40,4 +40,9 @@ int esem_launch(const struct esem_launch *how, struct esem_launched *d);
 int esem_launch_wait(const struct esem_launched *d, int (*ready)(const struct esem_launched *, void *),
                      void *arg, int timeout_ms, int *status);
 
+/* Remove what a launch leaves in its directory (the socket, its lock,
+ * the log, the daemon's stdout and stderr) and the directory itself, once
+ * the daemon has exited.  A file the daemon never made is no error. */
+void esem_launch_remove(const char *dir);
+
 #endif

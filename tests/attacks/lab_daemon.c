@@ -178,13 +178,7 @@ int daemon_stop(struct daemon *d)
 
 void daemon_remove_files(const struct daemon *d)
 {
-    const char *f[] = {"esemd.sock", "esemd.sock.lock", "esemd.log", "esemd.stderr"};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        char p[400];
-        snprintf(p, sizeof p, "%s/%s", d->dir, f[i]);
-        unlink(p);
-    }
-    rmdir(d->dir);
+    esem_launch_remove(d->dir);
 }
 
 size_t log_mark(void)

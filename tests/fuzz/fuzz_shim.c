@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,10 +55,15 @@ static void die(const char *what)
     abort();
 }
 
+/* at exit: stop the daemon and leave nothing under /tmp (libFuzzer runs
+ * this target once a job, so its directories would pile up) */
 static void stop_daemon(void)
 {
-    if (launched.pid > 0)
-        kill(launched.pid, SIGTERM);
+    if (launched.pid <= 0)
+        return;
+    kill(launched.pid, SIGTERM);
+    waitpid(launched.pid, NULL, 0);
+    esem_launch_remove(launched.dir);
 }
 
 static int sock_ready(const struct esem_launched *d, void *arg)

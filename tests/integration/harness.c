@@ -323,13 +323,7 @@ int hx_daemon_start_args(struct hx_daemon *d, const char *const *extra)
 
 void hx_daemon_remove_files(const struct hx_daemon *d)
 {
-    char lock[HX_PATH + 8];
-    snprintf(lock, sizeof lock, "%s.lock", d->sock);
-    unlink(d->err);
-    unlink(d->log);
-    unlink(d->sock);
-    unlink(lock);
-    rmdir(d->dir);
+    esem_launch_remove(d->dir);
 }
 
 int hx_daemon_stop(struct hx_daemon *d)
