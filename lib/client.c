@@ -1007,36 +1007,7 @@ int esemi_rpc_blocking(struct esemi_call *c)
     }
 }
 
-/* ---- access lists and keys ---- */
-
-static int acl_op(uint32_t op, uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext,
-                  unsigned rights)
-{
-    if (!rights || (rights & ~CORE_R_ALL))
-        return -EINVAL;
-    struct esem_grant_req g = {.who = {.kind = kind, .id = id, .ext = ext}, .rights = rights};
-    struct core_principal *p = &g.who;
-    if (kind == CORE_P_PROC) {
-        /* name the process, not its pid: a later process that reuses the
-         * pid is someone else (its start time differs) */
-        pid_t ppid;
-        if (id == 0 || esem_util_proc_stat((pid_t)id, &p->ext, &ppid) < 0)
-            return -ESRCH;
-    }
-    struct esemi_call c = {.op = op, .handle = handle, .name = (const char *)&g,
-                           .name_len = sizeof g};
-    return rpc(&c);
-}
-
-int esemi_grant(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext, unsigned rights)
-{
-    return acl_op(ESEM_OP_GRANT, handle, kind, id, ext, rights);
-}
-
-int esemi_revoke(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext, unsigned rights)
-{
-    return acl_op(ESEM_OP_REVOKE, handle, kind, id, ext, rights);
-}
+/* ---- keys ---- */
 
 /* Register a fresh inheritance token for the child about to be forked. */
 static int fork_register(void)
@@ -1073,41 +1044,3 @@ int esemi_set_key(const uint8_t key[CORE_KEY_BYTES])
     pthread_mutex_unlock(&proc_conn.mu);
     return r;
 }
-
-int esemi_read_key_file(const char *path, uint8_t key[CORE_KEY_BYTES])
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    char buf[2 * CORE_KEY_BYTES + 8];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    int e = errno;
-    close(fd);
-    if (n < 0)
-        return -e;
-    buf[n] = 0;
-    size_t len = strcspn(buf, " \t\r\n");
-    size_t got = 0;
-    int r = len == 2 * CORE_KEY_BYTES &&
-                    sodium_hex2bin(key, CORE_KEY_BYTES, buf, len, NULL, &got, NULL) == 0 &&
-                    got == CORE_KEY_BYTES
-                ? 0
-                : -ENOKEY;
-    sodium_memzero(buf, sizeof buf);
-    if (r)
-        sodium_memzero(key, CORE_KEY_BYTES);
-    return r;
-}
-
-uint64_t esemi_key_id(const uint8_t key[CORE_KEY_BYTES])
-{
-    return core_auth_key_id(key);
-}
-
-_Static_assert(ESEM_R_OPEN == CORE_R_OPEN && ESEM_R_WAIT == CORE_R_WAIT &&
-                   ESEM_R_POST == CORE_R_POST && ESEM_R_UNLINK == CORE_R_UNLINK &&
-                   ESEM_R_ALL == CORE_R_ALL,
-               "public rights are the core's");
-_Static_assert((int)ESEM_P_UID == (int)CORE_P_UID && (int)ESEM_P_GID == (int)CORE_P_GID &&
-                   (int)ESEM_P_PROC == (int)CORE_P_PROC && (int)ESEM_P_KEY == (int)CORE_P_KEY,
-               "public principal kinds are the core's");

@@ -1,7 +1,8 @@
 /*
  * libesem's handle-level operations, 0 or -errno: open, create, close,
- * destroy, unlink, post, trywait, getvalue, wait, each one request of the
- * channel protocol (client.c makes the round trip).
+ * destroy, unlink, post, trywait, getvalue, wait, and the access lists'
+ * grant and revoke, each one request of the channel protocol (client.c
+ * makes the round trip).
  */
 #include "client.h"
 
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include "proto.h"
+#include "util.h"
 
 
 static int norm_name(const char *name, const char **out, uint32_t *len)
@@ -161,3 +163,42 @@ int esemi_wait(uint64_t handle, clockid_t clock, const struct timespec *abs, int
                            .interruptible = 1, .cancellable = 1, .clock = clock, .deadline = abs};
     return esemi_rpc_blocking(&c);
 }
+
+/* ---- access lists ---- */
+
+static int acl_op(uint32_t op, uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext,
+                  unsigned rights)
+{
+    if (!rights || (rights & ~CORE_R_ALL))
+        return -EINVAL;
+    struct esem_grant_req g = {.who = {.kind = kind, .id = id, .ext = ext}, .rights = rights};
+    struct core_principal *p = &g.who;
+    if (kind == CORE_P_PROC) {
+        /* name the process, not its pid: a later process that reuses the
+         * pid is someone else (its start time differs) */
+        pid_t ppid;
+        if (id == 0 || esem_util_proc_stat((pid_t)id, &p->ext, &ppid) < 0)
+            return -ESRCH;
+    }
+    struct esemi_call c = {.op = op, .handle = handle, .name = (const char *)&g,
+                           .name_len = sizeof g};
+    return esemi_rpc(&c);
+}
+
+int esemi_grant(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext, unsigned rights)
+{
+    return acl_op(ESEM_OP_GRANT, handle, kind, id, ext, rights);
+}
+
+int esemi_revoke(uint64_t handle, uint32_t kind, uint32_t id, uint64_t ext, unsigned rights)
+{
+    return acl_op(ESEM_OP_REVOKE, handle, kind, id, ext, rights);
+}
+
+_Static_assert(ESEM_R_OPEN == CORE_R_OPEN && ESEM_R_WAIT == CORE_R_WAIT &&
+                   ESEM_R_POST == CORE_R_POST && ESEM_R_UNLINK == CORE_R_UNLINK &&
+                   ESEM_R_ALL == CORE_R_ALL,
+               "public rights are the core's");
+_Static_assert((int)ESEM_P_UID == (int)CORE_P_UID && (int)ESEM_P_GID == (int)CORE_P_GID &&
+                   (int)ESEM_P_PROC == (int)CORE_P_PROC && (int)ESEM_P_KEY == (int)CORE_P_KEY,
+               "public principal kinds are the core's");
