@@ -301,18 +301,11 @@ void bench_wakeup_busy(int col, size_t n, size_t warm)
         ncpu = 1;
     size_t nb = (size_t)(BUSY_PER_CPU * ncpu);
     pid_t *busy = xcalloc(nb, sizeof *busy);
-    pid_t parent = getpid();
     for (size_t i = 0; i < nb; i++) {
-        busy[i] = fork();
-        if (busy[i] < 0)
-            die("fork: %s", strerror(errno));
-        if (busy[i] == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (getppid() != parent)
-                _exit(0);
+        busy[i] = fork_kid();
+        if (busy[i] == 0)
             for (volatile uint64_t x = 0;; x++)
                 ;
-        }
     }
     bench_wakeup(col, R_HANDOFF_BUSY, n, warm);
     for (size_t i = 0; i < nb; i++)

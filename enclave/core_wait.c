@@ -12,6 +12,15 @@
  * wake goes to *direct if given (a post's one wake), the rest to notes.
  * Queue order is priority, then arrival, so the waiter woken is the
  * highest-priority one that waited longest. */
+/* The first waiter from w on in queue order that sleeps: not woken, its
+ * session not closing.  NIL if none. */
+static uint32_t next_sleeper(const struct core *c, uint32_t w)
+{
+    while (w != NIL && (c->waiters[w].woken || c->sessions[c->waiters[w].sess].closing))
+        w = c->waiters[w].q_next;
+    return w;
+}
+
 void rebalance(struct core *c, uint32_t si, struct core_wake *direct)
 {
     struct sem *s = &c->sems[si];
@@ -19,8 +28,7 @@ void rebalance(struct core *c, uint32_t si, struct core_wake *direct)
         return;
     uint32_t w = s->wait_head;
     while (s->nwoken < s->value && s->nwoken < s->nwaiters && w != NIL) {
-        while (w != NIL && (c->waiters[w].woken || c->sessions[c->waiters[w].sess].closing))
-            w = c->waiters[w].q_next;
+        w = next_sleeper(c, w);
         if (w == NIL)
             break;
         c->waiters[w].woken = 1;
@@ -39,10 +47,10 @@ void rebalance(struct core *c, uint32_t si, struct core_wake *direct)
  *  - cfg.handoff_ns: that waiter has waited so long (barging's starvation
  *    bound; 0: none);
  *  - CORE_CFG_ADAPTIVE: when the waiter is another process's, except in
- *    a barging spell.  Waking a
- *    sleeper to ask again costs it a round trip and leaves the permit free
- *    meanwhile for any running thread, after which the woken waiter must
- *    sleep again (Apache's accept mutex, docs/PERFORMANCE.md).  But when
+ *    a barging spell.  Waking a sleeper to ask again costs it a round
+ *    trip and leaves the permit free meanwhile for any running thread,
+ *    after which the woken waiter must sleep again (Apache's accept
+ *    mutex, docs/PERFORMANCE.md).  But when
  *    the poster of such a grant must itself queue within HAND_QUICK_NS --
  *    a thread looping post, wait: the convoy FIFO order makes -- the
  *    semaphore barges for HAND_SPELL_NS.
@@ -58,9 +66,7 @@ static int handoff_due(struct core *c, uint32_t si, uint32_t ssi, uint64_t now,
     int adaptive = (c->cfg.flags & CORE_CFG_ADAPTIVE) != 0;
     if ((!c->cfg.handoff_ns && !adaptive) || s->nwaiters <= s->nwoken)
         return 0;
-    uint32_t w = s->wait_head;
-    while (w != NIL && (c->waiters[w].woken || c->sessions[c->waiters[w].sess].closing))
-        w = c->waiters[w].q_next;
+    uint32_t w = next_sleeper(c, s->wait_head);
     if (w == NIL)
         return 0;
     int long_wait = c->cfg.handoff_ns && now >= c->waiters[w].since &&
